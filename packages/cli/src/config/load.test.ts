@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './load.js';
+
+function problemsOf(text: string) {
+  try {
+    parseConfig(text, 'fleet.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('applies defaults to a minimal YAML config', () => {
+    const cfg = parseConfig('vms:\n  - name: web1\n    socket: /tmp/web1.sock\n    ports: [{name: console, console: true}]\n');
+    expect(cfg.daemon.workers).toBe(2);
+    expect(cfg.vms[0]!.sinks.scrollbackBytes).toBe(1024 * 1024);
+    expect(cfg.vms[0]!.break).toBe('linux-sysrq');
+    expect(cfg.vms[0]!.ports[0]).toEqual({ name: 'console', console: true });
+  });
+
+  it('accepts JSON', () => {
+    const cfg = parseConfig(JSON.stringify({ vms: [{ name: 'a', socket: '/s', ports: [{ name: 'p' }] }] }));
+    expect(cfg.vms[0]!.ports[0]!.console).toBe(false);
+  });
+
+  it('points a wrong type at the value line and column', () => {
+    const text = 'vms:\n  - name: web1\n    socket: /tmp/web1.sock\n    ports:\n      - name: console\n        console: "yes"\n';
+    const [p] = problemsOf(text);
+    expect(p).toMatchObject({ file: 'fleet.yaml', line: 6, col: 18, field: 'vms[0].ports[0].console' });
+  });
+
+  it('points a missing field at the object that lacks it', () => {
+    const [p] = problemsOf('vms:\n  - name: web1\n    ports: [{name: c}]\n');
+    expect(p).toMatchObject({ line: 2, field: 'vms[0].socket', message: 'required field is missing' });
+  });
+
+  it('names an unknown key at its own position', () => {
+    const [p] = problemsOf('daemon:\n  workers: 2\n  wrokers: 3\n');
+    expect(p).toMatchObject({ line: 3, col: 3, field: 'daemon.wrokers' });
+  });
+
+  it('reports duplicate VM names on the second one', () => {
+    const text = 'vms:\n  - {name: a, socket: /s1, ports: [{name: c}]}\n  - {name: a, socket: /s2, ports: [{name: c}]}\n';
+    const [p] = problemsOf(text);
+    expect(p).toMatchObject({ line: 3, field: 'vms[1].name' });
+    expect(p!.message).toMatch(/duplicate VM name/);
+  });
+
+  it('reports YAML syntax errors with a position', () => {
+    const [p] = problemsOf('vms:\n  - name: [unclosed\n');
+    expect(p!.line).toBeGreaterThan(0);
+  });
+
+  it('formats problems as file:line:col: field: message', () => {
+    try {
+      parseConfig('daemon:\n  logLevel: loud\n', 'x.yaml');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/^x\.yaml:2:13: daemon\.logLevel: /);
+      return;
+    }
+    throw new Error('expected failure');
+  });
+});

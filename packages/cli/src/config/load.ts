@@ -1,0 +1,107 @@
+// Reads a config file (YAML, or JSON — which YAML 1.2 parses too), validates it with the zod
+// schema, and turns every problem into a ConfigError naming file:line:column and the field, so the
+// operator can jump straight to it. Positions come from the yaml package's node ranges and
+// LineCounter; a missing field points at the object that should contain it.
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path such as vms[1].ports[0].name */
+  field: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly reason: 'CONFIG_UNREADABLE' | 'CONFIG_SYNTAX' | 'CONFIG_INVALID';
+  readonly scope = 'none' as const;
+  readonly problems: ConfigProblem[];
+  constructor(reason: ConfigError['reason'], problems: ConfigProblem[], cause?: unknown) {
+    super(problems.map(formatProblem).join('\n'), { cause });
+    this.name = 'ConfigError';
+    this.reason = reason;
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s ? `.${String(k)}` : String(k);
+  return s;
+}
+
+/** Deepest node that exists along `path`, so a missing key points at its parent object. */
+function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | null {
+  let node: unknown = doc.contents;
+  let best: Node | null = (doc.contents as Node | null) ?? null;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+      if (!pair) break;
+      // Point at the value when it exists, else at the key ("port: " with nothing after).
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+    } else break;
+    if (node && typeof node === 'object' && 'range' in node) best = node as Node;
+    else break;
+  }
+  return best;
+}
+
+export function parseConfig(text: string, file = '<config>'): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const pos = (offset: number) => lineCounter.linePos(offset);
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      'CONFIG_SYNTAX',
+      doc.errors.map((e) => {
+        const { line, col } = pos(e.pos[0]);
+        return { file, line, col, field: '', message: e.message.split('\n')[0]! };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const node = nodeAt(doc, issue.path);
+    const { line, col } = node?.range ? pos(node.range[0]) : { line: 1, col: 1 };
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      // Point at the first unknown key itself rather than its parent.
+      const keyNode = findKey(doc, issue.path, issue.keys[0]!);
+      const p = keyNode?.range ? pos(keyNode.range[0]) : { line, col };
+      return { file, line: p.line, col: p.col, field: formatPath([...issue.path, issue.keys[0]!]), message: `unknown field (${message})` };
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'required field is missing';
+    return { file, line, col, field: formatPath(issue.path), message };
+  });
+  throw new ConfigError('CONFIG_INVALID', problems);
+}
+
+function findKey(doc: Document, path: readonly PropertyKey[], key: string): Node | null {
+  const parent = nodeAt(doc, path);
+  if (!isMap(parent)) return null;
+  const pair = parent.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+  return (pair?.key as Node | undefined) ?? null;
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError('CONFIG_UNREADABLE', [{ file, line: 0, col: 0, field: '', message: `cannot read config (${code})` }], err);
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,25 @@
+// Default filesystem locations. The runtime dir holds sockets (control, attach); the state dir
+// holds log files. Both follow XDG when set and fall back to a per-user /tmp directory, so a
+// non-root user can run the daemon without touching /run.
+import { join } from 'node:path';
+
+export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VTCON_RUNTIME_DIR) return env.VTCON_RUNTIME_DIR;
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'vtcon');
+  return `/tmp/vtcon-${process.getuid?.() ?? 0}`;
+}
+
+export function defaultControlSocket(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VTCON_SOCKET) return env.VTCON_SOCKET;
+  return join(defaultRuntimeDir(env), 'control.sock');
+}
+
+export function defaultLogDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'vtcon', 'logs');
+  return join(defaultRuntimeDir(env), 'logs');
+}
+
+/** Where a port's attach socket lives: <runtime dir>/<vm>/<port>.sock. */
+export function attachSocketPath(runtimeDir: string, vm: string, port: string): string {
+  return join(runtimeDir, vm, `${port}.sock`);
+}
