@@ -1,0 +1,112 @@
+// vtcon's performance targets (developers' guide, "Targets") as data, and how each is read off a
+// run's cases. The dashboard draws the thresholds as target lines and lists met / missed / no data.
+//
+// Matching conventions suites must follow for a target to find its case (see README.md):
+//   ring JS/C ratio   suite 'ring', params.bytes 128|4096, params.batch 64, with ratio + baseline
+//   kick→used         a case whose name contains "kick" with p99Ns
+//   keystroke RTT     a case whose name contains "keystroke" or "rtt" with p99Ns (params.ports = 256)
+//   idle VM memory    a case whose name contains "idle" with value in unit 'bytes/vm'
+//   worker scaling    two cases equal but for params.workers 1 and 2 (speedup of the primary metric)
+
+/** @typedef {import('./schema.mjs').CaseResult} CaseResult */
+
+/** JS/C split-ring ratio target by chain payload size, at batch 64. */
+export const RING_RATIO_TARGETS = /** @type {const} */ ({ 128: 0.25, 4096: 0.5 });
+export const RING_RATIO_BATCH = 64;
+export const KICK_TO_USED_P99_NS = 50_000;
+export const KEYSTROKE_RTT_P99_NS = 1_000_000;
+export const KEYSTROKE_PORTS = 256;
+export const IDLE_VM_BYTES = 100 * 1024;
+export const IDLE_VM_COUNT = 1000;
+export const TWO_WORKER_SPEEDUP = 1.7;
+
+/**
+ * The ring ratio target for a case, or null when no target applies (other sizes or batches).
+ * @param {CaseResult} c
+ * @returns {number|null}
+ */
+export function ringRatioTarget(c) {
+  if (c.suite !== 'ring' || c.ratio === undefined) return null;
+  if (c.params.batch !== undefined && Number(c.params.batch) !== RING_RATIO_BATCH) return null;
+  const t = RING_RATIO_TARGETS[/** @type {128|4096} */ (Number(c.params.bytes))];
+  return t ?? null;
+}
+
+/**
+ * The p99 latency target for a case, or null.
+ * @param {CaseResult} c
+ * @returns {number|null}
+ */
+export function latencyTargetNs(c) {
+  if (/kick/i.test(c.name)) return KICK_TO_USED_P99_NS;
+  if (/keystroke|rtt/i.test(c.name)) return KEYSTROKE_RTT_P99_NS;
+  return null;
+}
+
+/** @param {CaseResult} c */
+const throughputOf = (c) => c.opsPerSec ?? c.bytesPerSec;
+
+/**
+ * Groups cases that differ only in params.workers and returns their speedup (max workers / 1).
+ * @param {CaseResult[]} cases
+ * @returns {{label: string, byWorkers: Map<number, CaseResult>, speedup: number|null}[]}
+ */
+export function workerGroups(cases) {
+  /** @type {Map<string, Map<number, CaseResult>>} */
+  const groups = new Map();
+  for (const c of cases) {
+    if (c.params.workers === undefined || throughputOf(c) === undefined) continue;
+    const rest = Object.keys(c.params).filter((k) => k !== 'workers').sort().map((k) => `${k}=${c.params[k]}`).join(',');
+    const label = rest ? `${c.suite}/${c.name} [${rest}]` : `${c.suite}/${c.name}`;
+    let g = groups.get(label);
+    if (!g) groups.set(label, (g = new Map()));
+    g.set(Number(c.params.workers), c);
+  }
+  return [...groups.entries()].map(([label, byWorkers]) => {
+    const one = byWorkers.get(1);
+    const two = byWorkers.get(2);
+    const speedup = one && two ? /** @type {number} */ (throughputOf(two)) / /** @type {number} */ (throughputOf(one)) : null;
+    return { label, byWorkers, speedup };
+  });
+}
+
+/**
+ * @typedef {object} TargetStatus
+ * @property {string} target       what is promised
+ * @property {string} threshold    human-readable threshold
+ * @property {string} measured     human-readable measurement(s), '' when none
+ * @property {'met'|'missed'|'no data'|'reported'} status
+ */
+
+const fmtNs = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`);
+
+/**
+ * Evaluates every target against one run's cases.
+ * @param {CaseResult[]} cases
+ * @returns {TargetStatus[]}
+ */
+export function evaluateTargets(cases) {
+  /** @type {TargetStatus[]} */
+  const out = [];
+  /** @param {string} target @param {string} threshold @param {{text: string, ok: boolean}[]} ms */
+  const push = (target, threshold, ms) => out.push({
+    target, threshold, measured: ms.map((m) => m.text).join('; '),
+    status: ms.length === 0 ? 'no data' : ms.every((m) => m.ok) ? 'met' : 'missed',
+  });
+  for (const [bytes, t] of Object.entries(RING_RATIO_TARGETS)) {
+    const ms = cases.filter((c) => ringRatioTarget(c) === t && Number(c.params.bytes) === Number(bytes))
+      .map((c) => ({ text: `${c.ratio?.toFixed(3)}× (${c.name})`, ok: /** @type {number} */ (c.ratio) >= t }));
+    push(`Ring cross-thread JS/C ratio, ${Number(bytes) === 4096 ? '4 KiB' : '128 B'} chains, batch ${RING_RATIO_BATCH}`, `≥ ${t}×`, ms);
+  }
+  push('Kick → used latency, p99', `< ${fmtNs(KICK_TO_USED_P99_NS)}`, cases.filter((c) => /kick/i.test(c.name) && c.p99Ns !== undefined)
+    .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.name})`, ok: /** @type {number} */ (c.p99Ns) < KICK_TO_USED_P99_NS })));
+  push(`Keystroke round trip, p99, ${KEYSTROKE_PORTS} ports`, `< ${fmtNs(KEYSTROKE_RTT_P99_NS)}`, cases.filter((c) => /keystroke|rtt/i.test(c.name) && c.p99Ns !== undefined)
+    .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.name}${c.params.ports !== undefined ? `, ${c.params.ports} ports` : ''})`, ok: /** @type {number} */ (c.p99Ns) < KEYSTROKE_RTT_P99_NS })));
+  push(`Idle VM memory (${IDLE_VM_COUNT.toLocaleString('en')} idle VMs)`, `< 100 KiB per VM`, cases.filter((c) => /idle/i.test(c.name) && c.value !== undefined && c.unit === 'bytes/vm')
+    .map((c) => ({ text: `${(/** @type {number} */ (c.value) / 1024).toFixed(1)} KiB/VM (${c.name})`, ok: /** @type {number} */ (c.value) < IDLE_VM_BYTES })));
+  push('Two workers vs one', `≥ ${TWO_WORKER_SPEEDUP}×`, workerGroups(cases).filter((g) => g.speedup !== null)
+    .map((g) => ({ text: `${/** @type {number} */ (g.speedup).toFixed(2)}× (${g.label})`, ok: /** @type {number} */ (g.speedup) >= TWO_WORKER_SPEEDUP })));
+  const real = cases.filter((c) => c.params.realGuest === true || /real.?guest|qemu/i.test(c.name));
+  out.push({ target: 'Real-guest throughput (QEMU + Linux guest)', threshold: 'reported', measured: real.map((c) => `${c.name}`).join('; '), status: real.length ? 'reported' : 'no data' });
+  return out;
+}
