@@ -244,7 +244,8 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
 
 // recvmsg + SCM_RIGHTS: the receiving side of the above. Received fds are CLOEXEC
 // (MSG_CMSG_CLOEXEC) so child processes never inherit guest memory. MSG_CTRUNC means fds did
-// not fit; the kernel closes those itself, so nothing leaks, and the caller rejects the message.
+// not fit; the kernel closes those itself (and we close any beyond maxFds), so nothing leaks,
+// and the caller rejects the message.
 Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "recvMsg");
@@ -276,7 +277,14 @@ Napi::Value RecvMsg(const Napi::CallbackInfo& info) {
       for (size_t k = 0; k < count; k++) {
         int received;
         std::memcpy(&received, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-        fds.Set(fds.Length(), received);
+        // CMSG_SPACE rounds up, so the kernel may install one fd more than asked: keep the
+        // promise "at most maxFds" by closing the surplus and reporting truncation.
+        if (fds.Length() < static_cast<uint32_t>(maxFds)) {
+          fds.Set(fds.Length(), received);
+        } else {
+          close(received);
+          msg.msg_flags |= MSG_CTRUNC;
+        }
       }
     }
   }

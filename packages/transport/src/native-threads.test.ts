@@ -1,0 +1,107 @@
+// The addon across threads: a mmapShared SAB posted to a Worker (Atomics on one mapping), and
+// watchFd on the main thread's loop and inside worker_threads (with cleanup at worker exit).
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import {
+  close, eventfdCreate, eventfdRead, eventfdWrite, ftruncate, memfdCreate, mmapShared, nativeAddonPath,
+  releaseMapping, socketPair, watchFd,
+} from './native.js';
+
+const fixture = new URL('./native.worker-fixture.mjs', import.meta.url);
+
+function message<T>(worker: Worker): Promise<T> {
+  return once(worker, 'message').then(([m]) => m as T);
+}
+
+describe('SharedArrayBuffer over a mapping, across threads', () => {
+  it('posts to a Worker; Atomics.add and wait/notify work across threads on the same mapping', async () => {
+    const fd = memfdCreate('vtcon-test-threads');
+    ftruncate(fd, 4096);
+    const sab = mmapShared(fd, 4096);
+    const counters = new Int32Array(sab);
+    const worker = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const a = new Int32Array(workerData.sab);
+      Atomics.wait(a, 2, 0, 10000);            // until the main thread says go
+      for (let i = 0; i < 100000; i++) Atomics.add(a, 0, 1);
+      parentPort.postMessage('done');
+    `, { eval: true, workerData: { sab } });
+    Atomics.store(counters, 2, 1);
+    Atomics.notify(counters, 2);
+    for (let i = 0; i < 100000; i++) Atomics.add(counters, 0, 1);
+    await message(worker);
+    expect(Atomics.load(counters, 0)).toBe(200000);
+    // the memory really is the file: a fresh mapping sees the count
+    const check = mmapShared(fd, 4096);
+    expect(new Int32Array(check)[0]).toBe(200000);
+    await worker.terminate();
+    releaseMapping(sab);
+    releaseMapping(check);
+    close(fd);
+  });
+});
+
+describe('watchFd', () => {
+  it('fires on readability on the main thread; stop() is idempotent', async () => {
+    const fd = eventfdCreate();
+    const fired = new Promise<[boolean, boolean, number]>((resolve) => {
+      const watch = watchFd(fd, 'readable', (readable, writable) => {
+        const value = eventfdRead(fd);
+        watch.stop();
+        watch.stop();
+        resolve([readable, writable, value]);
+      });
+    });
+    eventfdWrite(fd, 3);
+    expect(await fired).toEqual([true, false, 3]);
+    close(fd);
+  });
+
+  it('reports writability of a socket', async () => {
+    const [a, b] = socketPair();
+    const flags = await new Promise<[boolean, boolean]>((resolve) => {
+      const watch = watchFd(a, 'both', (readable, writable) => {
+        watch.stop();
+        resolve([readable, writable]);
+      });
+    });
+    expect(flags).toEqual([false, true]);
+    close(a);
+    close(b);
+  });
+
+  it('stop() after the fd was closed does not crash', async () => {
+    const fd = eventfdCreate();
+    const watch = watchFd(fd, 'readable', () => undefined);
+    await new Promise((r) => setImmediate(r)); // let libuv register the fd with epoll
+    close(fd);
+    watch.stop();
+    watch.stop();
+    // the loop keeps running normally
+    await new Promise((r) => setImmediate(r));
+  });
+
+  it('fires inside a worker_threads Worker on that worker\'s loop', async () => {
+    const fd = eventfdCreate();
+    const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'watch-once' } });
+    expect(await message(worker)).toEqual({ ready: true });
+    eventfdWrite(fd, 7);
+    expect(await message(worker)).toEqual({ fired: true, readable: true, value: 7 });
+    // the worker's only handle was stopped, so it exits on its own
+    const [code] = await once(worker, 'exit');
+    expect(code).toBe(0);
+    close(fd);
+  });
+
+  it('a worker terminated with an active watch is cleaned up; the process carries on', async () => {
+    const fd = eventfdCreate();
+    const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'leave-active' } });
+    expect(await message(worker)).toEqual({ ready: true });
+    await worker.terminate();
+    eventfdWrite(fd, 1); // no watcher of a dead worker may run now
+    await new Promise((r) => setImmediate(r));
+    expect(eventfdRead(fd)).toBe(1);
+    close(fd);
+  });
+});
