@@ -1,0 +1,2 @@
+# sleep: vtcon.sleep seconds (default 1), e.g. between scenarios.
+sleep "${VTCON_SLEEP:-1}"

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Provisions the end-to-end test machine under tools/e2e/.cache/ (git-ignored), from Debian's archive:
+#   qemu/    QEMU 11 (qemu-system-x86 from trixie-backports) and its whole library closure, extracted
+#            with dpkg-deb -x into one folder; it runs through trixie's own loader (bin/qemu-system-x86_64
+#            is the wrapper), so the host (Debian 12, older glibc) is left untouched.
+#   guest/   trixie's kernel (vmlinuz; virtio_console, virtio_pci and devtmpfs are built in) and an
+#            initramfs: trixie's static busybox + guest/init + guest/scenarios/*.sh.
+#   apt/     a private apt state (sources, lists, downloaded .debs); the host's apt is never touched.
+# Idempotent: each part carries a stamp of what it was built from and is rebuilt only when that
+# changes, so a second run does no network access and takes seconds.
+# Versions: tools/e2e/versions.lock, when present, is installed exactly; if the archive no longer has
+# a locked version we warn and resolve afresh. `setup.sh --update-lock` rewrites the lock from what
+# was resolved. What was used is always written to .cache/versions.txt and printed.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="$here/.cache"
+lock="$here/versions.lock"
+apt_root="$cache/apt"
+qemu_root="$cache/qemu"
+guest_out="$cache/guest"
+mirror="${VTCON_E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+security_mirror="${VTCON_E2E_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+update_lock=0
+[ "${1:-}" = "--update-lock" ] && update_lock=1
+
+t0=$(date +%s.%N)
+die() { printf '[e2e setup] ERROR: %s\n' "$*" >&2; exit 1; }
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+log() { printf '[e2e setup %ss] %s\n' "$(elapsed)" "$*"; }
+
+[ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported (QEMU and the guest are amd64 packages)"
+for tool in apt-get apt-cache dpkg-deb tar gzip sha256sum; do
+  command -v "$tool" >/dev/null || die "'$tool' not found: setup needs a Debian-family host (apt, dpkg)"
+done
+[ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring (it signs trixie too)"
+
+# ---------------------------------------------------------------------------------------------
+# Lock file: lines "<role> <package> <version>", role is qemu | kernel | busybox.
+lock_lines() { [ -f "$lock" ] && grep -E "^$1 " "$lock" | awk '{ print $2 "=" $3 }' || true; }
+
+# ---------------------------------------------------------------------------------------------
+# Private apt state. APT_CONFIG is read before anything else, so the host's /etc/apt (its sources,
+# its apt.conf.d hooks such as docker-clean) plays no part.
+apt_ready=0
+apt_init() {
+  [ "$apt_ready" = 1 ] && return
+  mkdir -p "$apt_root"/etc/apt/{apt.conf.d,preferences.d,trusted.gpg.d,sources.list.d} \
+    "$apt_root"/var/lib/apt/lists/partial "$apt_root"/var/cache/apt/archives/partial \
+    "$apt_root"/var/lib/dpkg "$apt_root"/var/log/apt
+  touch "$apt_root/var/lib/dpkg/status" "$apt_root/etc/apt/sources.list"
+  cat >"$apt_root/apt.conf" <<EOF
+Dir "$apt_root/";
+Dir::State::status "$apt_root/var/lib/dpkg/status";
+Debug::NoLocking "true";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+APT::Sandbox::User "$(id -un)";
+Acquire::Languages "none";
+Acquire::Retries "3";
+EOF
+  cat >"$apt_root/etc/apt/sources.list.d/trixie.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: trixie trixie-updates trixie-backports
+Components: main
+Signed-By: $keyring
+
+Types: deb
+URIs: $security_mirror
+Suites: trixie-security
+Components: main
+Signed-By: $keyring
+EOF
+  export APT_CONFIG="$apt_root/apt.conf"
+  log "apt-get update (private state: trixie, trixie-updates, trixie-security, trixie-backports)"
+  apt-get -q update >"$apt_root/update.log" 2>&1 || { cat "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
+  apt_ready=1
+}
+
+# Name and version of a .deb, as "name version".
+deb_id() { dpkg-deb -f "$1" Package Version | awk -F': ' '{ printf "%s ", $2 } END { print "" }' | sed 's/ $//'; }
+
+# ---------------------------------------------------------------------------------------------
+# QEMU
+qemu_bin="$qemu_root/usr/bin/qemu-system-x86_64"
+qemu_loader="$qemu_root/usr/lib64/ld-linux-x86-64.so.2"
+qemu_libs="$qemu_root/usr/lib/x86_64-linux-gnu"
+qemu_stamp="$qemu_root/.complete"
+
+# Cached parts are reused when the lock (if any) lists exactly what is installed.
+lock_matches() { # role installed-list-file
+  [ -f "$2" ] || return 1
+  [ -f "$lock" ] || return 0
+  [ "$(lock_lines "$1" | sort)" = "$(awk -v r="$1" '$1 == r { print $2 "=" $3 }' "$2" | sort)" ]
+}
+
+provision_qemu() {
+  if [ -x "$qemu_bin" ] && lock_matches qemu "$qemu_stamp"; then
+    log "QEMU: cached"
+    return
+  fi
+  apt_init
+  local debs="$apt_root/var/cache/apt/archives"
+  rm -f "$debs"/*.deb
+  local pinned
+  pinned="$(lock_lines qemu)"
+  if [ -n "$pinned" ]; then
+    log "QEMU: downloading the locked closure ($(echo "$pinned" | wc -l) packages)"
+    # shellcheck disable=SC2086
+    if ! apt-get -q -y install --download-only $pinned >"$apt_root/qemu.log" 2>&1; then
+      echo "[e2e setup] WARNING: the archive no longer has every version in $lock" >&2
+      grep -E '^E:' "$apt_root/qemu.log" | head -5 >&2 || true
+      echo "[e2e setup] WARNING: resolving qemu-system-x86 from trixie-backports afresh (run setup.sh --update-lock to re-pin)" >&2
+      pinned=""
+    fi
+  fi
+  if [ -z "$pinned" ]; then
+    log "QEMU: resolving qemu-system-x86 from trixie-backports and downloading its closure"
+    apt-get -q -y -t trixie-backports install --download-only qemu-system-x86 >"$apt_root/qemu.log" 2>&1 \
+      || { cat "$apt_root/qemu.log" >&2; die "could not download qemu-system-x86 from trixie-backports"; }
+  fi
+  local n
+  n=$(find "$debs" -maxdepth 1 -name '*.deb' | wc -l)
+  [ "$n" -gt 0 ] || die "apt downloaded no .deb for qemu-system-x86"
+  log "QEMU: extracting $n packages"
+  rm -rf "$qemu_root"
+  mkdir -p "$qemu_root"
+  local f
+  local ids="$cache/qemu.ids"
+  : >"$ids"
+  for f in "$debs"/*.deb; do
+    dpkg-deb -x "$f" "$qemu_root"
+    echo "qemu $(deb_id "$f")" >>"$ids"
+  done
+  rm -f "$debs"/*.deb
+  [ -x "$qemu_loader" ] || die "trixie's loader not found at $qemu_loader (libc6 layout changed?)"
+  [ -x "$qemu_bin" ] || die "qemu-system-x86_64 not found in the extracted packages"
+  sort "$ids" >"$qemu_stamp" && rm -f "$ids"
+}
+
+write_qemu_wrapper() {
+  mkdir -p "$cache/bin"
+  cat >"$cache/bin/qemu-system-x86_64" <<EOF
+#!/bin/sh
+# Generated by tools/e2e/setup.sh: runs the extracted QEMU through trixie's loader and libraries.
+# exec keeps QEMU's pid the wrapper's pid, so signals reach QEMU itself.
+root="$qemu_root"
+export QEMU_MODULE_DIR="\$root/usr/lib/x86_64-linux-gnu/qemu"
+exec "\$root/usr/lib64/ld-linux-x86-64.so.2" --library-path "\$root/usr/lib/x86_64-linux-gnu" \\
+  "\$root/usr/bin/qemu-system-x86_64" -L "\$root/usr/share/qemu" -L "\$root/usr/share/seabios" "\$@"
+EOF
+  chmod +x "$cache/bin/qemu-system-x86_64"
+}
+
+check_qemu() {
+  local out
+  out="$("$cache/bin/qemu-system-x86_64" -device help 2>&1)" || { echo "$out" | tail -5 >&2; die "the extracted QEMU does not run"; }
+  if ! grep -q '"vhost-user-test-device-pci"' <<<"$out"; then
+    die "this QEMU ($("$cache/bin/qemu-system-x86_64" --version | head -1)) has no vhost-user-test-device-pci device (needs QEMU >= 10.2; trixie-backports has 11.x). Delete $cache and re-run, or check versions.lock."
+  fi
+  "$cache/bin/qemu-system-x86_64" -object help 2>&1 | grep -qw memory-backend-memfd \
+    || die "this QEMU has no memory-backend-memfd (vhost-user needs shared guest RAM)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Kernel and busybox (the guest)
+guest_stamp="$guest_out/.complete"
+
+provision_guest_packages() {
+  if [ -f "$guest_out/vmlinuz" ] && [ -x "$guest_out/busybox" ] \
+    && lock_matches kernel "$guest_stamp" && lock_matches busybox "$guest_stamp"; then
+    log "kernel + busybox: cached"
+    return
+  fi
+  apt_init
+  local dl="$apt_root/guest-debs"
+  rm -rf "$dl" && mkdir -p "$dl"
+  local kernel busybox
+  kernel="$(lock_lines kernel)"
+  busybox="$(lock_lines busybox)"
+  if [ -n "$kernel$busybox" ]; then
+    log "kernel + busybox: downloading the locked versions ($kernel $busybox)"
+    if ! (cd "$dl" && apt-get -q download $kernel $busybox) >"$apt_root/guest.log" 2>&1; then
+      echo "[e2e setup] WARNING: the archive no longer has $kernel / $busybox; resolving afresh (run setup.sh --update-lock to re-pin)" >&2
+      rm -f "$dl"/*.deb
+      kernel="" busybox=""
+    fi
+  fi
+  if [ -z "$kernel$busybox" ]; then
+    # linux-image-amd64 is trixie's metapackage; its dependency names the current 6.12 image.
+    kernel="$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-6\.12\.[^ ]*-amd64\)$/\1/p' | head -1)"
+    [ -n "$kernel" ] || die "could not find trixie's linux-image-6.12.*-amd64 (apt-cache depends linux-image-amd64)"
+    log "kernel + busybox: downloading $kernel and busybox-static (trixie)"
+    (cd "$dl" && apt-get -q download "$kernel" busybox-static) >"$apt_root/guest.log" 2>&1 \
+      || { cat "$apt_root/guest.log" >&2; die "could not download $kernel / busybox-static"; }
+  fi
+  local kdeb bdeb
+  kdeb="$(ls "$dl"/linux-image-*.deb | head -1)"
+  bdeb="$(ls "$dl"/busybox-static_*.deb | head -1)"
+  [ -f "$kdeb" ] && [ -f "$bdeb" ] || die "kernel or busybox .deb missing after download"
+  rm -rf "$guest_out" && mkdir -p "$guest_out/x"
+  log "kernel + busybox: extracting vmlinuz and busybox"
+  # Only the two files: the kernel package's modules are ~400 MB and unused (everything needed is built in).
+  dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$guest_out/x" --wildcards './boot/vmlinuz-*'
+  dpkg-deb --fsys-tarfile "$bdeb" | tar -x -C "$guest_out/x" ./usr/bin/busybox
+  local vmlinuz
+  vmlinuz="$(ls "$guest_out"/x/boot/vmlinuz-* | head -1)"
+  basename "$vmlinuz" | sed 's/^vmlinuz-//' >"$guest_out/kernel-release"
+  mv "$vmlinuz" "$guest_out/vmlinuz"
+  mv "$guest_out/x/usr/bin/busybox" "$guest_out/busybox"
+  rm -rf "$guest_out/x"
+  "$guest_out/busybox" true 2>/dev/null || die "the extracted busybox does not run (is it static?)"
+  { echo "kernel $(deb_id "$kdeb")"; echo "busybox $(deb_id "$bdeb")"; } >"$guest_stamp"
+  rm -rf "$dl"
+}
+
+# The initramfs is rebuilt whenever guest/ or busybox changes (it takes well under a second).
+build_initramfs() {
+  local inputs out="$guest_out/initramfs.cpio.gz"
+  inputs="$( (cd "$here/guest" && find . -type f | sort | xargs sha256sum; sha256sum "$guest_out/busybox") | sha256sum | cut -d' ' -f1)"
+  if [ -f "$out" ] && [ "$(cat "$guest_out/initramfs.inputs" 2>/dev/null)" = "$inputs" ]; then
+    log "initramfs: cached"
+    return
+  fi
+  local root="$guest_out/initramfs-root"
+  rm -rf "$root" && mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,root,scenarios}
+  cp "$guest_out/busybox" "$root/bin/busybox"
+  # The kernel execs /init through its #! line before busybox can install its applets, so /bin/sh
+  # must exist in the archive; /init installs the rest.
+  ln -s busybox "$root/bin/sh"
+  install -m 0755 "$here/guest/init" "$root/init"
+  if [ -d "$here/guest/scenarios" ]; then
+    find "$here/guest/scenarios" -maxdepth 1 -name '*.sh' -exec install -m 0755 {} "$root/scenarios/" \;
+  fi
+  # newc with owner 0:0; the host's cpio if there is one, else busybox's own cpio applet.
+  local cpio_cmd=("$guest_out/busybox" cpio)
+  command -v cpio >/dev/null && cpio_cmd=(cpio)
+  (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "${cpio_cmd[@]}" -o -H newc -R 0:0 2>/dev/null | gzip -9 >"$out.tmp") \
+    || die "packing the initramfs failed (${cpio_cmd[*]})"
+  mv "$out.tmp" "$out"
+  rm -rf "$root"
+  echo "$inputs" >"$guest_out/initramfs.inputs"
+  log "initramfs: built ($(du -k "$out" | cut -f1) KiB with ${cpio_cmd[*]})"
+}
+
+# The package lists (~140 MB unpacked) only matter while resolving: drop them once everything is here.
+drop_apt_lists() {
+  rm -rf "$apt_root"/var/lib/apt/lists/* "$apt_root"/var/cache/apt/*.bin "$apt_root"/var/cache/apt/archives/*.deb
+  mkdir -p "$apt_root/var/lib/apt/lists/partial"
+}
+
+# ---------------------------------------------------------------------------------------------
+mkdir -p "$cache"
+provision_qemu
+write_qemu_wrapper
+check_qemu
+provision_guest_packages
+build_initramfs
+drop_apt_lists
+
+qemu_version="$("$cache/bin/qemu-system-x86_64" --version | head -1)"
+{
+  echo "# resolved by tools/e2e/setup.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "qemu-binary: $qemu_version"
+  echo "kernel-release: $(cat "$guest_out/kernel-release")"
+  cat "$qemu_stamp" "$guest_stamp"
+} >"$cache/versions.txt"
+
+if [ "$update_lock" = 1 ] || [ ! -f "$lock" ]; then
+  { echo "# tools/e2e/versions.lock: exact Debian versions setup.sh installs (role package version)."
+    echo "# Re-pin with: bash tools/e2e/setup.sh --update-lock"
+    grep -E '^(qemu|kernel|busybox) ' "$cache/versions.txt"; } >"$lock"
+  log "wrote $lock"
+fi
+
+echo "--- e2e versions (.cache/versions.txt)"
+echo "QEMU:    $qemu_version (qemu-system-x86 $(awk '$2 == "qemu-system-x86" { print $3 }' "$qemu_stamp"), $(wc -l <"$qemu_stamp") packages)"
+echo "kernel:  $(cat "$guest_out/kernel-release") ($(awk '$1 == "kernel" { print $2 " " $3 }' "$guest_stamp"))"
+echo "busybox: $(awk '$1 == "busybox" { print $2 " " $3 }' "$guest_stamp")"
+echo "disk:    $(du -sh "$cache" | cut -f1) in $cache"
+log "done"
