@@ -1,0 +1,595 @@
+/**
+ * ConsoleDevice: the virtio-console device (virtio id 3) behind @vtcon/transport's backend.
+ *
+ * One instance per VM. The backend creates a connection per QEMU session and calls the
+ * VhostUserDevice methods; host-side state (ports, names, sinks, backlog, counters) outlives
+ * connections, guest-side state (driver ready, port ready/open) is reset on disconnect/reset.
+ *
+ * Threads: everything here runs on the main thread. The control queues (2, 3) are serviced here;
+ * port queues go to a PortQueueEngine (inline or piscina workers).
+ *
+ * Control protocol (virtio 1.2 §5.3.6.2, matching what QEMU sends a Linux 6.12 guest, see
+ * shared/fixtures/qemu-11.1.3-vhost-user-console):
+ *   guest DEVICE_READY(1)        → DEVICE_ADD(id) for every configured port
+ *   guest PORT_READY(id, 1)      → CONSOLE_PORT(id,1) [+ RESIZE] for console ports,
+ *                                  PORT_NAME(id) without NUL, PORT_OPEN(id,1) if host side open
+ *   guest PORT_OPEN(id, v)       → guestOpen tracking ('port-open' event)
+ *   host addPort/removePort      → DEVICE_ADD / DEVICE_REMOVE at run time
+ *   host resize                  → RESIZE (multiport, console port) or config cols/rows +
+ *                                  BACKEND_CONFIG_CHANGE_MSG (single port)
+ * Bad guest input (unknown events, ids out of range, events for missing ports) is logged and
+ * ignored; a broken queue is isolated (stops) and nothing else breaks.
+ */
+import { EventEmitter } from 'node:events';
+import { ConsoleError, type ConsoleErrorReason } from '../errors.js';
+import {
+  CONTROL_EVENT_NAMES, featureBit, isKnownControlEvent, VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_DEVICE_READY, VIRTIO_CONSOLE_DEVICE_REMOVE, VIRTIO_CONSOLE_F_EMERG_WRITE, VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_SIZE, VIRTIO_CONSOLE_PORT_NAME, VIRTIO_CONSOLE_PORT_OPEN, VIRTIO_CONSOLE_PORT_READY,
+  VIRTIO_CONSOLE_RESIZE, VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VTCON_MAX_PORTS,
+} from '../control/constants.js';
+import { decodeControl, encodeControl } from '../control/message.js';
+import { checkPortName, encodePortName } from '../control/port-name.js';
+import { checkSize, type ConsoleSize, DEFAULT_RESIZE_ORDER, encodeResize, type ResizeOrder } from '../control/resize.js';
+import { ConsolePort, type PortStats } from '../port/port.js';
+import type { PortSink } from '../port/sink.js';
+import type { QueueBinding } from '../port/queue.js';
+import { DEFAULT_BACKLOG_LIMIT } from '../port/backlog.js';
+import { emergencyWriteByte, readConfigRange, VIRTIO_CONSOLE_CONFIG_SIZE } from './config.js';
+import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, queueCount, roleOf } from './queue-map.js';
+import type { BackendChannelLike, StartedQueueLike, VhostUserDeviceLike } from './vhost-device.js';
+import type { EngineHost, PortQueueEngine } from './engine.js';
+import { type BindQueue, InlineEngine } from './inline-engine.js';
+import { type Logger, silentLogger } from './logger.js';
+
+export interface ConsolePortOptions {
+  name?: string;
+  console?: boolean;
+  /** Port id; default: the lowest free id (port 0 first). */
+  id?: number;
+  /** Host side open (PORT_OPEN(1) sent on PORT_READY). Default true. */
+  hostOpen?: boolean;
+  /** Sinks for this port in addition to those from sinksFor. */
+  sinks?: PortSink[];
+}
+
+export interface PortInfo { id: number; name: string | null; console: boolean }
+
+export interface ConsoleDeviceOptions {
+  ports?: ConsolePortOptions[];
+  /** max_nr_ports in config space; queues = 2 + 2·maxPorts. Default max(ports, 8), ≤ 32 useful. */
+  maxPorts?: number;
+  /** Offer VIRTIO_CONSOLE_F_MULTIPORT (default true). Without it only port 0 exists. */
+  multiport?: boolean;
+  /** RESIZE payload order for this guest (see control/resize.ts). */
+  resizeOrder?: ResizeOrder;
+  /** Initial console size (config cols/rows and first RESIZE). Default 80x24. */
+  size?: ConsoleSize;
+  sinksFor?: (port: PortInfo) => PortSink[];
+  /** Per-port host→guest backlog bound in bytes (default 1 MiB). */
+  backlogLimit?: number;
+  /** Queued control messages while the guest posts no control buffers (default 4096). */
+  controlBacklogLimit?: number;
+  logger?: Logger;
+  /** How a StartedQueue becomes a serviceable ring. Default: @vtcon/ring DeviceQueue + eventfds. */
+  bindQueue?: BindQueue;
+  /** Who services port queues; default InlineEngine (main thread). */
+  engine?: (host: EngineHost, bind: BindQueue) => PortQueueEngine;
+}
+
+export interface DeviceStats {
+  connected: boolean;
+  driverReady: boolean;
+  multiport: boolean;
+  ackedFeatures: string;
+  maxPorts: number;
+  size: ConsoleSize;
+  controlBacklog: number;
+  controlError: string | null;
+  emergencyBytes: number;
+  ports: PortStats[];
+}
+
+export interface ConsoleDeviceEvents {
+  'port-open': [port: PortStats, open: boolean];
+  'port-ready': [port: PortStats, ok: boolean];
+  'port-added': [port: PortStats];
+  'port-removed': [port: PortStats];
+  'driver-ready': [];
+  'queue-error': [info: { index: number; port: number | null; error: ConsoleError }];
+  'emergency-write': [byte: number];
+  'features': [acked: bigint];
+  'disconnected': [];
+  'data': [port: number, bytes: Uint8Array];
+}
+
+const MAX_CONTROL_BATCH = 256;
+
+export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements VhostUserDeviceLike {
+  readonly features: bigint;
+  readonly queueCount: number;
+  readonly configSize = VIRTIO_CONSOLE_CONFIG_SIZE;
+  readonly maxPorts: number;
+  readonly resizeOrder: ResizeOrder;
+
+  private readonly ports = new Map<number, ConsolePort>();
+  private readonly log: Logger;
+  private readonly opts: ConsoleDeviceOptions;
+  private readonly bind: BindQueue | undefined;
+  private acked = 0n;
+  private connected = false;
+  private driverReady = false;
+  private size: ConsoleSize;
+  private backendChannel: BackendChannelLike | null = null;
+  private engine: PortQueueEngine | null = null;
+  private ctrlRx: { b: QueueBinding; kick: { stop(): void } } | null = null;
+  private ctrlTx: { b: QueueBinding; kick: { stop(): void } } | null = null;
+  private ctrlOut: Uint8Array[] = [];
+  private ctrlError: string | null = null;
+  private ctrlTxScheduled = false;
+  private emergencyBytes = 0;
+  private readonly ctrlLimit: number;
+  private readonly drainUnsubs = new Map<number, (() => void)[]>();
+
+  constructor(opts: ConsoleDeviceOptions = {}) {
+    super();
+    this.opts = opts;
+    this.log = opts.logger ?? silentLogger;
+    const multiport = opts.multiport ?? true;
+    const nPorts = opts.ports?.length ?? 0;
+    this.maxPorts = opts.maxPorts ?? Math.max(nPorts, 8);
+    if (!Number.isInteger(this.maxPorts) || this.maxPorts < 1 || this.maxPorts > 0xffff) {
+      throw new ConsoleError('BAD_OPTIONS', `maxPorts ${this.maxPorts} must be 1..65535 (a Linux/FreeBSD guest uses at most ${VTCON_MAX_PORTS})`);
+    }
+    if (!multiport && nPorts > 1) throw new ConsoleError('BAD_OPTIONS', 'more than one port needs multiport');
+    if (nPorts > this.maxPorts) throw new ConsoleError('BAD_OPTIONS', `${nPorts} ports > maxPorts ${this.maxPorts}`);
+    this.resizeOrder = opts.resizeOrder ?? DEFAULT_RESIZE_ORDER;
+    this.size = opts.size ?? { cols: 80, rows: 24 };
+    checkSize(this.size);
+    this.ctrlLimit = opts.controlBacklogLimit ?? 4096;
+    this.queueCount = queueCount(multiport ? this.maxPorts : 1, multiport);
+    this.features = featureBit(VIRTIO_CONSOLE_F_SIZE) | featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE)
+      | (multiport ? featureBit(VIRTIO_CONSOLE_F_MULTIPORT) : 0n)
+      | featureBit(VIRTIO_F_VERSION_1) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_RING_F_INDIRECT_DESC);
+    this.bind = opts.bindQueue;
+    for (const p of opts.ports ?? []) this.createPort(p);
+    if (!multiport && this.ports.size === 0) this.createPort({ console: true });
+  }
+
+  // ---- host API ---------------------------------------------------------------------------
+
+  /** Resolve a port by id or name; throws NO_SUCH_PORT. */
+  port(ref: number | string): PortStats {
+    return this.getPort(ref).stats();
+  }
+
+  /**
+   * Queue host→guest bytes on a port. They go straight into posted receive buffers when the guest
+   * has the port open; otherwise they wait in the port's bounded backlog. Throws BACKLOG_FULL
+   * (nothing of this call accepted) when the backlog cannot take all of it, NO_SUCH_PORT.
+   */
+  send(ref: number | string, data: Uint8Array | string): void {
+    const port = this.getPort(ref);
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    try {
+      port.backlog.push(bytes);
+    } catch (e) {
+      port.refusedSends++;
+      throw e;
+    }
+    this.pump(port);
+  }
+
+  /** Set a console port's size. Multiport: RESIZE to the guest; single port: config + config change. */
+  resize(ref: number | string, cols: number, rows: number): void {
+    const port = this.getPort(ref);
+    const size = { cols, rows };
+    checkSize(size);
+    if (!port.console) throw new ConsoleError('NOT_A_CONSOLE_PORT', `port ${port.id} is not a console port`);
+    port.size = size;
+    if (this.multiport) {
+      if (port.guestReady) this.sendControl(port.id, VIRTIO_CONSOLE_RESIZE, 0, encodeResize(size, this.resizeOrder));
+    } else {
+      this.size = size;
+      this.backendChannel?.configChanged();
+    }
+  }
+
+  /** Add a port at run time (DEVICE_ADD if the guest driver is ready). */
+  addPort(p: ConsolePortOptions): PortStats {
+    if (!this.multiport) throw new ConsoleError('FEATURE_NOT_NEGOTIATED', 'adding ports needs VIRTIO_CONSOLE_F_MULTIPORT');
+    const port = this.createPort(p);
+    if (this.driverReady) this.announce(port);
+    this.emit('port-added', port.stats());
+    return port.stats();
+  }
+
+  /** Remove a port (DEVICE_REMOVE to the guest); pending host→guest bytes are discarded and counted. */
+  async removePort(ref: number | string): Promise<PortStats> {
+    const port = this.getPort(ref);
+    if (port.announced && this.driverReady) this.sendControl(port.id, VIRTIO_CONSOLE_DEVICE_REMOVE, 0);
+    this.ports.delete(port.id);
+    const discarded = port.backlog.clear();
+    if (discarded > 0) this.log.warn({ port: port.id, discarded }, 'port removed with undelivered host→guest bytes');
+    for (const u of this.drainUnsubs.get(port.id) ?? []) u();
+    this.drainUnsubs.delete(port.id);
+    await Promise.all(port.sinks.map((s) => s.close()));
+    const st = port.stats();
+    this.emit('port-removed', st);
+    return st;
+  }
+
+  /** Host side open/close of a port (PORT_OPEN to the guest). */
+  setHostOpen(ref: number | string, open: boolean): void {
+    const port = this.getPort(ref);
+    port.hostOpen = open;
+    if (port.guestReady) this.sendControl(port.id, VIRTIO_CONSOLE_PORT_OPEN, open ? 1 : 0);
+  }
+
+  /** Attach another sink to a port at run time. */
+  addSink(ref: number | string, sink: PortSink): void {
+    const port = this.getPort(ref);
+    port.sinks.push(sink);
+  }
+
+  stats(): DeviceStats {
+    return {
+      connected: this.connected, driverReady: this.driverReady, multiport: this.multiport,
+      ackedFeatures: '0x' + this.acked.toString(16), maxPorts: this.maxPorts, size: this.size,
+      controlBacklog: this.ctrlOut.length, controlError: this.ctrlError, emergencyBytes: this.emergencyBytes,
+      ports: [...this.ports.values()].sort((a, b) => a.id - b.id).map((p) => p.stats()),
+    };
+  }
+
+  /** Stop servicing, close every sink. The device can't be used afterwards. */
+  async close(): Promise<void> {
+    this.stopAll();
+    await this.engine?.close();
+    this.engine = null;
+    const sinks = [...this.ports.values()].flatMap((p) => p.sinks);
+    await Promise.all(sinks.map((s) => s.close()));
+  }
+
+  // ---- VhostUserDevice --------------------------------------------------------------------
+
+  getConfig(offset: number, size: number): Uint8Array {
+    return readConfigRange({ cols: this.size.cols, rows: this.size.rows, maxNrPorts: this.maxPorts, emergWr: 0 }, offset, size);
+  }
+
+  /** Only emerg_wr is writable (§5.3.4): one character to port 0's sinks at once. */
+  setConfig(offset: number, data: Uint8Array): void {
+    const byte = emergencyWriteByte(offset, data);
+    if (byte === null) { this.log.warn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
+    this.emergencyBytes++;
+    const p0 = this.ports.get(0);
+    if (p0) p0.deliver(new Uint8Array([byte]), Date.now());
+    this.emit('emergency-write', byte);
+  }
+
+  setFeatures(acked: bigint): void {
+    this.acked = acked;
+    this.connected = true;
+    this.emit('features', acked);
+  }
+
+  attachBackendChannel(ch: BackendChannelLike): void { this.backendChannel = ch; }
+
+  startQueue(index: number, q: StartedQueueLike): void {
+    this.connected = true;
+    const role = roleOf(index);
+    if (role.kind === 'control') {
+      const b = this.requireBind()(index, q);
+      if (role.dir === 'transmitq') {
+        this.ctrlTx = { b, kick: b.watchKick(() => this.serviceControlTx()) };
+        this.serviceControlTx();
+      } else {
+        this.ctrlRx = { b, kick: b.watchKick(() => this.flushControl()) };
+        this.flushControl();
+      }
+      return;
+    }
+    this.ensureEngine().start(index, q);
+    // In single-port mode there is no PORT_OPEN: the guest is listening once its queues run.
+    if (!this.multiport && role.port === 0) {
+      const p0 = this.ports.get(0);
+      if (p0) { p0.guestReady = true; p0.guestOpen = true; }
+    }
+  }
+
+  async stopQueue(index: number): Promise<{ lastAvailIdx: number }> {
+    if (index === CONTROL_RECEIVEQ || index === CONTROL_TRANSMITQ) {
+      const c = index === CONTROL_RECEIVEQ ? this.ctrlRx : this.ctrlTx;
+      if (!c) return { lastAvailIdx: 0 };
+      c.kick.stop();
+      if (index === CONTROL_RECEIVEQ) this.ctrlRx = null; else this.ctrlTx = null;
+      return { lastAvailIdx: c.b.queue.lastAvailIdx };
+    }
+    if (!this.engine) return { lastAvailIdx: 0 };
+    return await this.engine.stop(index);
+  }
+
+  reset(): void { this.resetGuest(); }
+
+  disconnected(): void {
+    this.resetGuest();
+    this.emit('disconnected');
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private get multiport(): boolean { return (this.features & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n && (this.acked === 0n || (this.acked & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n); }
+
+  private requireBind(): BindQueue {
+    if (!this.bind) throw new ConsoleError('BAD_OPTIONS', 'no bindQueue: pass one or use createConsoleDevice()');
+    return this.bind;
+  }
+
+  private ensureEngine(): PortQueueEngine {
+    if (!this.engine) {
+      const host: EngineHost = {
+        received: (port, bytes, chains) => this.onReceived(port, bytes, chains),
+        takeOutgoing: (port, dst) => {
+          const p = this.ports.get(port);
+          return p && this.mayReceive(p) ? p.backlog.takeInto(dst) : 0;
+        },
+        outgoingBytes: (port) => {
+          const p = this.ports.get(port);
+          return p && this.mayReceive(p) ? p.backlog.bytes : 0;
+        },
+        wrote: (port, bytes, chains) => {
+          const p = this.ports.get(port);
+          if (p) { p.bytesOut += bytes; p.chains += chains; }
+        },
+        queueFailed: (index, error) => this.onQueueFailed(index, error),
+      };
+      const bind = this.bind ?? ((): never => { throw new ConsoleError('BAD_OPTIONS', 'no bindQueue'); });
+      this.engine = this.opts.engine ? this.opts.engine(host, bind) : new InlineEngine(host, bind);
+    }
+    return this.engine;
+  }
+
+  /** Linux discards bytes arriving on a port no process has open (in_intr → discard_port_data),
+   * so host→guest bytes stay in the backlog until the guest opened the port. */
+  private mayReceive(p: ConsolePort): boolean {
+    return this.multiport ? p.guestOpen : true;
+  }
+
+  private pump(p: ConsolePort): void {
+    if (this.engine && this.mayReceive(p) && p.backlog.bytes > 0) this.engine.pumpReceive(p.id);
+  }
+
+  private onReceived(portId: number, bytes: Uint8Array, chains: number): boolean {
+    const p = this.ports.get(portId);
+    if (!p) {
+      // Bytes on a removed port's queue: consumed (the guest may not block forever) and counted.
+      this.log.warn({ port: portId, bytes: bytes.length }, 'guest wrote to a port that does not exist');
+      return true;
+    }
+    p.chains += chains;
+    const at = Date.now();
+    try {
+      p.deliver(bytes, at);
+    } catch (e) {
+      this.log.error({ port: portId, err: e }, 'sink write failed');
+    }
+    this.emit('data', portId, bytes);
+    if (p.sinksWantMore()) return true;
+    // Backpressure: leave the guest's chains in the ring until every sink drained.
+    p.paused = true;
+    const unsubs: (() => void)[] = [];
+    const resume = (): void => {
+      if (!p.sinksWantMore() || !p.paused) return;
+      p.paused = false;
+      for (const u of unsubs) u();
+      this.drainUnsubs.delete(portId);
+      this.engine?.resumeTransmit(portId);
+    };
+    for (const s of p.sinks) {
+      const u = s.onDrain?.(resume);
+      if (u) unsubs.push(u);
+    }
+    this.drainUnsubs.set(portId, unsubs);
+    return false;
+  }
+
+  private onQueueFailed(index: number, error: unknown): void {
+    const role = roleOf(index);
+    const portId = role.kind === 'port' ? role.port : null;
+    const reason = (error as { reason?: string })?.reason;
+    const ce = new ConsoleError('QUEUE_BROKEN', `queue ${index} stopped: ${reason ?? String(error)}`, { scope: 'queue', cause: error });
+    if (portId !== null) {
+      const p = this.ports.get(portId);
+      if (p) p.error = ce.message;
+    } else {
+      this.ctrlError = ce.message;
+    }
+    this.log.error({ queue: index, port: portId, err: ce.message }, 'virtqueue broken; queue isolated');
+    this.emit('queue-error', { index, port: portId, error: ce });
+  }
+
+  private getPort(ref: number | string): ConsolePort {
+    if (typeof ref === 'number') {
+      const p = this.ports.get(ref);
+      if (p) return p;
+    } else {
+      for (const p of this.ports.values()) if (p.name === ref) return p;
+      if (/^\d+$/.test(ref)) { const p = this.ports.get(Number(ref)); if (p) return p; }
+    }
+    throw new ConsoleError('NO_SUCH_PORT', `no port ${JSON.stringify(ref)}`);
+  }
+
+  private createPort(o: ConsolePortOptions): ConsolePort {
+    if (o.name !== undefined) {
+      checkPortName(o.name);
+      for (const p of this.ports.values()) if (p.name === o.name) throw new ConsoleError('PORT_EXISTS', `port name ${o.name} in use by port ${p.id}`);
+    }
+    let id = o.id;
+    if (id === undefined) {
+      id = 0;
+      while (this.ports.has(id)) id++;
+    }
+    if (!Number.isInteger(id) || id < 0 || id >= this.maxPorts) {
+      throw new ConsoleError('PORT_ID_OUT_OF_RANGE', `port id ${id} outside 0..${this.maxPorts - 1}`);
+    }
+    if (this.ports.has(id)) throw new ConsoleError('PORT_EXISTS', `port ${id} exists`);
+    const info: PortInfo = { id, name: o.name ?? null, console: o.console ?? false };
+    const sinks = [...(this.opts.sinksFor?.(info) ?? []), ...(o.sinks ?? [])];
+    const port = new ConsolePort(id, info.name, info.console, o.hostOpen ?? true, sinks,
+      this.opts.backlogLimit ?? DEFAULT_BACKLOG_LIMIT, info.console ? { ...this.size } : null);
+    this.ports.set(id, port);
+    return port;
+  }
+
+  private announce(p: ConsolePort): void {
+    p.announced = true;
+    this.sendControl(p.id, VIRTIO_CONSOLE_DEVICE_ADD, 1);
+  }
+
+  private resetGuest(): void {
+    this.stopAll();
+    this.driverReady = false;
+    this.connected = false;
+    this.acked = 0n;
+    this.ctrlOut = [];
+    this.ctrlError = null;
+    for (const p of this.ports.values()) { p.resetGuestState(); p.error = null; }
+  }
+
+  private stopAll(): void {
+    this.ctrlRx?.kick.stop(); this.ctrlRx = null;
+    this.ctrlTx?.kick.stop(); this.ctrlTx = null;
+    void this.engine?.close();
+    this.engine = null;
+  }
+
+  /** Queue a device→driver control message and push it into posted control buffers. */
+  private sendControl(id: number, event: number, value: number, payload?: Uint8Array): void {
+    if (this.ctrlOut.length >= this.ctrlLimit) {
+      this.log.error({ id, event: CONTROL_EVENT_NAMES[event], pending: this.ctrlOut.length }, 'control backlog full: the guest posts no control buffers; message refused');
+      this.ctrlError = 'control backlog full';
+      return;
+    }
+    this.ctrlOut.push(encodeControl(id, event, value, payload));
+    this.flushControl();
+  }
+
+  private flushControl(): void {
+    const c = this.ctrlRx;
+    if (!c || this.ctrlOut.length === 0) return;
+    try {
+      const q = c.b.queue;
+      let n = 0;
+      while (this.ctrlOut.length > 0) {
+        const chain = q.popAvailable();
+        if (chain === null) {
+          if (q.enableNotification()) continue;
+          break;
+        }
+        const msg = this.ctrlOut.shift()!;
+        let off = 0;
+        for (const seg of chain.writable) {
+          if (off >= msg.length) break;
+          const k = Math.min(seg.length, msg.length - off);
+          seg.set(msg.subarray(off, off + k));
+          off += k;
+        }
+        if (off < msg.length) this.log.warn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
+        q.pushUsed(chain.head, off);
+        n++;
+      }
+      if (n > 0 && q.needsNotification()) c.b.notify();
+    } catch (e) {
+      c.kick.stop();
+      this.ctrlRx = null;
+      this.onQueueFailed(CONTROL_RECEIVEQ, e);
+    }
+  }
+
+  private serviceControlTx(): void {
+    const c = this.ctrlTx;
+    if (!c) return;
+    const msgs: Uint8Array[] = [];
+    let more = false;
+    try {
+      const q = c.b.queue;
+      q.disableNotification();
+      for (;;) {
+        const chain = q.popAvailable();
+        if (chain === null) {
+          if (q.enableNotification()) { q.disableNotification(); continue; }
+          break;
+        }
+        const buf = new Uint8Array(chain.readableBytes);
+        let off = 0;
+        for (const seg of chain.readable) { buf.set(seg, off); off += seg.length; }
+        q.pushUsed(chain.head, 0);
+        msgs.push(buf);
+        if (msgs.length >= MAX_CONTROL_BATCH) { more = true; break; }
+      }
+      if (msgs.length > 0 && q.needsNotification()) c.b.notify();
+    } catch (e) {
+      c.kick.stop();
+      this.ctrlTx = null;
+      this.onQueueFailed(CONTROL_TRANSMITQ, e);
+    }
+    for (const m of msgs) this.handleControl(m);
+    if (more && !this.ctrlTxScheduled) {
+      // A guest flooding the control queue gets batches, with the event loop in between.
+      this.ctrlTxScheduled = true;
+      setImmediate(() => { this.ctrlTxScheduled = false; this.serviceControlTx(); });
+    }
+  }
+
+  private reject(reason: ConsoleErrorReason, msg: string, ctx: object): void {
+    this.log.warn({ reason, ...ctx }, msg);
+  }
+
+  /** One driver→device control message (§5.3.6.2 device requirements). */
+  private handleControl(bytes: Uint8Array): void {
+    let m;
+    try { m = decodeControl(bytes); } catch (e) {
+      this.reject('CONTROL_TOO_SHORT', 'short control message from guest ignored', { len: bytes.length, err: String(e) });
+      return;
+    }
+    const ctx = { id: m.id, event: CONTROL_EVENT_NAMES[m.event] ?? m.event, value: m.value };
+    if (!isKnownControlEvent(m.event)) return this.reject('UNKNOWN_EVENT', 'unknown control event from guest ignored', ctx);
+    if (m.event === VIRTIO_CONSOLE_DEVICE_READY) {
+      if (m.value !== 1) return this.reject('ATTACH_FAILED', 'guest driver reports it failed to initialise', ctx);
+      if (this.driverReady) this.log.warn(ctx, 'second DEVICE_READY; announcing ports again');
+      this.driverReady = true;
+      this.emit('driver-ready');
+      for (const p of [...this.ports.values()].sort((a, b) => a.id - b.id)) this.announce(p);
+      return;
+    }
+    if (m.event !== VIRTIO_CONSOLE_PORT_READY && m.event !== VIRTIO_CONSOLE_PORT_OPEN) {
+      return this.reject('UNKNOWN_EVENT', 'device→driver event sent by the guest ignored', ctx);
+    }
+    if (m.id >= this.maxPorts) return this.reject('PORT_ID_OUT_OF_RANGE', 'control event for port id out of range ignored', ctx);
+    const p = this.ports.get(m.id);
+    if (!p) return this.reject('NO_SUCH_PORT', 'control event for a port that does not exist ignored', ctx);
+    if (m.event === VIRTIO_CONSOLE_PORT_READY) {
+      if (m.value !== 1) {
+        p.guestReady = false;
+        this.log.warn(ctx, 'guest could not create port');
+        this.emit('port-ready', p.stats(), false);
+        return;
+      }
+      p.guestReady = true;
+      if (p.console) {
+        this.sendControl(p.id, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+        // Linux ignores config-space size with MULTIPORT; tell it on ready and on every change.
+        if (p.size) this.sendControl(p.id, VIRTIO_CONSOLE_RESIZE, 0, encodeResize(p.size, this.resizeOrder));
+      }
+      if (p.name !== null) this.sendControl(p.id, VIRTIO_CONSOLE_PORT_NAME, 1, encodePortName(p.name));
+      if (p.hostOpen) this.sendControl(p.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+      this.emit('port-ready', p.stats(), true);
+      return;
+    }
+    // PORT_OPEN
+    const open = m.value !== 0;
+    const changed = open !== p.guestOpen;
+    p.guestOpen = open;
+    if (changed) this.emit('port-open', p.stats(), open);
+    if (open) this.pump(p);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * PortQueueEngine: who services the port queues (not the control queues, which stay on the main
+ * thread with the device). The device talks to one engine per connection: InlineEngine runs the
+ * rings on the main thread; the worker engine (../worker/) runs them in piscina workers.
+ *
+ * Caller contract: all methods are called on the main thread by ConsoleDevice; the engine calls
+ * the EngineHost callbacks on the main thread too.
+ */
+import type { StartedQueueLike } from './vhost-device.js';
+
+export interface EngineHost {
+  /** guest→host bytes of port `port`, already pushed used. Returns false to pause the transmitq. */
+  received(port: number, bytes: Uint8Array, chains: number): boolean;
+  /** Pull up to `max` host→guest bytes for the port (only when the guest may receive). */
+  takeOutgoing(port: number, dst: Uint8Array): number;
+  outgoingBytes(port: number): number;
+  wrote(port: number, bytes: number, chains: number): void;
+  queueFailed(index: number, error: unknown): void;
+}
+
+export interface PortQueueEngine {
+  start(index: number, q: StartedQueueLike): void;
+  stop(index: number): Promise<{ lastAvailIdx: number }> | { lastAvailIdx: number };
+  /** There are host→guest bytes for the port: fill what the guest posted. */
+  pumpReceive(port: number): void;
+  /** A sink drained: consume the port's transmitq again. */
+  resumeTransmit(port: number): void;
+  close(): Promise<void> | void;
+}

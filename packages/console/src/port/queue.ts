@@ -1,0 +1,32 @@
+/**
+ * The slice of @vtcon/ring's DeviceQueue that port servicing uses. Stated structurally so the
+ * servicing code runs unchanged on the main thread and inside a piscina worker, and so unit tests
+ * can drive it with a scripted queue.
+ */
+export interface ChainLike {
+  head: number;
+  readable: Uint8Array[];
+  writable: Uint8Array[];
+  readableBytes: number;
+  writableBytes: number;
+}
+
+export interface DeviceQueueLike {
+  popAvailable(): ChainLike | null;
+  pushUsed(head: number, writtenLen: number): void;
+  needsNotification(): boolean;
+  enableNotification(): boolean;
+  disableNotification(): void;
+  readonly lastAvailIdx: number;
+  readonly usedIdx: number;
+}
+
+/** A started queue as the device services it: the ring plus its two eventfds, abstracted. */
+export interface QueueBinding {
+  readonly index: number;
+  readonly queue: DeviceQueueLike;
+  /** Signal the driver (write the call eventfd). */
+  notify(): void;
+  /** Run cb on each kick (the kick eventfd already read); returns a stopper. */
+  watchKick(cb: () => void): { stop(): void };
+}
