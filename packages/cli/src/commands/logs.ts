@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { withClient, type GlobalOptions } from '../cli/context.js';
+import { parseSince, parseTarget } from '../cli/target.js';
+
+/** Prefixes each line start with the local receive time (for -f --timestamps). */
+function timestamper(): (chunk: Buffer) => string {
+  let atLineStart = true;
+  return (chunk) => {
+    let out = '';
+    const text = chunk.toString('utf8');
+    for (const ch of text) {
+      if (atLineStart) out += `${new Date().toISOString()} `;
+      out += ch;
+      atLineStart = ch === '\n';
+    }
+    return out;
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('logs')
+    .description("print a port's output from scrollback (the full history is in the log file shown with --verbose)")
+    .argument('<VM:PORT>', 'target port')
+    .option('-f, --follow', 'keep printing new output until Ctrl-C')
+    .option('--since <T>', 'only output since T: a duration ago (30s, 5m, 2h) or a date')
+    .option('-n, --lines <N>', 'only the last N lines', (v) => Number(v))
+    .option('--timestamps', 'prefix followed lines with the time they arrived')
+    .option('--verbose', 'also print where the log file is')
+    .addHelpText('after', `
+Examples:
+  vtcon logs web1:console
+  vtcon logs -n 50 web1:console
+  vtcon logs --since 10m web1:console
+  vtcon logs -f --timestamps web1:console`)
+    .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean }, cmd: Command) => {
+      const t = parseTarget(targetArg, true);
+      const sinceMs = opts.since ? parseSince(opts.since) : undefined;
+      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (cl) => {
+        const stamp = opts.timestamps ? timestamper() : null;
+        const params = { vm: t.vm, port: t.port, ...(sinceMs !== undefined ? { sinceMs } : {}), ...(opts.lines !== undefined ? { lines: opts.lines } : {}) };
+        if (!opts.follow) {
+          const r = await cl.call<{ data: string; logFile: string | null }>('logs', params);
+          if (opts.verbose && r.logFile) process.stderr.write(`log file: ${r.logFile}\n`);
+          process.stdout.write(Buffer.from(r.data, 'base64'));
+          return;
+        }
+        const write = (b: Buffer) => process.stdout.write(stamp ? stamp(b) : b);
+        // The daemon sends the history as the first reply, then live output as events.
+        const follow = cl.stream<{ data: string }>('logs.follow', params, (_e, data) => write(Buffer.from(String(data), 'base64')));
+        process.stdout.write(Buffer.from((await follow.first).data, 'base64'));
+        process.once('SIGINT', () => cl.close());
+        await follow.done;
+      });
+    });
+}

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { withClient, type GlobalOptions } from '../cli/context.js';
+import { c, printJson, table } from '../cli/output.js';
+import { parseTarget } from '../cli/target.js';
+import type { AttachedClient } from '../daemon/fleet.js';
+
+export function register(program: Command): void {
+  program
+    .command('who')
+    .description('show who is attached to a port: the writer and the read-only spectators, and since when')
+    .argument('<VM:PORT>', 'target port')
+    .option('--json', 'print machine-readable JSON')
+    .addHelpText('after', `
+Examples:
+  vtcon who web1:console
+  vtcon who web1:console --json`)
+    .action(async (targetArg: string, opts: { json?: boolean }, cmd: Command) => {
+      const t = parseTarget(targetArg, true);
+      const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call<{ clients: AttachedClient[] }>('who', { vm: t.vm, port: t.port }));
+      if (opts.json) return printJson(r);
+      if (r.clients.length === 0) return void process.stdout.write(`nobody is attached to ${t.vm}:${t.port}\n`);
+      process.stdout.write(table(['ROLE', 'SINCE', 'PEER'], r.clients.map((x) => [x.role === 'writer' ? c.green(x.role) : x.role, x.since, x.peer])) + '\n');
+    });
+}

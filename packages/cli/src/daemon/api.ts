@@ -1,0 +1,133 @@
+// Control API methods (documented in API.md) implemented against the Fleet seam. Validation of
+// params happens here with zod so every method fails the same way (BAD_REQUEST, exit 2).
+import { z } from 'zod';
+import { breakBytes, type Config } from '../config/schema.js';
+import { ApiError, API_VERSION, type ErrorBody } from '../control/protocol.js';
+import type { Handlers } from '../control/server.js';
+import { FleetError, type Fleet, type FleetStats } from './fleet.js';
+
+export interface DaemonContext {
+  fleet: Fleet;
+  config(): Config;
+  reload(): Promise<ReloadSummary>;
+  startedAt: number;
+}
+
+export interface ReloadSummary {
+  addedVms: string[];
+  removedVms: string[];
+  changedVms: string[];
+  addedPorts: string[];
+  removedPorts: string[];
+}
+
+const target = z.object({ vm: z.string().min(1), port: z.string().min(1) });
+
+function parse<T extends z.ZodType>(schema: T, params: unknown): z.infer<T> {
+  const r = schema.safeParse(params);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new ApiError('BAD_REQUEST', `params.${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof ApiError) return { code: err.code, message: err.message, ...(err.reason ? { reason: err.reason } : {}) };
+  if (err instanceof FleetError) {
+    const code = err.reason === 'VM_NOT_FOUND' || err.reason === 'PORT_NOT_FOUND' ? 'NOT_FOUND'
+      : err.reason === 'VM_EXISTS' || err.reason === 'PORT_EXISTS' || err.reason === 'NO_FREE_PORT' ? 'CONFLICT'
+      : err.reason === 'NOT_CONNECTED' ? 'UNAVAILABLE' : 'BAD_REQUEST';
+    return { code, message: err.message, reason: err.reason };
+  }
+  const e = err as { reason?: unknown; message?: unknown };
+  return { code: 'INTERNAL', message: String(e?.message ?? err), ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}) };
+}
+
+function statsSnapshot(fleet: Fleet): FleetStats {
+  return {
+    at: new Date().toISOString(),
+    vms: fleet.list().map((vm) => ({
+      name: vm.name,
+      state: vm.state,
+      ports: vm.ports.map((p) => ({ name: p.name, bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlog, dropped: p.dropped })),
+    })),
+  };
+}
+
+export function makeHandlers(ctx: DaemonContext): Handlers {
+  const { fleet } = ctx;
+  const vmConfig = (name: string) => {
+    const vm = ctx.config().vms.find((v) => v.name === name);
+    if (!vm) throw new FleetError('VM_NOT_FOUND', `no VM named "${name}"`);
+    return vm;
+  };
+  return {
+    toError: toErrorBody,
+    unary: {
+      ping: () => ({ version: API_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt }),
+      ls: () => ({ vms: fleet.list() }),
+      send: (p) => {
+        const { vm, port, data } = parse(target.extend({ data: z.base64() }), p);
+        const bytes = Buffer.from(data, 'base64');
+        return { accepted: fleet.send(vm, port, bytes), bytes: bytes.length };
+      },
+      break: (p) => {
+        const { vm, port, key } = parse(target.extend({ key: z.string().length(1).optional() }), p);
+        const bytes = breakBytes(vmConfig(vm).break, key);
+        return { accepted: fleet.send(vm, port, bytes), sequence: Array.from(bytes) };
+      },
+      who: (p) => {
+        const { vm, port } = parse(target, p);
+        return { clients: fleet.who(vm, port) };
+      },
+      resize: (p) => {
+        const { vm, port, cols, rows } = parse(target.extend({ cols: z.number().int().min(1).max(65535), rows: z.number().int().min(1).max(65535) }), p);
+        fleet.resize(vm, port, cols, rows);
+        return { cols, rows };
+      },
+      'port.add': async (p) => {
+        const { vm, port, console } = parse(target.extend({ console: z.boolean().default(false) }), p);
+        return { port: await fleet.addPort(vm, { name: port, console }) };
+      },
+      'port.remove': async (p) => {
+        const { vm, port } = parse(target, p);
+        await fleet.removePort(vm, port);
+        return { removed: port };
+      },
+      logs: (p) => {
+        const { vm, port, sinceMs, lines } = parse(target.extend({ sinceMs: z.number().optional(), lines: z.number().int().min(0).optional() }), p);
+        const bytes = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
+        const info = fleet.list().find((v) => v.name === vm)?.ports.find((x) => x.name === port);
+        return { data: Buffer.from(bytes).toString('base64'), logFile: info?.logFile ?? null };
+      },
+      'attach.info': (p) => {
+        const { vm, port } = parse(target, p);
+        const info = fleet.list().find((v) => v.name === vm);
+        if (!info) throw new FleetError('VM_NOT_FOUND', `no VM named "${vm}"`);
+        const pi = info.ports.find((x) => x.name === port);
+        if (!pi) throw new FleetError('PORT_NOT_FOUND', `VM "${vm}" has no port "${port}"`);
+        return { path: pi.attachPath, size: pi.size, state: info.state };
+      },
+      stats: () => statsSnapshot(fleet),
+      reload: () => ctx.reload(),
+    },
+    stream: {
+      'logs.follow': (p, sink) => {
+        // History and subscription happen in one main-thread turn, so no byte is lost or
+        // repeated between them.
+        const { vm, port, sinceMs, lines } = parse(target.extend({ sinceMs: z.number().optional(), lines: z.number().int().min(0).optional() }), p);
+        const history = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
+        const off = fleet.subscribe(vm, port, (chunk) => sink.event('data', Buffer.from(chunk).toString('base64')));
+        sink.onClose(off);
+        return { data: Buffer.from(history).toString('base64') };
+      },
+      'stats.watch': (p, sink) => {
+        const { intervalMs } = parse(z.object({ intervalMs: z.number().int().min(100).max(60_000).default(1000) }), p);
+        const timer = setInterval(() => sink.event('stats', statsSnapshot(fleet)), intervalMs);
+        sink.onClose(() => clearInterval(timer));
+        return statsSnapshot(fleet);
+      },
+    },
+  };
+}
