@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const REGRESSED_KEY = 'ring/js-split-ring [batch=64,bytes=4096]';
+const REGRESSED_KEY = 'ring/js-split-ring [batch=64,payload=4096]';
 
 /** @type {import('playwright-core').BrowserContext} */
 let context;

@@ -2,7 +2,7 @@
 // run's cases. The dashboard draws the thresholds as target lines and lists met / missed / no data.
 //
 // Matching conventions suites must follow for a target to find its case (see README.md):
-//   ring JS/C ratio   suite 'ring', params.bytes 128|4096, params.batch 64, with ratio + baseline
+//   ring JS/C ratio   suite 'ring', params.payload (or params.bytes) 128|4096, params.batch 64, with ratio + baseline
 //   kick→used         a case whose name contains "kick" with p99Ns
 //   keystroke RTT     a case whose name contains "keystroke" or "rtt" with p99Ns (params.ports = 256)
 //   idle VM memory    a case whose name contains "idle" with value in unit 'bytes/vm'
@@ -21,6 +21,12 @@ export const IDLE_VM_COUNT = 1000;
 export const TWO_WORKER_SPEEDUP = 1.7;
 
 /**
+ * Chain payload size of a ring case (the ring suite calls it `payload`; `bytes` is accepted too).
+ * @param {CaseResult} c
+ */
+export const payloadBytes = (c) => Number(c.params.payload ?? c.params.bytes);
+
+/**
  * The ring ratio target for a case, or null when no target applies (other sizes or batches).
  * @param {CaseResult} c
  * @returns {number|null}
@@ -28,7 +34,7 @@ export const TWO_WORKER_SPEEDUP = 1.7;
 export function ringRatioTarget(c) {
   if (c.suite !== 'ring' || c.ratio === undefined) return null;
   if (c.params.batch !== undefined && Number(c.params.batch) !== RING_RATIO_BATCH) return null;
-  const t = RING_RATIO_TARGETS[/** @type {128|4096} */ (Number(c.params.bytes))];
+  const t = RING_RATIO_TARGETS[/** @type {128|4096} */ (payloadBytes(c))];
   return t ?? null;
 }
 
@@ -94,7 +100,7 @@ export function evaluateTargets(cases) {
     status: ms.length === 0 ? 'no data' : ms.every((m) => m.ok) ? 'met' : 'missed',
   });
   for (const [bytes, t] of Object.entries(RING_RATIO_TARGETS)) {
-    const ms = cases.filter((c) => ringRatioTarget(c) === t && Number(c.params.bytes) === Number(bytes))
+    const ms = cases.filter((c) => ringRatioTarget(c) === t && payloadBytes(c) === Number(bytes))
       .map((c) => ({ text: `${c.ratio?.toFixed(3)}× (${c.name})`, ok: /** @type {number} */ (c.ratio) >= t }));
     push(`Ring cross-thread JS/C ratio, ${Number(bytes) === 4096 ? '4 KiB' : '128 B'} chains, batch ${RING_RATIO_BATCH}`, `≥ ${t}×`, ms);
   }
