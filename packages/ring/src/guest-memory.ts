@@ -31,6 +31,12 @@ export class MemoryRegion {
   readonly bytes: Uint8Array;
   /** The whole region as a DataView, for unaligned little-endian reads (indirect tables). */
   readonly data: DataView;
+  /**
+   * The region as 32-bit words when its buffer offset is 4-aligned (else
+   * null): word copies are several times faster than byte copies for short
+   * payloads on SharedArrayBuffers.
+   */
+  readonly words: Int32Array | null;
   /** One past the last guest-physical address of the region. */
   readonly end: number;
 
@@ -59,6 +65,7 @@ export class MemoryRegion {
     this.userAddr = init.userAddr;
     this.bytes = new Uint8Array(buffer, offset, size);
     this.data = new DataView(buffer, offset, size);
+    this.words = offset % 4 === 0 ? new Int32Array(buffer, offset, size >>> 2) : null;
     this.end = guestPhysAddr + size;
   }
 
