@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -27,9 +28,13 @@ static Napi::Error MakeNativeError(Napi::Env env, const char* reason, const char
 }
 
 void ThrowErrno(Napi::Env env, const char* syscall, int err) {
-  const char* name = strerrorname_np(err);  // glibc >= 2.32: "EBADF"
-  std::string code = name != nullptr ? name : "E" + std::to_string(err);
-  throw MakeNativeError(env, "SYSCALL_FAILED", syscall, code.c_str(), err, std::strerror(err));
+  char fallback[16];
+  const char* code = strerrorname_np(err);  // glibc >= 2.32: "EBADF"
+  if (code == nullptr) {
+    std::snprintf(fallback, sizeof fallback, "E%d", err);
+    code = fallback;
+  }
+  throw MakeNativeError(env, "SYSCALL_FAILED", syscall, code, err, std::strerror(err));
 }
 
 void ThrowInvalid(Napi::Env env, const char* function, const char* why) {
