@@ -2,13 +2,14 @@
 // records, on each canvas, how many data points it drew (data-points) so a test — or a human with
 // devtools — can tell a drawn chart from an empty one. Reference datasets (target lines, the
 // regression threshold) are marked vtconRole and not counted.
-/* global Chart, document */
+/* global Chart, document, window */
 (function drawDashboard() {
   const model = JSON.parse(document.getElementById('vtcon-model').textContent);
   Chart.defaults.animation = false; // screenshots and tests see the final frame at once
   Chart.defaults.responsive = true;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.font.family = 'system-ui, sans-serif';
+  const charts = [];
   let drawn = 0;
   let failed = 0;
   for (const spec of [...model.charts, ...model.history]) {
@@ -17,6 +18,7 @@
     if (!canvas) continue;
     try {
       const chart = new Chart(canvas, spec.config);
+      charts.push(chart);
       let points = 0;
       chart.data.datasets.forEach((ds, i) => {
         if (ds.vtconRole) return;
@@ -40,5 +42,10 @@
   }
   document.body.dataset.chartsDrawn = String(drawn);
   document.body.dataset.chartsFailed = String(failed);
-  document.body.dataset.ready = 'true';
+  // Charts created during parsing can be sized before the grid's final layout; resize them once
+  // the layout has settled, then announce readiness (tests and screenshots wait for it).
+  window.requestAnimationFrame(() => {
+    for (const chart of charts) chart.resize();
+    document.body.dataset.ready = 'true';
+  });
 })();

@@ -53,6 +53,10 @@ async function open(file) {
   return { page, errors, requests };
 }
 
+it('finds Debian chromium at /usr/bin/chromium (scripts/apt-deps.sh installs it)', () => {
+  expect(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: run scripts/apt-deps.sh`).toBe(true);
+});
+
 describe('dashboard from the fixture history', () => {
   /** @type {ReturnType<typeof buildDashboard>} */
   let built;

@@ -195,7 +195,9 @@ function latencyChart(runs) {
  * @returns {ChartSpec[]}
  */
 function historyCharts(runs, series) {
-  const labels = runs.map(runLabel);
+  // Short x labels (month-day and commit) keep the small charts' plot area usable; the run table
+  // and tooltips give the full date.
+  const labels = runs.map((r) => `${r.date.slice(5, 10)} ${r.git.commit ? r.git.commit.slice(0, 7) + (r.git.dirty ? '*' : '') : r.date.slice(11, 16)}`);
   return series.map((s, i) => {
     const du = displayUnit(s.points.map((p) => p.value), s.metric.unit);
     const values = labels.map(() => /** @type {number|null} */ (null));
@@ -217,11 +219,11 @@ function historyCharts(runs, series) {
         data: {
           labels,
           datasets: [
-            { label: `${s.metric.label} (${du.unit})`, data: values, borderColor: PALETTE[0], backgroundColor: colors, pointBackgroundColor: colors, pointBorderColor: colors, pointRadius: radius, spanGaps: true, tension: 0 },
-            { label: `regression threshold (median of prev. ≤${REFERENCE_WINDOW} ${s.metric.better === 'higher' ? '−' : '+'}${NOISE_BAND * 100}%)`, vtconRole: 'band', data: thresholds, borderColor: '#999', borderDash: [4, 4], pointRadius: 0, spanGaps: true, fill: false },
+            { label: s.metric.label, data: values, borderColor: PALETTE[0], backgroundColor: colors, pointBackgroundColor: colors, pointBorderColor: colors, pointRadius: radius, spanGaps: true, tension: 0 },
+            { label: `threshold (median ${s.metric.better === 'higher' ? '−' : '+'}${NOISE_BAND * 100}%)`, vtconRole: 'band', data: thresholds, borderColor: '#999', borderDash: [4, 4], pointRadius: 0, spanGaps: true, fill: false },
           ],
         },
-        options: { scales: { x: { ticks: { maxRotation: 60, minRotation: 30, font: { size: 9 } }, title: { display: true, text: 'run (date, commit)' } }, y: { title: { display: true, text: du.unit } } }, plugins: { legend: { labels: { boxWidth: 12, font: { size: 10 } } } } },
+        options: { scales: { x: { ticks: { maxRotation: 45, font: { size: 10 } }, title: { display: true, text: 'run (month-day, commit)' } }, y: { title: { display: true, text: du.unit } } }, plugins: { legend: { labels: { boxWidth: 12, font: { size: 11 } } } } },
       },
     };
   });
@@ -246,7 +248,8 @@ export function buildModel(runs, extra = {}) {
     noiseBand: NOISE_BAND,
     referenceWindow: REFERENCE_WINDOW,
     charts,
-    history: runs.length === 0 ? [] : historyCharts(runs, series),
+    // Charts whose newest point regressed come first, so they are seen without scrolling.
+    history: runs.length === 0 ? [] : historyCharts(runs, series).sort((a, b) => Number(b.regressed) - Number(a.regressed)),
     regressions: regressions.map((r) => ({ ...r, runLabel: runLabel(runs[r.run]), latest: r.run === runs.length - 1 })),
     targets: latest ? evaluateTargets(mergeNewestPerSuite(runs)) : [],
     runs: runs.map((r) => ({

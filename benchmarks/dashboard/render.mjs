@@ -54,7 +54,8 @@ h3 { margin: 0 0 .2rem; font-size: 1rem; word-break: break-word; }
 .grid.small { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
 section.chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .8rem; }
 section.chart.regressed { border: 2px solid #d62728; }
-.canvas-box { position: relative; height: 340px; } .canvas-box.small { height: 220px; }
+.canvas-box { position: relative; height: 360px; width: 100%; } .canvas-box.small { height: 250px; }
+.canvas-box canvas { display: block; }
 .no-data { background: #fff4e5; border: 1px dashed #e0a030; padding: 1.2rem; color: #8a5300; font-weight: 600; }
 .regression-badge { background: #d62728; color: #fff; font-weight: 700; padding: 0 .4rem; border-radius: 3px; font-size: .8rem; }
 #regressions li { margin: .3rem 0; } #regressions li.latest { font-weight: 600; }
@@ -91,7 +92,7 @@ ${model.charts.map(chartSection).join('\n')}
 </div>
 
 <h2>History per case</h2>
-<p class="desc">Each chart: one case’s tracked metric over all runs (x = run date and commit, * = dirty tree). Dashed grey = regression threshold (median of the previous ≤${model.referenceWindow} comparable runs ∓ ${esc(band)}); red enlarged points = regressions.</p>
+<p class="desc">Each chart: one case’s tracked metric over all runs (x = run month-day and commit, * = dirty tree; full dates in the Runs table). Dashed grey = regression threshold (median of the previous ≤${model.referenceWindow} comparable runs ∓ ${esc(band)}); red enlarged points = regressions.</p>
 ${model.history.length ? `<div class="grid small">\n${model.history.map(chartSection).join('\n')}\n</div>` : '<p class="no-data" data-chart-empty="history">No data: the history has no runs yet. Run <code>npm run bench</code>.</p>'}
 
 <h2>Runs</h2>

@@ -172,7 +172,7 @@ export function analyzeHistory(runs, opts = {}) {
     });
   }
   const series = [...byKey.values()].map(({ group: _group, ...s }) => s);
-  series.sort((a, b) => a.key.localeCompare(b.key));
+  series.sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }));
   regressions.sort((a, b) => b.run - a.run || a.key.localeCompare(b.key));
   return { series, regressions };
 }
