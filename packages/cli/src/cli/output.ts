@@ -20,7 +20,6 @@ export const c = {
   cyan: paint('36'),
 };
 
-/* eslint-disable-next-line no-control-regex */
 const ANSI = /\x1b\[[0-9;]*m/g;
 const visible = (s: string) => s.replace(ANSI, '').length;
 

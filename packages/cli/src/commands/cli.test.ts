@@ -1,0 +1,121 @@
+// The CLI as a user drives it: the built binary against a running `vtcon serve`.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, serve, tempDir, vmYaml, waitFor, type Served } from '../testing/binary.js';
+
+describe('vtcon with a bad config', () => {
+  it('names the field and its line, and exits 2', () => {
+    const dir = tempDir();
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'vms:\n  - name: web1\n    socket: /tmp/x.sock\n    ports:\n      - name: console\n        console: maybe\n');
+    const r = runCli(['serve', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:6:18: vms[0].ports[0].console`);
+    expect(r.stderr).toMatch(/fix the config file/);
+  });
+
+  it('reports a missing config file with exit 2', () => {
+    const r = runCli(['serve', '--config', '/nonexistent/fleet.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read config \(ENOENT\)/);
+  });
+});
+
+describe('vtcon without a daemon', () => {
+  it('exits 3 and says how to start one', () => {
+    const r = runCli(['ls'], { VTCON_SOCKET: join(tempDir(), 'none.sock') });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no daemon at .*none\.sock/);
+    expect(r.stderr).toMatch(/vtcon serve --config FILE` or `vtcon demo`/);
+  });
+
+  it('exits 2 on a usage error', () => {
+    expect(runCli(['resize', 'vm1:console', 'big']).code).toBe(2);
+    expect(runCli(['frobnicate']).code).toBe(2);
+  });
+});
+
+describe('vtcon against a running daemon', () => {
+  let d: Served;
+  beforeAll(async () => {
+    d = await serve((dir) => vmYaml(dir, 'web1', [{ name: 'console', console: true }, { name: 'org.vtcon.log' }]) + vmYaml(dir, 'db1', [{ name: 'console', console: true }]));
+  });
+  afterAll(async () => {
+    await d?.stop();
+  });
+
+  it('ls --json parses and matches the config', () => {
+    const r = runCli(['ls', '--json'], d.env);
+    expect(r.code).toBe(0);
+    const { vms } = JSON.parse(r.stdout) as { vms: { name: string; socket: string; ports: { name: string; console: boolean }[] }[] };
+    expect(vms.map((v) => v.name)).toEqual(['web1', 'db1']);
+    expect(vms[0]!.socket).toBe(join(d.dir, 'web1.vhost.sock'));
+    expect(vms[0]!.ports.map((p) => [p.name, p.console])).toEqual([['console', true], ['org.vtcon.log', false]]);
+  });
+
+  it('send reaches the guest and its echo appears in logs', async () => {
+    expect(runCli(['send', 'web1:console', 'echo marker-42'], d.env).code).toBe(0);
+    await waitFor(() => /\r\nmarker-42\r\n/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'the echo in logs');
+  });
+
+  it('logs -f follows while the guest writes', async () => {
+    const child = spawn(process.execPath, [BIN, 'logs', '-f', 'db1:console'], { env: { ...process.env, ...d.env } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    try {
+      await waitFor(() => out.includes('simulated guest db1'), 'the history');
+      runCli(['send', 'db1:console', 'seq 3'], d.env);
+      await waitFor(() => out.includes('1\r\n2\r\n3\r\n'), 'followed output');
+      runCli(['send', 'db1:console', 'echo later'], d.env);
+      await waitFor(() => out.includes('later\r\n'), 'more followed output');
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
+  it('unknown VM and port exit 4', () => {
+    expect(runCli(['send', 'nope:console', 'x'], d.env).code).toBe(4);
+    expect(runCli(['logs', 'web1:nope'], d.env).code).toBe(4);
+  });
+
+  it('port add and remove change ls', () => {
+    expect(runCli(['port', 'add', 'db1', 'extra'], d.env).code).toBe(0);
+    const names = () => (JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { name: string; ports: { name: string }[] }[] }).vms.find((v) => v.name === 'db1')!.ports.map((p) => p.name);
+    expect(names()).toEqual(['console', 'extra']);
+    expect(runCli(['port', 'remove', 'db1', 'extra'], d.env).code).toBe(0);
+    expect(names()).toEqual(['console']);
+  });
+
+  it('stats --json reports bytes per port', () => {
+    const s = JSON.parse(runCli(['stats', '--json'], d.env).stdout) as { vms: { name: string; ports: { bytesIn: number }[] }[] };
+    expect(s.vms.find((v) => v.name === 'web1')!.ports[0]!.bytesIn).toBeGreaterThan(0);
+  });
+});
+
+describe('daemon signals', () => {
+  it('SIGTERM leaves complete log files and exits 0', async () => {
+    const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    runCli(['send', 'vm1:console', 'seq 5000'], d.env);
+    await waitFor(() => runCli(['logs', '-n', '2', 'vm1:console'], d.env).stdout.includes('5000'), 'the guest output');
+    expect(await d.stop('SIGTERM')).toBe(0);
+    const log = readFileSync(join(d.dir, 'logs', 'vm1', 'console.log'), 'utf8');
+    expect(log).toContain('\r\n4999\r\n5000\r\nvm1:console$ ');
+  });
+
+  it('SIGHUP reloads the config and adds a VM without touching the others', async () => {
+    const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    try {
+      runCli(['send', 'vm1:console', 'echo before-reload'], d.env);
+      const cfg = readFileSync(d.configPath, 'utf8');
+      writeFileSync(d.configPath, cfg + vmYaml(d.dir, 'vm2', [{ name: 'console', console: true }]));
+      d.child.kill('SIGHUP');
+      await waitFor(() => runCli(['ls', '--json'], d.env).stdout.includes('"vm2"'), 'vm2 in ls');
+      // vm1 kept its scrollback: it was not re-created.
+      expect(runCli(['logs', 'vm1:console'], d.env).stdout).toContain('before-reload');
+    } finally {
+      await d.stop();
+    }
+  });
+});

@@ -1,0 +1,74 @@
+// Test support: run the built binary (dist/bin.js) in child processes, as a user would.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = resolve(fileURLToPath(import.meta.url), '../../../dist/bin.js');
+
+export interface RunResult { code: number | null; stdout: string; stderr: string }
+
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): RunResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+    ...(input !== undefined ? { input } : {}),
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(prefix = 'vtcon-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Polls `check` every 50 ms until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Served {
+  dir: string;
+  configPath: string;
+  env: Record<string, string>;
+  child: ChildProcess;
+  stderr(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Writes a config with `vms` (YAML text for the vms: list) and starts `vtcon serve` on it. */
+export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[] = ['--simulate']): Promise<Served> {
+  const dir = tempDir();
+  const control = join(dir, 'control.sock');
+  const configPath = join(dir, 'fleet.yaml');
+  writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n  logLevel: info\nvms:\n${vmsYaml(dir)}`);
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...extraArgs], {
+    env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor(() => existsSync(control) || child.exitCode !== null, 'the daemon control socket');
+  if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
+  return {
+    dir, configPath, child, env: { VTCON_SOCKET: control },
+    stderr: () => err,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export function vmYaml(dir: string, name: string, ports: { name: string; console?: boolean }[], extra = ''): string {
+  const p = ports.map((x) => `      - { name: ${x.name}, console: ${Boolean(x.console)} }`).join('\n');
+  return `  - name: ${name}\n    socket: ${join(dir, name + '.vhost.sock')}\n    maxPorts: 8\n    ports:\n${p}\n    sinks: { logDir: ${join(dir, 'logs')} }\n${extra}`;
+}
