@@ -10,13 +10,13 @@ const screen = (target: string) => tmux('capture-pane', '-p', '-J', '-t', target
 
 describe('vtcon attach in tmux', () => {
   let d: Served;
+  const env = () => `VTCON_SOCKET=${d.env.VTCON_SOCKET} NO_COLOR=1 TERM=xterm`;
   beforeAll(async () => {
     d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
-    const env = `VTCON_SOCKET=${d.env.VTCON_SOCKET} NO_COLOR=1 TERM=xterm`;
     // remain-on-exit keeps the pane (and its last screen) after attach detaches.
-    tmux('new-session', '-d', '-s', 'w', '-x', '100', '-y', '30', `${env} ${process.execPath} ${BIN} attach vm1:console --replay 5`);
+    tmux('new-session', '-d', '-s', 'w', '-x', '100', '-y', '30', `${env()} ${process.execPath} ${BIN} attach vm1:console --replay 5`);
     tmux('set-option', '-t', 'w', 'remain-on-exit', 'on');
-    tmux('new-session', '-d', '-s', 'r', '-x', '100', '-y', '30', `${env} ${process.execPath} ${BIN} attach vm1:console --read-only`);
+    tmux('new-session', '-d', '-s', 'r', '-x', '100', '-y', '30', `${env()} ${process.execPath} ${BIN} attach vm1:console --read-only`);
     tmux('set-option', '-t', 'r', 'remain-on-exit', 'on');
   });
   afterAll(async () => {
@@ -61,11 +61,18 @@ describe('vtcon attach in tmux', () => {
     expect(runCli(['logs', 'vm1:console'], d.env).stdout).not.toContain('from-spectator');
   });
 
-  it('a second writer is refused without --force', () => {
-    const r = runCli(['attach', 'vm1:console'], d.env);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/attach refused/);
-    expect(r.stderr).toMatch(/--read-only.*--force/);
+  it('a second writer becomes a spectator and is told about --force', async () => {
+    tmux('new-session', '-d', '-s', 'x', '-x', '100', '-y', '30', `${env()} ${process.execPath} ${BIN} attach vm1:console`);
+    await waitFor(() => screen('x').includes('re-attach with --force to take over'), 'the downgrade note');
+    expect(screen('x')).toContain('as spectator (read-only)');
+    tmux('kill-session', '-t', 'x');
+  });
+
+  it('piped input is typed and attach ends with the input', () => {
+    const r = runCli(['attach', 'vm1:console', '--force', '--replay', '0'], d.env, 'echo piped-line\n');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^piped-line\r$/m);
+    expect(r.stderr).toContain('as writer');
   });
 
   it('Ctrl-] then . detaches', async () => {

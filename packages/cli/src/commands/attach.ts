@@ -1,42 +1,51 @@
 import { createConnection, type Socket } from 'node:net';
+import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
 import { ControlClient } from '../control/client.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
 import { CliError, ExitCode } from '../cli/exit.js';
 import { parseTarget } from '../cli/target.js';
-import { ATTACH_MAGIC } from '../daemon/attach-endpoint.js';
+import { encodeHello, encodeInput, encodeResize, parseReply, type AttachReply, type AttachRequest, type ParsedReply } from '../cli/attach-wire.js';
 import type { VmInfo } from '../daemon/fleet.js';
 
 interface AttachOpts { replay: number; escape: string; readOnly?: boolean; force?: boolean }
 
 /** Connects and performs the handshake; resolves with the granted role and any bytes after it. */
-function handshake(path: string, hello: object): Promise<{ socket: Socket; role: string; rest: Buffer }> {
+function handshake(path: string, req: AttachRequest): Promise<{ socket: Socket; reply: AttachReply; rest: Buffer }> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new CliError(ExitCode.RUNTIME, `no answer from the attach socket ${path}`));
+      reject(new CliError(ExitCode.RUNTIME, `no answer from the attach socket ${path}`, 'check the daemon log; is it overloaded?'));
     }, 5000);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(new CliError(ExitCode.NO_DAEMON, `cannot connect to the attach socket ${path} (${err.code ?? err.message})`, 'is the daemon still running? check with `vtcon ls`'));
     });
-    socket.once('connect', () => socket.write(`${ATTACH_MAGIC}${JSON.stringify(hello)}\n`));
+    socket.once('connect', () => socket.write(encodeHello(req)));
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0) return;
+      // Output that raced ahead of our hello is skipped: the replay re-sends it.
+      const at = buf.indexOf('VTCON-');
+      const lf = at < 0 ? -1 : buf.indexOf(0x0a, at);
+      if (lf < 0) return;
       clearTimeout(timer);
       socket.off('data', onData);
-      const reply = JSON.parse(buf.subarray(ATTACH_MAGIC.length, nl).toString('utf8')) as { role?: string; error?: string; message?: string };
-      if (reply.error) {
+      socket.pause();
+      let parsed: ParsedReply;
+      try {
+        parsed = parseReply(buf.subarray(at, lf).toString('utf8'));
+      } catch (err) {
         socket.destroy();
-        const hint = reply.error === 'WRITER_TAKEN' ? 'watch with --read-only, or take over with --force' : undefined;
-        return reject(new CliError(ExitCode.RUNTIME, `attach refused: ${reply.message ?? reply.error}`, hint));
+        return reject(new CliError(ExitCode.RUNTIME, (err as Error).message));
       }
-      resolve({ socket, role: reply.role ?? 'spectator', rest: buf.subarray(nl + 1) });
+      if (!parsed.ok) {
+        socket.destroy();
+        return reject(new CliError(ExitCode.RUNTIME, `attach refused: ${parsed.message} (${parsed.reason})`));
+      }
+      resolve({ socket, reply: parsed.reply, rest: buf.subarray(lf + 1) });
     };
     socket.on('data', onData);
   });
@@ -74,16 +83,22 @@ Examples:
         if (!port) throw new CliError(ExitCode.NOT_FOUND, `VM "${t.vm}" has no ports`, 'add one with `vtcon port add`');
       }
       const info = await control.call<{ path: string }>('attach.info', { vm: t.vm, port });
-      const { socket, role, rest } = await handshake(info.path, { role: opts.readOnly ? 'spectator' : 'writer', force: Boolean(opts.force), replayLines: opts.replay });
+      const name = `${userInfo().username}@${hostname()} (pid ${process.pid})`;
+      const { socket, reply, rest } = await handshake(info.path, { role: opts.readOnly ? 'spectator' : opts.force ? 'force-writer' : 'writer', replay: opts.replay, name });
+      const role = reply.role;
+      control.close();
       const stdin = process.stdin;
       const stdout = process.stdout;
       const tty = stdin.isTTY === true;
-      stderrNote(`[vtcon: attached to ${t.vm}:${port} as ${role}${role === 'spectator' ? ' (read-only)' : ''}; ${describeEscape(escape)} then . to detach]`);
+      const downgraded = role === 'spectator' && !opts.readOnly;
+      stderrNote(`[vtcon: attached to ${t.vm}:${port} as ${role}${role === 'spectator' ? ' (read-only)' : ''}; ${describeEscape(escape)} then . to detach]` +
+        (downgraded ? `\r\n[vtcon: ${reply.writer ?? 'someone'} is the writer; re-attach with --force to take over]` : ''));
       if (rest.length > 0) stdout.write(rest);
       socket.on('data', (chunk: Buffer) => stdout.write(chunk));
+      socket.resume();
       const sendSize = () => {
         if (role !== 'writer' || !stdout.isTTY) return;
-        void control.call('resize', { vm: t.vm, port, cols: stdout.columns, rows: stdout.rows }).catch(() => undefined);
+        socket.write(encodeResize(stdout.columns, stdout.rows));
       };
       sendSize();
       process.on('SIGWINCH', sendSize);
@@ -99,16 +114,17 @@ Examples:
           if (tty) stdin.setRawMode(false);
           stdin.pause();
           socket.destroy();
-          control.close();
           stderrNote(`[vtcon: ${why}]`);
           resolve();
         };
         const onInput = (chunk: Buffer) => {
           const { forward, detach } = filter.push(chunk);
-          if (forward.length > 0 && role === 'writer') socket.write(forward);
+          if (forward.length > 0 && role === 'writer') socket.write(encodeInput(forward));
           if (detach) done(`detached from ${t.vm}:${port}`);
         };
         stdin.on('data', onInput);
+        // Piped input (not a terminal): detach once it ends, after the guest had a moment to answer.
+        if (!tty) stdin.once('end', () => setTimeout(() => done('input ended; detached'), 300));
         stdin.resume();
         socket.once('close', () => done(`connection to ${t.vm}:${port} closed`));
       });

@@ -1,35 +1,26 @@
-// Per-port attach endpoint (Unix socket <runtime dir>/<vm>/<port>.sock) used by the stand-in
-// fleet until @vtcon/console's attach sink is wired in. Many readers, at most one writer.
-//
-// Wire: a client may open with a handshake line `\0VTCON1 {"role":"writer"|"spectator",
-// "force":bool,"replayLines":N}\n`; the endpoint answers `\0VTCON1 {"role":...}\n` (or
-// `{"error":...}` and closes), then sends the replay followed by live output; writer input goes
-// to the guest. A client that sends no handshake (its first byte is not NUL, e.g. conserver's
-// `uds` console type) is a plain byte stream: writer if the role is free, else spectator.
+// Per-port attach endpoint for the stand-in fleet, speaking @vtcon/console's attach protocol
+// (see cli/attach-wire.ts) until that package exports its AttachServer. Many readers, at most
+// one writer; a 'writer' request is downgraded to spectator while another writer holds the
+// role; 'force-writer' takes it. A client that sends no handshake within 200 ms (conserver's
+// `uds` console, socat) is a raw byte stream: writer if free, else spectator.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { ATTACH_HELLO, FRAME_DATA, FRAME_RESIZE, MAX_FRAME_PAYLOAD, type AttachRequest } from '../cli/attach-wire.js';
 import type { AttachedClient } from './fleet.js';
 
-export const ATTACH_MAGIC = '\0VTCON1 ';
-
-export interface AttachHello {
-  role: 'writer' | 'spectator';
-  force?: boolean;
-  replayLines?: number;
-}
-
 interface Client {
+  id: number;
   socket: Socket;
   role: 'writer' | 'spectator';
+  name: string;
   since: string;
-  peer: string;
+  framed: boolean;
 }
 
 export interface AttachEndpointHooks {
-  /** Bytes typed by the writer. */
   onInput(data: Uint8Array): void;
-  /** Replay for a new client (last N lines of scrollback). */
+  onResize(cols: number, rows: number): void;
   replay(lines: number): Uint8Array;
 }
 
@@ -52,17 +43,15 @@ export class AttachEndpoint {
     this.server = server;
   }
 
-  /** Guest output: to every attached client. */
   broadcast(chunk: Uint8Array): void {
     for (const c of this.clients) if (!c.socket.destroyed) c.socket.write(chunk);
   }
 
   who(): AttachedClient[] {
-    return [...this.clients].map((c) => ({ role: c.role, since: c.since, peer: c.peer }));
+    return [...this.clients].map((c) => ({ role: c.role, since: c.since, peer: c.name }));
   }
 
   async close(): Promise<void> {
-    for (const c of this.clients) c.socket.end();
     for (const c of this.clients) c.socket.destroy();
     this.clients.clear();
     const s = this.server;
@@ -76,64 +65,92 @@ export class AttachEndpoint {
     return undefined;
   }
 
-  private onConnection(socket: Socket): void {
-    const peer = `client#${++this.seq}`;
-    let client: Client | null = null;
-    let pending = Buffer.alloc(0);
-    const admit = (hello: AttachHello | null) => {
-      const wantWriter = hello ? hello.role === 'writer' : true;
-      const current = this.writer();
-      let role: Client['role'] = 'spectator';
-      if (wantWriter && !current) role = 'writer';
-      else if (wantWriter && hello?.force && current) {
+  private admit(socket: Socket, req: AttachRequest | null): Client {
+    const id = ++this.seq;
+    const current = this.writer();
+    let role: Client['role'] = 'spectator';
+    if (req === null || req.role === 'writer') role = current ? 'spectator' : 'writer';
+    else if (req.role === 'force-writer') {
+      if (current) {
         current.role = 'spectator';
-        current.socket.write(`\r\n[vtcon: ${peer} took the writer role; you are now read-only]\r\n`);
-        role = 'writer';
-      } else if (wantWriter && hello) {
-        socket.end(`${ATTACH_MAGIC}${JSON.stringify({ error: 'WRITER_TAKEN', message: `${current!.peer} is the writer since ${current!.since}` })}\n`);
-        return null;
+        current.socket.write(`\r\n[vtcon: the writer role was taken by ${req.name || `client ${id}`}; you are read-only now]\r\n`);
       }
-      const c: Client = { socket, role, since: new Date().toISOString(), peer };
-      this.clients.add(c);
-      if (hello) socket.write(`${ATTACH_MAGIC}${JSON.stringify({ role })}\n`);
-      const replay = this.hooks.replay(hello?.replayLines ?? 0);
-      if (replay.length > 0) socket.write(replay);
-      return c;
-    };
-    // A plain byte-stream client (conserver) may stay silent: admit it after a moment so it
-    // sees output; a handshaking client sends its line at once.
+      role = 'writer';
+    }
+    const c: Client = { id, socket, role, name: req?.name || `raw-${id}`, since: new Date().toISOString(), framed: req !== null };
+    this.clients.add(c);
+    const replay = this.hooks.replay(req?.replay ?? 0);
+    if (req) {
+      const w = this.writer();
+      socket.write(`VTCON-OK ${JSON.stringify({ protocol: 1, id, role, writer: w ? w.name : null, replayed: replay.length })}\n`);
+    }
+    if (replay.length > 0) socket.write(replay);
+    return c;
+  }
+
+  private onConnection(socket: Socket): void {
+    let client: Client | null = null;
+    let buf: Buffer = Buffer.alloc(0);
     const quiet = setTimeout(() => {
-      if (!client && pending.length === 0 && !socket.destroyed) client = admit(null);
-    }, 150);
+      if (!client && buf.length === 0 && !socket.destroyed) client = this.admit(socket, null);
+    }, 200);
+    const input = (bytes: Uint8Array) => {
+      if (client?.role === 'writer' && bytes.length > 0) this.hooks.onInput(bytes);
+    };
     socket.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       if (!client) {
         clearTimeout(quiet);
-        pending = Buffer.concat([pending, chunk]);
-        if (pending[0] === 0) {
-          const nl = pending.indexOf(0x0a);
-          if (nl < 0) {
-            if (pending.length > 4096) socket.destroy();
+        const head = buf.subarray(0, ATTACH_HELLO.length).toString('latin1');
+        // A prefix of the hello may arrive alone; wait for the rest before deciding.
+        if (buf.length < ATTACH_HELLO.length && ATTACH_HELLO.startsWith(head)) return;
+        if (head !== ATTACH_HELLO) {
+          client = this.admit(socket, null);
+        } else {
+          const lf = buf.indexOf(0x0a);
+          if (lf < 0) {
+            if (buf.length > 4096) socket.destroy();
             return;
           }
-          const line = pending.subarray(0, nl).toString('utf8');
-          let hello: AttachHello;
+          let req: AttachRequest;
           try {
-            if (!line.startsWith(ATTACH_MAGIC)) throw new Error('bad magic');
-            hello = JSON.parse(line.slice(ATTACH_MAGIC.length)) as AttachHello;
+            req = JSON.parse(buf.subarray(ATTACH_HELLO.length, lf).toString('utf8')) as AttachRequest;
+          } catch {
+            socket.end(`VTCON-ERR ${JSON.stringify({ reason: 'ATTACH_PROTOCOL', message: 'handshake is not JSON' })}\n`);
+            return;
+          }
+          client = this.admit(socket, req);
+          buf = buf.subarray(lf + 1);
+        }
+      }
+      if (!client.framed) {
+        input(buf);
+        buf = Buffer.alloc(0);
+        return;
+      }
+      let off = 0;
+      while (buf.length - off >= 5) {
+        const type = buf[off]!;
+        const len = buf.readUInt32BE(off + 1);
+        if ((type !== FRAME_DATA && type !== FRAME_RESIZE) || len > MAX_FRAME_PAYLOAD) {
+          socket.destroy();
+          return;
+        }
+        if (buf.length - off - 5 < len) break;
+        const payload = buf.subarray(off + 5, off + 5 + len);
+        off += 5 + len;
+        if (type === FRAME_DATA) input(payload);
+        else if (client.role === 'writer') {
+          try {
+            const { cols, rows } = JSON.parse(payload.toString('utf8')) as { cols: number; rows: number };
+            if (Number.isInteger(cols) && Number.isInteger(rows) && cols >= 1 && rows >= 1 && cols <= 65535 && rows <= 65535) this.hooks.onResize(cols, rows);
           } catch {
             socket.destroy();
             return;
           }
-          client = admit(hello);
-          chunk = pending.subarray(nl + 1);
-        } else {
-          client = admit(null);
-          chunk = pending;
         }
-        pending = Buffer.alloc(0);
-        if (!client || chunk.length === 0) return;
       }
-      if (client.role === 'writer') this.hooks.onInput(chunk);
+      buf = buf.subarray(off);
     });
     socket.on('close', () => {
       clearTimeout(quiet);

@@ -96,6 +96,7 @@ export class SimFleet implements Fleet {
     };
     port.attach = new AttachEndpoint(attachSocketPath(this.runtimeDir, vmName, cfg.name), {
       onInput: (data) => this.deliver(vm, port, data),
+      onResize: (cols, rows) => this.resize(vmName, cfg.name, cols, rows),
       replay: (n) => port.scrollback.lastLines(n),
     });
     await port.attach.listen();
