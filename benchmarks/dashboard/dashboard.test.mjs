@@ -90,6 +90,7 @@ describe('dashboard from the fixture history', () => {
       expect(c.width).toBeGreaterThan(0);
     }
     expect(await opened.page.$$('[data-chart-empty]')).toHaveLength(0);
+    expect(await opened.page.$$('#incomplete')).toHaveLength(0);
     expect(await opened.page.getAttribute('body', 'data-charts-failed')).toBe('0');
     expect(opened.errors).toEqual([]);
     expect(opened.requests).toEqual([]);
@@ -158,6 +159,7 @@ describe('dashboard with missing data', () => {
     expect(Number(await page.getAttribute('#chart-ratio', 'data-points'))).toBe(4);
     expect(await page.textContent('#regressions')).toContain('No regressions');
     expect(await page.textContent('#runs')).toContain('console: not-available');
+    expect(await page.textContent('#incomplete')).toContain('console NOT-AVAILABLE');
     expect(await page.textContent('.invalid')).toContain('run-broken.json');
     expect(errors).toEqual([]);
   });

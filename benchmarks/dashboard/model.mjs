@@ -46,13 +46,24 @@ export function displayUnit(values, unit) {
 }
 
 /**
- * Two-line category label (Chart.js draws an array as lines): the case, then its params, so cases
- * that share a name at different parameter points stay distinguishable.
- * @param {CaseResult} c
+ * Category labels for a set of cases: "suite/name", then on a second line (Chart.js draws an array
+ * as lines) only the params that tell the cases apart. Params equal in every case are returned in
+ * `common` for the chart description, and a param whose value is already spelled in the name
+ * ("…/batch64" for batch=64) is not repeated, so labels stay short enough to leave room for bars.
+ * @param {CaseResult[]} cases
+ * @returns {{labels: (string|string[])[], common: string}}
  */
-export function caseLabel(c) {
-  const params = Object.keys(c.params).sort().map((k) => `${k}=${c.params[k]}`).join(' ');
-  return params ? [`${c.suite}/${c.name}`, params] : `${c.suite}/${c.name}`;
+export function caseLabels(cases) {
+  const keys = [...new Set(cases.flatMap((c) => Object.keys(c.params)))].sort();
+  const constant = keys.filter((k) => cases.every((c) => c.params[k] === cases[0].params[k]));
+  const inName = (c, k) => new RegExp(`(^|[^0-9A-Za-z])${String(c.params[k]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([^0-9]|$)`).test(c.name.replace(new RegExp(k, 'gi'), '/'));
+  const labels = cases.map((c) => {
+    const shown = keys.filter((k) => c.params[k] !== undefined && !(cases.length > 1 && constant.includes(k)) && !inName(c, k));
+    const params = shown.map((k) => `${k}=${c.params[k]}`).join(' ');
+    return params ? [`${c.suite}/${c.name}`, params] : `${c.suite}/${c.name}`;
+  });
+  const common = cases.length > 1 ? constant.map((k) => `${k}=${cases[0].params[k]}`).join(', ') : '';
+  return { labels, common };
 }
 
 const round = (v) => (v === null ? null : Number(v.toPrecision(4)));
@@ -146,12 +157,12 @@ function ratioChart(runs) {
   const found = newestWith(runs, (c) => c.ratio !== undefined);
   if (!found) return { id, title, description: 'Cases with a baseline measured in the same run.', empty: 'No data: no run has a case with a baseline ratio.', config: null };
   const cases = found.cases;
-  const labels = cases.map(caseLabel);
+  const { labels, common } = caseLabels(cases);
   const targets = cases.map((c) => ringRatioTarget(c));
   const colors = cases.map((c, i) => (targets[i] === null ? NEUTRAL_COLOR : /** @type {number} */ (c.ratio) >= /** @type {number} */ (targets[i]) ? OK_COLOR : MISS_COLOR));
   return {
     id, title, empty: null,
-    description: `Run ${runLabel(found.run)}. Bar = JS ops/s ÷ baseline ops/s (both measured in this run). Red dashes = target (≥ 0.25× at 128 B, ≥ 0.5× at 4 KiB, batch ${RING_RATIO_BATCH}); green bar meets it, red misses, grey has no target.`,
+    description: `Run ${runLabel(found.run)}${common ? ` (all cases: ${common})` : ''}. Bar = JS ops/s ÷ baseline ops/s (both measured in this run). Red dashes = target (≥ 0.25× at 128 B, ≥ 0.5× at 4 KiB, batch ${RING_RATIO_BATCH}); green bar meets it, red misses, grey has no target.`,
     config: {
       type: 'bar',
       data: {
@@ -173,6 +184,7 @@ function latencyChart(runs) {
   const found = newestWith(runs, (c) => c.p50Ns !== undefined || c.p99Ns !== undefined);
   if (!found) return { id, title, description: 'Cases with p50Ns/p99Ns.', empty: 'No data: no run has a case with p50Ns or p99Ns.', config: null };
   const cases = found.cases;
+  const { labels, common } = caseLabels(cases);
   const us = (ns) => (ns === undefined ? null : round(ns / 1000));
   const targets = cases.map((c) => { const t = latencyTargetNs(c); return t === null ? null : t / 1000; });
   const datasets = [
@@ -182,8 +194,8 @@ function latencyChart(runs) {
   if (targets.some((t) => t !== null)) datasets.push(/** @type {any} */ ({ label: 'p99 target', vtconRole: 'target', type: 'line', data: targets, showLine: false, pointStyle: 'line', pointRadius: 22, pointBorderWidth: 3, borderColor: TARGET_COLOR, backgroundColor: TARGET_COLOR }));
   return {
     id, title, empty: null,
-    description: `Run ${runLabel(found.run)}. Bars: p50 and p99 per case in µs, logarithmic axis. Red dashes = p99 target (kick→used < 50 µs, keystroke RTT < 1 ms).`,
-    config: { type: 'bar', data: { labels: cases.map(caseLabel), datasets }, options: { scales: { x: { title: { display: true, text: 'case' } }, y: { type: 'logarithmic', title: { display: true, text: 'latency (µs, log scale, lower is better)' } } } } },
+    description: `Run ${runLabel(found.run)}${common ? ` (all cases: ${common})` : ''}. Bars: p50 and p99 per case in µs, logarithmic axis. Red dashes = p99 target (kick→used < 50 µs, keystroke RTT < 1 ms).`,
+    config: { type: 'bar', data: { labels, datasets }, options: { scales: { x: { title: { display: true, text: 'case' } }, y: { type: 'logarithmic', title: { display: true, text: 'latency (µs, log scale, lower is better)' } } } } },
   };
 }
 

@@ -12,6 +12,13 @@ const scriptJson = (v) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u
 const pct = (x) => `${x > 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const num = (x) => (Math.abs(x) >= 1000 ? x.toExponential(3) : Number(x.toPrecision(4)).toString());
 
+/** A latest run with suites that did not run is said at the top, not only in the run table. @param {any} model */
+function incompleteBanner(model) {
+  const bad = (model.runs[0]?.suites ?? []).filter((s) => s.status !== 'ok');
+  if (bad.length === 0) return '';
+  return `<p class="bad-banner" id="incomplete">Latest run incomplete: ${bad.map((s) => `${esc(s.name)} ${esc(s.status.toUpperCase())}${s.error ? ` (${esc(s.error)})` : ''}`).join('; ')}.</p>`;
+}
+
 /** @param {any} spec */
 function chartSection(spec) {
   const body = spec.config
@@ -73,6 +80,7 @@ tr.t-met .status { color: #1b7a1b; font-weight: 700; } tr.t-missed .status { col
 <h1>vtcon benchmarks</h1>
 <p class="meta">${model.runs.length} run(s) in the history; latest: ${esc(model.runs[0]?.label ?? 'none')} on ${esc(model.runs[0]?.machine ?? '—')}, Node ${esc(model.runs[0]?.node ?? '—')}. Page generated ${esc(model.generatedAt)}.</p>
 
+${incompleteBanner(model)}
 <h2>Regressions</h2>
 <p class="band">Noise band: a case <b>regressed</b> when its value is more than <b>${esc(band)}</b> worse than the <b>median of its previous up-to-${model.referenceWindow} comparable runs</b> (same CPU model, core count and --quick setting). Worse means lower for throughput and ratios, higher for latency and memory. Changes inside the band are treated as noise.</p>
 ${latestRegs.length ? `<p class="bad-banner">REGRESSION: ${latestRegs.length} case metric(s) regressed in the latest run.</p>` : `<p class="ok-banner">No regression in the latest run.</p>`}
