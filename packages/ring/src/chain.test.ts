@@ -11,7 +11,7 @@ function rig(opts: { indirect?: boolean } = {}) {
     const v = t.memory.view(addr, len);
     return new DataView(v.buffer, v.byteOffset, v.byteLength);
   };
-  const writeDescAt = (table: number, i: number, addr: number, len: number, flags: number, next: number, addrHi?: number) => {
+  const writeDescAt = (table: number, i: number, addr: number, len: number, flags: number, next = 0, addrHi?: number) => {
     const d = dv(table + 16 * i, 16);
     d.setUint32(0, addr % 2 ** 32, true);
     d.setUint32(4, addrHi ?? Math.floor(addr / 2 ** 32), true);
