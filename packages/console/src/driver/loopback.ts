@@ -36,6 +36,14 @@ export class Loopback implements VirtioHandle {
   private configCb: (() => void) | null = null;
   private acked = 0n;
   private started: number[] = [];
+  private readonly availAddrs = new Map<number, number>();
+
+  /** Guest-physical avail ring address of queue i (tests corrupt rings through it). */
+  availOf(i: number): number {
+    const a = this.availAddrs.get(i);
+    if (a === undefined) throw new Error(`no queue ${i}`);
+    return a;
+  }
   readonly queueSize: number;
 
   constructor(private readonly opts: LoopbackOptions = {}) {
@@ -86,6 +94,7 @@ export class Loopback implements VirtioHandle {
       const base = this.allocBuffer(splitQueueLayout(size).totalBytes + 64);
       const addrs = layOutQueue(this.memory, Math.ceil(base / 64) * 64, size);
       const config = { ...addrs, size, eventIdx, indirect };
+      this.availAddrs.set(index, addrs.availAddr);
       const indirectArea = indirect ? { addr: this.allocBuffer(size * 8 * 16), bytes: size * 8 * 16 } : undefined;
       const queue = new DriverQueue(this.memory, indirectArea ? { ...config, indirectArea } : config);
       const kick = this.sig(this.kicks, index);
