@@ -22,6 +22,8 @@ export interface GuestConfig {
   kernelLog?: boolean;
   /** virtqueue size (vq_size); QEMU's default is 64 */
   queueSize?: number;
+  /** more QEMU arguments, before -kernel (e.g. QEMU's own virtio-serial as a reference device) */
+  extraArgs?: readonly string[];
 }
 
 /** virtio-console config space: cols, rows (le16 each), max_nr_ports (le32), emerg_wr (le32). */
@@ -83,6 +85,7 @@ export function qemuArgs(paths: Pick<E2ePaths, 'firmwareDirs' | 'kernel' | 'init
         `config_size=${CONSOLE_CONFIG_SIZE}${cfg.queueSize !== undefined ? `,vq_size=${cfg.queueSize}` : ''}`,
     );
   }
+  if (cfg.extraArgs) args.push(...cfg.extraArgs);
   args.push('-kernel', paths.kernel, '-initrd', paths.initrd, '-append', kernelCommandLine(cfg));
   return args;
 }

@@ -24,10 +24,15 @@ wait_port() {
   return 1
 }
 
-# prepare_tty DEV: a tty (hvcN) would echo what the host sends back to the host and rewrite bytes
-# (\n -> \r\n); raw -echo makes it carry bytes unchanged, like a vport.
-prepare_tty() {
-  case "$1" in /dev/hvc*|/dev/tty*) stty -F "$1" raw -echo ;; esac
+# open_port DEV [STTY-SETTINGS]: opens DEV read-write as fd 3. For a tty (hvcN) it then applies the
+# settings (default "raw -echo": bytes unchanged, nothing echoed back to the host) through that fd.
+# They must be set on the open fd: hvc resets termios on the last close (TTY_DRIVER_RESET_TERMIOS),
+# so `stty -F` before opening would be undone.
+open_port() {
+  exec 3<>"$1" || return 1
+  case "$1" in
+    /dev/hvc*|/dev/tty*) stty ${2:-raw -echo} <&3 || return 1 ;;
+  esac
 }
 
 # ports_line: every port on one line, "vport0p1=name ..." (name "-" when none), sorted.

@@ -5,8 +5,7 @@
 need VTCON_PORT vtcon.port
 need VTCON_BYTES vtcon.bytes
 dev="$(wait_port "$VTCON_PORT" "${VTCON_WAIT:-20}")" || { say "error no-port $VTCON_PORT"; exit 1; }
-prepare_tty "$dev"
-exec 3<"$dev" || { say "error open-failed $dev"; exit 1; }
+open_port "$dev" || { say "error open-failed $dev"; exit 1; }
 say "ready dev=$dev"
 head -c "$VTCON_BYTES" <&3 >/tmp/in
 exec 3<&-

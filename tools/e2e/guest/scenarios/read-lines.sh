@@ -6,8 +6,7 @@
 need VTCON_PORT vtcon.port
 dev="$(wait_port "$VTCON_PORT" "${VTCON_WAIT:-20}")" || { say "error no-port $VTCON_PORT"; exit 1; }
 # Canonical mode without echo: lines arrive whole, nothing is sent back to the host.
-case "$dev" in /dev/hvc*) stty -F "$dev" -echo icrnl ;; esac
-exec 3<"$dev" || { say "error open-failed $dev"; exit 1; }
+open_port "$dev" "-echo icrnl" || { say "error open-failed $dev"; exit 1; }
 say "ready dev=$dev"
 i=0
 while [ "$i" -lt "${VTCON_LINES:-1}" ] && IFS= read -r line <&3; do

@@ -8,7 +8,8 @@ bytes="${VTCON_BYTES:-1048576}"
 dev="$(wait_port "$VTCON_PORT" "${VTCON_WAIT:-20}")" || { say "error no-port $VTCON_PORT"; exit 1; }
 head -c "$bytes" /dev/urandom >/tmp/data
 say "data bytes=$(wc -c </tmp/data) sha256=$(sha256sum /tmp/data | cut -d' ' -f1) dev=$dev"
-prepare_tty "$dev"
+open_port "$dev" || { say "error open-failed $dev"; exit 1; }
 # A vport write blocks until the host side is open (VIRTIO_CONSOLE_PORT_OPEN), so this also waits for it.
-cat /tmp/data >"$dev" || { say "error write-failed $dev"; exit 1; }
+cat /tmp/data >&3 || { say "error write-failed $dev"; exit 1; }
+exec 3>&-
 say "written bytes=$bytes"
