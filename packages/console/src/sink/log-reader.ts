@@ -2,11 +2,12 @@
  * Readers for LogFileSink's files, for `vtcon logs` and `vtcon logs -f`.
  *
  * Order: path.(N-1), ..., path.1, path — oldest first, as rotation renames upward.
- * Following survives rotation: the reader holds the live file open by descriptor; when the
- * path names a different inode it finishes its descriptor (the writer fsyncs and closes a
- * file before renaming it, so EOF there is final), then reads any files rotated in between
- * (found by inode among path.1..), then opens the new live file. Bytes are lost to a
- * follower only if it falls behind by more than `keep` whole files.
+ * Following survives rotation: the reader holds its file open by descriptor; when `path`
+ * names a different inode it finishes its descriptor (the writer fsyncs and closes a file
+ * before renaming it, so EOF there is final), then opens the oldest kept file whose inode it has
+ * not read yet (path.(N-1)..path.1, path), checking the inode again after open because
+ * renames may be under way. Bytes are lost to a follower only if it falls behind by more
+ * than `keep` whole files.
  *
  * Following polls (default every 100 ms) rather than using fs.watch: bounded, portable,
  * and a tail does not need lower latency than that. Stop it with an AbortSignal.
@@ -68,49 +69,102 @@ export interface FollowOptions {
 /** `tail -F` for a rotating log: yields bytes as they are written until signal aborts. */
 export async function* followLogFile(path: string, options: FollowOptions): AsyncGenerator<Uint8Array> {
   const { signal, from = 'end', pollMs = 100 } = options;
-  let cur = await openWhenPresent(path, signal, pollMs);
-  if (!cur) return;
+  const done = new DoneSet();
+  let cur: OpenFile | null = null;
   try {
-    const cursor = { pos: from === 'end' ? (await cur.fh.stat()).size : 0 };
     if (from === 'all') {
-      // Rotated files first; the live one is read from the descriptor below.
-      for (const p of (await logFilePaths(path)).filter((p) => p !== path)) yield* readWhole(p);
+      const files = await stableListing(path);
+      cur = files.length > 0 ? await openExpected(files[0]!) : null;
+    } else {
+      // Files already rotated away count as read: 'live' and 'end' start at the live file.
+      for (const f of await stableListing(path)) if (f.path !== path) done.add(f.ino);
     }
+    cur ??= await openWhenPresent(path, signal, pollMs);
+    if (!cur) return;
+    const cursor = { pos: from === 'end' ? (await cur.fh.stat()).size : 0 };
     while (!signal.aborted) {
       yield* readToEof(cur.fh, cursor);
       const st = await stat(path).catch(() => null);
-      if (st && st.ino !== cur.ino) {
-        // Rotated: finish our file, then the ones rotated after it, then the new live file.
-        yield* readToEof(cur.fh, cursor);
-        const older = await rotatedAfter(path, cur.ino);
-        await cur.fh.close();
-        for (const p of older) yield* readWhole(p);
-        const next = await openWhenPresent(path, signal, pollMs);
-        if (!next) return;
-        cur = next;
-        cursor.pos = 0;
+      if (st && st.ino === cur.ino) {
+        if (st.size < cursor.pos) cursor.pos = 0; // truncated in place (not by LogFileSink)
+        if (st.size > cursor.pos) continue;
+        await sleep(pollMs, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      if (st && st.size < cursor.pos) cursor.pos = 0; // truncated in place (not by LogFileSink)
-      if (st && st.size > cursor.pos) continue;
-      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+      // Our file is no longer the live one: it was rotated, and the writer closed it before
+      // renaming it, so the EOF just read is final. Continue with the oldest unread file.
+      done.add(cur.ino);
+      const next = await oldestUnread(path, done);
+      if (!next) {
+        await sleep(pollMs, undefined, { signal }).catch(() => undefined); // mid-rotation
+        continue;
+      }
+      await cur.fh.close();
+      cur = next;
+      cursor.pos = 0;
     }
   } finally {
-    await cur.fh.close().catch(() => undefined);
+    await cur?.fh.close().catch(() => undefined);
   }
 }
 
-/** Rotated files newer than the one with inode `ino`, oldest first. */
-async function rotatedAfter(path: string, ino: number): Promise<string[]> {
-  const rotated = (await logFilePaths(path)).filter((p) => p !== path);
-  const inos = await Promise.all(rotated.map((p) => stat(p).then((s) => s.ino, () => -1)));
-  const i = inos.indexOf(ino);
-  // Not found: our file was already deleted (we fell more than `keep` files behind); the
-  // best we can do is continue with every file still kept.
-  return i < 0 ? rotated : rotated.slice(i + 1);
+interface OpenFile { fh: FileHandle; ino: number }
+interface Listed { path: string; ino: number }
+
+/** Inodes a follower has finished, bounded (only recent ones can still be listed). */
+class DoneSet {
+  private readonly order: number[] = [];
+  private readonly set = new Set<number>();
+  add(ino: number): void {
+    if (this.set.has(ino)) return;
+    this.set.add(ino);
+    this.order.push(ino);
+    if (this.order.length > 4096) this.set.delete(this.order.shift()!);
+  }
+  has(ino: number): boolean {
+    return this.set.has(ino);
+  }
 }
 
-async function openWhenPresent(path: string, signal: AbortSignal, pollMs: number): Promise<{ fh: FileHandle; ino: number } | null> {
+/** All log files of `path` with their inodes, oldest first (files that vanish are left out). */
+async function listWithInodes(path: string): Promise<Listed[]> {
+  const paths = await logFilePaths(path);
+  const inos = await Promise.all(paths.map((p) => stat(p).then((s) => s.ino, () => -1)));
+  return paths.map((p, i) => ({ path: p, ino: inos[i]! })).filter((f) => f.ino >= 0);
+}
+
+/**
+ * A listing taken twice in a row with the same result: readdir + stat is not atomic, and a
+ * rotation renames several files; two equal listings mean no rename ran in between
+ * (practically: a rotation's renames take microseconds). Bounded attempts.
+ */
+async function stableListing(path: string): Promise<Listed[]> {
+  let prev = await listWithInodes(path);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const next = await listWithInodes(path);
+    if (next.length === prev.length && next.every((f, i) => f.path === prev[i]!.path && f.ino === prev[i]!.ino)) return next;
+    prev = next;
+  }
+  return prev;
+}
+
+/** Opens `f` and checks it is still the same inode (a rotation may have renamed it). */
+async function openExpected(f: Listed): Promise<OpenFile | null> {
+  const fh = await open(f.path, 'r').catch(() => null);
+  if (!fh) return null;
+  const { ino } = await fh.stat();
+  if (ino === f.ino) return { fh, ino };
+  await fh.close();
+  return null;
+}
+
+/** The oldest kept file not read yet, opened; null while a rotation is under way (retry). */
+async function oldestUnread(path: string, done: DoneSet): Promise<OpenFile | null> {
+  const next = (await stableListing(path)).find((f) => !done.has(f.ino));
+  return next ? openExpected(next) : null;
+}
+
+async function openWhenPresent(path: string, signal: AbortSignal, pollMs: number): Promise<OpenFile | null> {
   while (!signal.aborted) {
     try {
       const fh = await open(path, 'r');
@@ -121,16 +175,6 @@ async function openWhenPresent(path: string, signal: AbortSignal, pollMs: number
     await sleep(pollMs, undefined, { signal }).catch(() => undefined);
   }
   return null;
-}
-
-async function* readWhole(p: string): AsyncGenerator<Uint8Array> {
-  const fh = await open(p, 'r').catch(() => null);
-  if (!fh) return;
-  try {
-    yield* readToEof(fh, { pos: 0 });
-  } finally {
-    await fh.close();
-  }
 }
 
 async function* readToEof(fh: FileHandle, cursor: { pos: number }): AsyncGenerator<Uint8Array> {

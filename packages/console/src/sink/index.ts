@@ -1,0 +1,28 @@
+/**
+ * Port sinks: where guest→host bytes go once a port has copied them off its transmitq.
+ * The package root (src/index.ts) re-exports this module.
+ */
+export type { PortSink } from './sink.js';
+export { SinkSet } from './sink.js';
+export { SinkError, isSinkError } from './sink-error.js';
+export type { SinkErrorReason, SinkErrorScope } from './sink-error.js';
+export { Scrollback } from './scrollback.js';
+export type { ScrollbackOptions, ScrollbackRead, ScrollbackStats } from './scrollback.js';
+export { LogFileSink } from './log-file.js';
+export type { LogFileOptions, LogFileStats } from './log-file.js';
+export { followLogFile, logFilePaths, readLogFiles } from './log-reader.js';
+export type { FollowOptions } from './log-reader.js';
+export { AttachServer } from './attach.js';
+export type {
+  AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,
+} from './attach.js';
+export {
+  ATTACH_ERR, ATTACH_HELLO, ATTACH_OK, ATTACH_PROTOCOL_VERSION, FRAME_DATA, FRAME_RESIZE, FrameDecoder,
+  MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_LINE, encodeAttachError, encodeAttachReply, encodeAttachRequest,
+  encodeDataFrames, encodeFrame, encodeResizeFrame, parseAttachReply, parseAttachRequest,
+} from './attach-protocol.js';
+export type {
+  AttachErrorReply, AttachFrame, AttachReply, AttachRequest, AttachRequestRole, AttachRole, ResizeRequest,
+} from './attach-protocol.js';
+export { connectAttach } from './attach-client.js';
+export type { AttachConnection } from './attach-client.js';
