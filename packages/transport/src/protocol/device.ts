@@ -1,0 +1,60 @@
+/**
+ * The interface a vhost-user back-end serves (contracts.md). One instance per connection (per VM).
+ *
+ * Caller contract: every method is called on the main thread, in protocol order, never
+ * concurrently (the back-end awaits stopQueue before it handles the next request).
+ */
+import type { GuestMemory, QueueConfig } from '@vtcon/ring';
+
+export interface StartedQueue {
+  index: number;
+  memory: GuestMemory;
+  /** Ring addresses already translated to guest-physical. */
+  config: QueueConfig;
+  /** From SET_VRING_BASE (avail) and the used ring's idx in guest memory (used). */
+  lastAvailIdx: number;
+  usedIdx: number;
+  /**
+   * Eventfds. The back-end owns and closes them, after stopQueue returns; kickFd/callFd are -1
+   * when the front-end chose polling (SET_VRING_KICK/CALL with the no-fd bit) or sent none yet.
+   * A new SET_VRING_CALL on a started queue restarts it (stopQueue, then startQueue with the new fd).
+   */
+  kickFd: number;
+  callFd: number;
+  /** To re-map guest memory in a worker thread if the SABs are not enough. */
+  regionFds: { fd: number; size: number; offset: number; guestPhysAddr: number }[];
+}
+
+export interface BackendChannel {
+  /** Sends BACKEND_CONFIG_CHANGE_MSG: the front-end re-reads config (GET_CONFIG). */
+  configChanged(): void;
+}
+
+export interface VhostUserDevice {
+  /** Virtio feature bits offered (VERSION_1 etc.). The back-end adds VHOST_USER_F_PROTOCOL_FEATURES. */
+  readonly features: bigint;
+  /** GET_QUEUE_NUM; SET_VRING_* with an index >= this is rejected. */
+  readonly queueCount: number;
+  readonly configSize: number;
+  getConfig(offset: number, size: number): Uint8Array;
+  setConfig?(offset: number, data: Uint8Array): void;
+  setFeatures(acked: bigint): void;
+  /** A queue became ready: memory known, addresses translated, kick fd set, enabled. */
+  startQueue(index: number, q: StartedQueue): void;
+  /** Disable / GET_VRING_BASE / disconnect: stop touching the ring and return its state. */
+  stopQueue(index: number): Promise<{ lastAvailIdx: number }> | { lastAvailIdx: number };
+  reset?(): void;
+  attachBackendChannel?(ch: BackendChannel): void;
+  /** The connection is gone (after every started queue was stopped). */
+  disconnected(): void;
+}
+
+/** pino-compatible subset; the default logger is silent. */
+export interface Logger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
