@@ -10,6 +10,8 @@ import { createFleet } from '../daemon/create-fleet.js';
 import { Daemon, makeLogger } from '../daemon/daemon.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
+import { SimFleet } from '../daemon/sim-fleet.js';
+import { startConsoleGuests } from '../daemon/console-guests.js';
 
 interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; simulate?: boolean }
 
@@ -42,19 +44,23 @@ Then, from another terminal, use the commands the demo prints, e.g.:
       const ownDir = !opts.runtimeDir;
       const config: Config = demoConfig({ runtimeDir, guests: opts.guests, ports: opts.ports });
       const logger = makeLogger(config);
-      let fleet: Fleet | null = null;
+      const holder: { fleet: Fleet | null } = { fleet: null };
       const daemon = new Daemon({
         config,
         logger,
-        createFleet: async (cfg, log) => (fleet = await createFleet(cfg, log, { simulate: Boolean(opts.simulate) })),
+        createFleet: async (cfg, log) => (holder.fleet = await createFleet(cfg, log, { simulate: Boolean(opts.simulate) })),
       });
       await daemon.start();
-      const guests = await startGuests(config, fleet!);
+      const fleet = holder.fleet!;
+      const guests = await startGuests(config, fleet);
       const sock = daemon.controlPath;
       const self = process.env.VTCON_WRAPPER ?? 'vtcon';
       const first = config.vms[0]!;
       process.stdout.write([
         c.bold(`vtcon demo: ${opts.guests} guest(s) x ${opts.ports} port(s); runtime dir ${runtimeDir}`),
+        fleet instanceof SimFleet
+          ? c.yellow('guests: in-process simulation (no virtio: the device stack is not available or --simulate was given)')
+          : 'guests: the seed driver model over real vhost-user sockets',
         '',
         'From another terminal:',
         `  export VTCON_SOCKET=${sock}`,
@@ -69,7 +75,7 @@ Then, from another terminal, use the commands the demo prints, e.g.:
 
       const tty = process.stdout.isTTY === true;
       const show = () => {
-        const table = renderFleet(fleet!.list());
+        const table = renderFleet(fleet.list());
         if (tty) process.stdout.write('\x1b[s\x1b[J' + table + '\n' + c.dim('(Ctrl-C to stop)') + '\x1b[u');
         else process.stdout.write(`--- ${new Date().toISOString()}\n${table}\n`);
       };
@@ -94,12 +100,7 @@ Then, from another terminal, use the commands the demo prints, e.g.:
  * Starts one simulated guest per VM: the seed's driver model over a real vhost-user connection
  * when @vtcon/console provides SimulatedGuest; SimFleet's guests are already running otherwise.
  */
-async function startGuests(config: Config, _fleet: Fleet): Promise<{ stop(): Promise<void> }> {
-  try {
-    const mod = (await import('../daemon/console-guests.js')) as { startConsoleGuests?: (cfg: Config) => Promise<{ stop(): Promise<void> }> };
-    if (mod.startConsoleGuests) return await mod.startConsoleGuests(config);
-  } catch {
-    // fall through: simulated fleet
-  }
-  return { stop: async () => undefined };
+async function startGuests(config: Config, fleet: Fleet): Promise<{ stop(): Promise<void> }> {
+  if (fleet instanceof SimFleet) return { stop: async () => undefined };
+  return startConsoleGuests(config);
 }

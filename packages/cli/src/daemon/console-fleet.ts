@@ -1,4 +1,227 @@
-// The Fleet backed by the real device stack: one VhostUserBackend per VM socket, a ConsoleDevice
-// per connection, sinks per port. Wired in once @vtcon/console exports ConsoleDevice and its
-// sinks; until then create-fleet.ts falls back to SimFleet.
-export {};
+// The Fleet backed by the real device stack: per VM one ConsoleDevice (host-side port state that
+// outlives guest connections) served by one VhostUserBackend on the VM's socket; per port a
+// scrollback, a log file and an attach socket, plus a fan-out for `logs -f`.
+//
+// Threads: main thread. Port queues are serviced by the device's engine (inline by default).
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { attachSocketPath } from '../config/paths.js';
+import type { Config, PortConfig, VmConfig } from '../config/schema.js';
+import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
+import type { AttachServerLike, ConsoleDeviceLike, PortSinkLike, PortStatsLike, ScrollbackLike, Stack } from './stack.js';
+
+interface PortSinks {
+  cfg: PortConfig;
+  scrollback: ScrollbackLike;
+  log: PortSinkLike & { path: string };
+  attach: AttachServerLike;
+  subscribers: Set<(chunk: Uint8Array) => void>;
+}
+
+interface ConsoleVm {
+  cfg: VmConfig;
+  device: ConsoleDeviceLike;
+  backend: { listen(): void; close(): Promise<void>; readonly connected: boolean };
+  ports: Map<string, PortSinks>;
+  connectedSince: string | null;
+}
+
+/** virtio feature bits → names, for `vtcon ls` (virtio 1.2 §5.3.3 and §6). */
+const FEATURE_NAMES: [bigint, string][] = [
+  [0n, 'VIRTIO_CONSOLE_F_SIZE'], [1n, 'VIRTIO_CONSOLE_F_MULTIPORT'], [2n, 'VIRTIO_CONSOLE_F_EMERG_WRITE'],
+  [28n, 'VIRTIO_RING_F_INDIRECT_DESC'], [29n, 'VIRTIO_RING_F_EVENT_IDX'], [32n, 'VIRTIO_F_VERSION_1'],
+];
+
+export function featureNames(hex: string): string[] {
+  let v: bigint;
+  try {
+    v = BigInt(hex);
+  } catch {
+    return [];
+  }
+  return FEATURE_NAMES.filter(([bit]) => (v & (1n << bit)) !== 0n).map(([, n]) => n);
+}
+
+export class ConsoleFleet implements Fleet {
+  private readonly vms = new Map<string, ConsoleVm>();
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly runtimeDir: string,
+    private readonly defaultLogDir: string,
+    private readonly logger: Logger,
+    private readonly _config: Config,
+  ) {}
+
+  list(): VmInfo[] {
+    return [...this.vms.values()].map((vm) => {
+      const st = vm.device.stats();
+      const connected = vm.backend.connected;
+      if (connected && !vm.connectedSince) vm.connectedSince = new Date().toISOString();
+      if (!connected) vm.connectedSince = null;
+      return {
+        name: vm.cfg.name,
+        socket: vm.cfg.socket,
+        state: connected ? 'connected' as const : 'listening' as const,
+        features: connected ? featureNames(st.ackedFeatures) : [],
+        connectedSince: vm.connectedSince,
+        ports: st.ports.filter((p) => p.name !== null && vm.ports.has(p.name)).map((p) => this.portInfo(vm, p)),
+      };
+    });
+  }
+
+  private portInfo(vm: ConsoleVm, p: PortStatsLike): PortInfo {
+    const sinks = vm.ports.get(p.name!)!;
+    return {
+      name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
+      bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: p.refusedSends,
+      attachPath: sinks.attach.path, logFile: sinks.log.path, size: p.size,
+    };
+  }
+
+  private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDeviceLike): Promise<PortSinks> {
+    const c = this.stack.console;
+    const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
+    const log = await c.LogFileSink.open({
+      path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
+      maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
+    });
+    const attach = await c.AttachServer.listen({
+      path: attachSocketPath(this.runtimeDir, vm.name, port.name),
+      scrollback,
+      onInput: (bytes) => {
+        try {
+          device().send(port.name, bytes);
+        } catch (err) {
+          this.logger.warn({ vm: vm.name, port: port.name, err: (err as Error).message }, 'attach input refused');
+        }
+      },
+      onResize: ({ cols, rows }) => {
+        try {
+          device().resize(port.name, cols, rows);
+        } catch (err) {
+          this.logger.debug({ vm: vm.name, port: port.name, err: (err as Error).message }, 'resize ignored');
+        }
+      },
+    });
+    return { cfg: port, scrollback, log, attach, subscribers: new Set() };
+  }
+
+  /** The port's sinks in the order the device feeds them: scrollback before attach (replay rule). */
+  private sinkList(s: PortSinks): PortSinkLike[] {
+    const fanout: PortSinkLike = {
+      write: (chunk) => {
+        for (const fn of s.subscribers) fn(chunk);
+      },
+      close: async () => s.subscribers.clear(),
+    };
+    return [s.scrollback, s.log, s.attach, fanout];
+  }
+
+  async addVm(cfg: VmConfig): Promise<void> {
+    if (this.vms.has(cfg.name)) throw new FleetError('VM_EXISTS', `VM "${cfg.name}" already exists`);
+    let device: ConsoleDeviceLike | null = null;
+    const ports = new Map<string, PortSinks>();
+    for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
+    const c = this.stack.console;
+    const opts = {
+      ports: cfg.ports.map((p) => ({ name: p.name, console: p.console, sinks: this.sinkList(ports.get(p.name)!) })),
+      maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
+      ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
+      logger: this.logger.child({ vm: cfg.name }),
+      ...(c.makeBindQueue ? { bindQueue: c.makeBindQueue(this.stack.ops) } : {}),
+    };
+    device = c.createConsoleDevice ? c.createConsoleDevice(opts) : new c.ConsoleDevice(opts);
+    const dev = device;
+    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
+    backend.listen();
+    this.vms.set(cfg.name, { cfg, device: dev, backend, ports, connectedSince: null });
+    this.logger.info({ vm: cfg.name, socket: cfg.socket, ports: cfg.ports.map((p) => p.name) }, 'VM listening');
+  }
+
+  async removeVm(name: string): Promise<void> {
+    const vm = findVm(this.vms, name);
+    this.vms.delete(name);
+    await vm.backend.close();
+    await vm.device.close(); // closes every port's sinks: log files flushed and fsynced
+    this.logger.info({ vm: name }, 'VM removed');
+  }
+
+  async addPort(vmName: string, cfg: PortConfig): Promise<PortInfo> {
+    const vm = findVm(this.vms, vmName);
+    if (vm.ports.has(cfg.name)) throw new FleetError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
+    const sinks = await this.openSinks(vm.cfg, cfg, () => vm.device);
+    let st: PortStatsLike;
+    try {
+      st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks) });
+    } catch (err) {
+      await Promise.allSettled([sinks.log.close(), sinks.attach.close()]);
+      const reason = (err as { reason?: string }).reason;
+      throw new FleetError(reason === 'NO_FREE_PORT' || /free|maxPorts/i.test((err as Error).message) ? 'NO_FREE_PORT' : 'BAD_ARGUMENT', (err as Error).message, { cause: err });
+    }
+    vm.ports.set(cfg.name, sinks);
+    return this.portInfo(vm, st);
+  }
+
+  async removePort(vmName: string, name: string): Promise<void> {
+    const vm = findVm(this.vms, vmName);
+    if (!vm.ports.has(name)) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
+    vm.ports.delete(name);
+    await vm.device.removePort(name);
+  }
+
+  private sinks(vmName: string, port: string): { vm: ConsoleVm; s: PortSinks } {
+    const vm = findVm(this.vms, vmName);
+    const s = vm.ports.get(port);
+    if (!s) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${port}"`);
+    return { vm, s };
+  }
+
+  send(vmName: string, port: string, data: Uint8Array): number {
+    const { vm } = this.sinks(vmName, port);
+    try {
+      vm.device.send(port, data);
+      return data.length;
+    } catch (err) {
+      if ((err as { reason?: string }).reason === 'BACKLOG_FULL') return 0;
+      throw err;
+    }
+  }
+
+  resize(vmName: string, port: string, cols: number, rows: number): void {
+    const { vm, s } = this.sinks(vmName, port);
+    if (!s.cfg.console) throw new FleetError('BAD_ARGUMENT', `${vmName}:${port} is not a console port; only console ports have a size`);
+    vm.device.resize(port, cols, rows);
+  }
+
+  scrollback(vmName: string, port: string, opts: { sinceMs?: number; lastLines?: number } = {}): Uint8Array {
+    const { s } = this.sinks(vmName, port);
+    if (opts.sinceMs !== undefined) {
+      const bytes = s.scrollback.since(opts.sinceMs).bytes;
+      if (opts.lastLines === undefined) return bytes;
+      const text = Buffer.from(bytes);
+      let i = text.length;
+      for (let n = 0; n < opts.lastLines && i > 0; n++) i = text.lastIndexOf(0x0a, i - 2) + 1;
+      return text.subarray(i);
+    }
+    if (opts.lastLines !== undefined) return s.scrollback.lastLines(opts.lastLines).bytes;
+    return s.scrollback.read(s.scrollback.startOffset).bytes;
+  }
+
+  subscribe(vmName: string, port: string, onData: (chunk: Uint8Array) => void): Unsubscribe {
+    const { s } = this.sinks(vmName, port);
+    // Sinks must copy: the chunk may be a view into guest memory.
+    const fn = (chunk: Uint8Array) => onData(Uint8Array.from(chunk));
+    s.subscribers.add(fn);
+    return () => s.subscribers.delete(fn);
+  }
+
+  who(vmName: string, port: string): AttachedClient[] {
+    const { s } = this.sinks(vmName, port);
+    return s.attach.who().map((c) => ({ role: c.role, since: new Date(c.since).toISOString(), peer: `${c.name} (${c.protocol})` }));
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.vms.keys()]) await this.removeVm(name);
+  }
+}

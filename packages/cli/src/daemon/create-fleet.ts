@@ -6,13 +6,15 @@ import type { Config } from '../config/schema.js';
 import { runtimeDirOf } from './daemon.js';
 import type { Fleet } from './fleet.js';
 import { SimFleet } from './sim-fleet.js';
+import { ConsoleFleet } from './console-fleet.js';
+import { loadStack } from './stack.js';
 
 export async function createFleet(config: Config, logger: Logger, opts: { simulate: boolean }): Promise<Fleet> {
   const runtimeDir = runtimeDirOf(config);
   if (!opts.simulate) {
     try {
-      const mod = (await import('./console-fleet.js')) as { ConsoleFleet?: new (runtimeDir: string, logDir: string, config: Config, logger: Logger) => Fleet };
-      if (mod.ConsoleFleet) return new mod.ConsoleFleet(runtimeDir, defaultLogDir(), config, logger);
+      const stack = await loadStack();
+      return new ConsoleFleet(stack, runtimeDir, defaultLogDir(), logger, config);
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'vhost-user device stack unavailable; serving simulated guests');
     }
