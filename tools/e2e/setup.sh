@@ -92,10 +92,20 @@ qemu_libs="$qemu_root/usr/lib/x86_64-linux-gnu"
 qemu_stamp="$qemu_root/.complete"
 
 # Cached parts are reused when the lock (if any) lists exactly what is installed.
+# After a fallback (locked versions gone from the archive) the stamp remembers that lock, so
+# later runs warn again instead of downloading again; --update-lock ends it.
 lock_matches() { # role installed-list-file
   [ -f "$2" ] || return 1
   [ -f "$lock" ] || return 0
-  [ "$(lock_lines "$1" | sort)" = "$(awk -v r="$1" '$1 == r { print $2 "=" $3 }' "$2" | sort)" ]
+  [ "$(lock_lines "$1" | sort)" = "$(awk -v r="$1" '$1 == r { print $2 "=" $3 }' "$2" | sort)" ] && return 0
+  if [ "$(sed -n "s/^fallback-from //p" "$2.$1.fallback" 2>/dev/null)" = "$(lock_lines "$1" | sort | sha256sum | cut -c1-16)" ]; then
+    echo "[e2e setup] WARNING: $1 differs from $lock (locked versions no longer in the archive); run setup.sh --update-lock" >&2
+    return 0
+  fi
+  return 1
+}
+note_fallback() { # role stamp-file
+  echo "fallback-from $(lock_lines "$1" | sort | sha256sum | cut -c1-16)" >"$2.$1.fallback"
 }
 
 provision_qemu() {
@@ -106,7 +116,7 @@ provision_qemu() {
   apt_init
   local debs="$apt_root/var/cache/apt/archives"
   rm -f "$debs"/*.deb
-  local pinned
+  local pinned fell_back=0
   pinned="$(lock_lines qemu)"
   if [ -n "$pinned" ]; then
     log "QEMU: downloading the locked closure ($(echo "$pinned" | wc -l) packages)"
@@ -116,6 +126,7 @@ provision_qemu() {
       grep -E '^E:' "$apt_root/qemu.log" | head -5 >&2 || true
       echo "[e2e setup] WARNING: resolving qemu-system-x86 from trixie-backports afresh (run setup.sh --update-lock to re-pin)" >&2
       pinned=""
+      fell_back=1
     fi
   fi
   if [ -z "$pinned" ]; then
@@ -140,6 +151,7 @@ provision_qemu() {
   [ -x "$qemu_loader" ] || die "trixie's loader not found at $qemu_loader (libc6 layout changed?)"
   [ -x "$qemu_bin" ] || die "qemu-system-x86_64 not found in the extracted packages"
   sort "$ids" >"$qemu_stamp" && rm -f "$ids"
+  if [ "$fell_back" = 1 ]; then note_fallback qemu "$qemu_stamp"; fi
 }
 
 write_qemu_wrapper() {
@@ -179,7 +191,7 @@ provision_guest_packages() {
   apt_init
   local dl="$apt_root/guest-debs"
   rm -rf "$dl" && mkdir -p "$dl"
-  local kernel busybox
+  local kernel busybox fell_back=0
   kernel="$(lock_lines kernel)"
   busybox="$(lock_lines busybox)"
   if [ -n "$kernel$busybox" ]; then
@@ -187,7 +199,7 @@ provision_guest_packages() {
     if ! (cd "$dl" && apt-get -q download $kernel $busybox) >"$apt_root/guest.log" 2>&1; then
       echo "[e2e setup] WARNING: the archive no longer has $kernel / $busybox; resolving afresh (run setup.sh --update-lock to re-pin)" >&2
       rm -f "$dl"/*.deb
-      kernel="" busybox=""
+      kernel="" busybox="" fell_back=1
     fi
   fi
   if [ -z "$kernel$busybox" ]; then
@@ -215,6 +227,7 @@ provision_guest_packages() {
   rm -rf "$guest_out/x"
   "$guest_out/busybox" true 2>/dev/null || die "the extracted busybox does not run (is it static?)"
   { echo "kernel $(deb_id "$kdeb")"; echo "busybox $(deb_id "$bdeb")"; } >"$guest_stamp"
+  if [ "$fell_back" = 1 ]; then note_fallback kernel "$guest_stamp"; note_fallback busybox "$guest_stamp"; fi
   rm -rf "$dl"
 }
 
