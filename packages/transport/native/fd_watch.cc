@@ -55,10 +55,10 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     if (poll_ == nullptr) return;
     CloseHandle();
     callback_.Reset();
-    napi_async_destroy(Env(), asyncContext_);
-    asyncContext_ = nullptr;
     data_->activeWatches.erase(this);
-    Unref();
+    // Inside our own callback the async context is still entered (destroying it there breaks
+    // Node's callback scope: microtasks never run) and we must stay alive: OnPoll finishes later.
+    if (!inCallback_) FinishStop();
   }
 
   static Napi::Function Define(Napi::Env env) {
@@ -69,6 +69,13 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
   Napi::Value StopMethod(const Napi::CallbackInfo& info) {
     Stop();
     return info.Env().Undefined();
+  }
+
+  void FinishStop() {
+    if (asyncContext_ == nullptr) return;
+    napi_async_destroy(Env(), asyncContext_);
+    asyncContext_ = nullptr;
+    Unref();
   }
 
   // uv_poll_stop never fails; if the fd was already closed, libuv's epoll removal just fails quietly.
@@ -89,18 +96,29 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     bool failed = status < 0;
     bool readable = failed || (events & UV_READABLE) != 0;
     bool writable = failed || (events & UV_WRITABLE) != 0;
-    try {
-      self->callback_.MakeCallback(self->Value(), {Napi::Boolean::New(env, readable), Napi::Boolean::New(env, writable)},
-                                   self->asyncContext_);
-    } catch (const Napi::Error& e) {
-      napi_fatal_exception(env, e.Value());  // same as a throwing EventEmitter listener: 'uncaughtException'
+    napi_value argv[2] = {Napi::Boolean::New(env, readable), Napi::Boolean::New(env, writable)};
+    napi_value result;
+    self->inCallback_ = true;
+    // C API on purpose: node-addon-api would turn a failure into a C++ exception object, which
+    // cannot be built when the thread is terminating and JS can no longer run.
+    napi_status called = napi_make_callback(env, self->asyncContext_, self->Value(), self->callback_.Value(), 2, argv, &result);
+    self->inCallback_ = false;
+    napi_value error;
+    napi_valuetype type;
+    // A throw in cb is reported like a throwing EventEmitter listener ('uncaughtException').
+    // With nothing pending (the thread is terminating) there is nothing to report.
+    if (called == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok &&
+        napi_typeof(env, error, &type) == napi_ok && type != napi_undefined) {
+      napi_fatal_exception(env, error);
     }
     if (failed) self->Stop();
+    if (self->poll_ == nullptr) self->FinishStop();  // stop() was called inside the callback
   }
 
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference callback_;
   napi_async_context asyncContext_ = nullptr;
+  bool inCallback_ = false;
   AddonData* data_ = nullptr;
 };
 

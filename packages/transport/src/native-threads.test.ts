@@ -2,6 +2,7 @@
 // watchFd on the main thread's loop and inside worker_threads (with cleanup at worker exit).
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import {
   close, eventfdCreate, eventfdRead, eventfdWrite, ftruncate, memfdCreate, mmapShared, nativeAddonPath,
@@ -94,6 +95,16 @@ describe('watchFd', () => {
     close(fd);
   });
 
+  it('a throwing callback becomes uncaughtException on its thread', async () => {
+    const fd = eventfdCreate();
+    const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'throw' } });
+    expect(await message(worker)).toEqual({ ready: true });
+    eventfdWrite(fd, 1);
+    expect(await message(worker)).toEqual({ uncaught: 'boom from watch callback' });
+    await worker.terminate();
+    close(fd);
+  });
+
   it('a worker terminated with an active watch is cleaned up; the process carries on', async () => {
     const fd = eventfdCreate();
     const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'leave-active' } });
@@ -103,5 +114,41 @@ describe('watchFd', () => {
     await new Promise((r) => setImmediate(r));
     expect(eventfdRead(fd)).toBe(1);
     close(fd);
+  });
+});
+
+describe('piscina workers', () => {
+  it('watchFd and a mapped SAB work inside piscina pool threads', async () => {
+    const pool = new Piscina({ filename: new URL('./native.piscina-fixture.mjs', import.meta.url).href, minThreads: 2, maxThreads: 2 });
+    const memfd = memfdCreate('vtcon-test-piscina');
+    ftruncate(memfd, 4096);
+    const sab = mmapShared(memfd, 4096);
+    const fds = [eventfdCreate(), eventfdCreate()];
+    const results = fds.map((fd) => pool.run({ addonPath: nativeAddonPath(), fd, sab, mode: 'await' }));
+    eventfdWrite(fds[0]!, 2);
+    eventfdWrite(fds[1]!, 5);
+    expect(await Promise.all(results)).toEqual([2, 5]);
+    expect(Atomics.load(new Int32Array(sab), 0)).toBe(7);
+    await pool.destroy();
+    releaseMapping(sab);
+    for (const fd of [...fds, memfd]) close(fd);
+  });
+
+  it('a watch armed by a finished task keeps firing in a pool with atomics: \'async\'', async () => {
+    const pool = new Piscina({ filename: new URL('./native.piscina-fixture.mjs', import.meta.url).href, minThreads: 1, maxThreads: 1, atomics: 'async' });
+    const fd = eventfdCreate();
+    const ack = eventfdCreate();
+    expect(await pool.run({ addonPath: nativeAddonPath(), fd, ack, mode: 'arm' })).toBe('armed');
+    const acked = new Promise<number>((resolve) => {
+      const watch = watchFd(ack, 'readable', () => {
+        watch.stop();
+        resolve(eventfdRead(ack));
+      });
+    });
+    eventfdWrite(fd, 9); // the pool thread is idle now: only its event loop can see this
+    expect(await acked).toBe(9);
+    await pool.destroy();
+    close(fd);
+    close(ack);
   });
 });

@@ -20,4 +20,13 @@ if (mode === 'watch-once') {
   // Never stopped: the addon's env cleanup hook must stop it when the worker is terminated.
   new addon.FdWatch(fd, 1, () => parentPort.postMessage({ fired: true, value: addon.eventfdRead(fd) }));
   parentPort.postMessage({ ready: true });
+} else if (mode === 'throw') {
+  // A throwing callback must surface as 'uncaughtException' on this thread, not crash it.
+  process.on('uncaughtException', (e) => parentPort.postMessage({ uncaught: e.message }));
+  const watch = new addon.FdWatch(fd, 1, () => {
+    addon.eventfdRead(fd);
+    watch.stop();
+    throw new Error('boom from watch callback');
+  });
+  parentPort.postMessage({ ready: true });
 }
