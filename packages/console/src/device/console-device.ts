@@ -341,6 +341,10 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
           if (p) { p.bytesOut += bytes; p.chains += chains; }
         },
         queueFailed: (index, error) => this.onQueueFailed(index, error),
+        inFlight: (port, delta) => {
+          const p = this.ports.get(port);
+          if (p) p.backlog.reserved = Math.max(0, p.backlog.reserved + delta);
+        },
       };
       const bind = this.bind ?? ((): never => { throw new ConsoleError('BAD_OPTIONS', 'no bindQueue'); });
       this.engine = this.opts.engine ? this.opts.engine(host, bind) : new InlineEngine(host, bind);
@@ -374,6 +378,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     }
     this.emit('data', portId, bytes);
     if (p.sinksWantMore()) return true;
+    if (p.paused) return false; // already waiting for a drain
     // Backpressure: leave the guest's chains in the ring until every sink drained.
     p.paused = true;
     const unsubs: (() => void)[] = [];

@@ -16,6 +16,8 @@ export interface EngineHost {
   outgoingBytes(port: number): number;
   wrote(port: number, bytes: number, chains: number): void;
   queueFailed(index: number, error: unknown): void;
+  /** Bytes taken with takeOutgoing but still held by the engine (+) or written/dropped (−). */
+  inFlight(port: number, delta: number): void;
 }
 
 export interface PortQueueEngine {

@@ -26,7 +26,7 @@ export interface FrontendHandleOptions {
 }
 
 /** One uv_poll per eventfd, fanned out to any number of waiters (a fd may only be polled once). */
-class CallFanout {
+export class CallFanout {
   private cbs = new Set<() => void>();
   private watch: { stop(): void } | null = null;
   constructor(private readonly fd: number, private readonly ops: EventfdOps) {}

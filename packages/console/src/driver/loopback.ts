@@ -7,6 +7,11 @@ import { DeviceQueue, DriverQueue, GuestMemory, layOutQueue, splitQueueLayout } 
 import type { QueueBinding } from '../port/queue.js';
 import type { StartedQueueLike, VhostUserDeviceLike } from '../device/vhost-device.js';
 import type { DriverQueueBinding, VirtioHandle } from './virtio-handle.js';
+import { type EventfdOps, makeBindQueue } from '../device/bind-queue.js';
+import { CallFanout } from './frontend-handle.js';
+
+/** Real eventfds for the loopback, so a worker thread can service its queues. */
+export interface LoopbackEventfds extends EventfdOps { eventfdCreate(): number; close(fd: number): void }
 
 const GPA_BASE = 0x10000;
 
@@ -24,7 +29,11 @@ class Signal {
   }
 }
 
-export interface LoopbackOptions { memoryBytes?: number; queueSize?: number; eventIdx?: boolean; indirect?: boolean }
+export interface LoopbackOptions {
+  memoryBytes?: number; queueSize?: number; eventIdx?: boolean; indirect?: boolean;
+  /** Use real eventfds for kicks and interrupts (needed when a worker services queues). */
+  eventfds?: LoopbackEventfds;
+}
 
 export class Loopback implements VirtioHandle {
   readonly memory: GuestMemory;
@@ -55,7 +64,10 @@ export class Loopback implements VirtioHandle {
   }
 
   /** The device's bindQueue: DeviceQueue over the shared memory, kicks/calls via Signals. */
-  readonly bindQueue = (index: number, q: StartedQueueLike): QueueBinding => ({
+  private fds: number[] = [];
+  private fanouts: CallFanout[] = [];
+
+  readonly bindQueue = (index: number, q: StartedQueueLike): QueueBinding => this.opts.eventfds ? makeBindQueue(this.opts.eventfds)(index, q) : ({
     index,
     queue: new DeviceQueue(q.memory as GuestMemory, q.config as never, { lastAvailIdx: q.lastAvailIdx, usedIdx: q.usedIdx }),
     notify: () => this.sig(this.calls, index).fire(),
@@ -97,9 +109,21 @@ export class Loopback implements VirtioHandle {
       this.availAddrs.set(index, addrs.availAddr);
       const indirectArea = indirect ? { addr: this.allocBuffer(size * 8 * 16), bytes: size * 8 * 16 } : undefined;
       const queue = new DriverQueue(this.memory, indirectArea ? { ...config, indirectArea } : config);
-      const kick = this.sig(this.kicks, index);
-      out.push({ index, queue, kick: () => kick.fire(), watchCall: (cb) => this.sig(this.calls, index).watch(cb) });
-      this.dev().startQueue(index, { index, memory: this.memory, config, lastAvailIdx: 0, usedIdx: 0, kickFd: -1, callFd: -1, regionFds: [] });
+      let kickFd = -1;
+      let callFd = -1;
+      const ev = this.opts.eventfds;
+      if (ev) {
+        kickFd = ev.eventfdCreate(); callFd = ev.eventfdCreate();
+        this.fds.push(kickFd, callFd);
+        const fan = new CallFanout(callFd, ev);
+        this.fanouts.push(fan);
+        const k = kickFd;
+        out.push({ index, queue, kick: () => ev.eventfdWrite(k, 1), watchCall: (cb) => fan.add(cb) });
+      } else {
+        const kick = this.sig(this.kicks, index);
+        out.push({ index, queue, kick: () => kick.fire(), watchCall: (cb) => this.sig(this.calls, index).watch(cb) });
+      }
+      this.dev().startQueue(index, { index, memory: this.memory, config, lastAvailIdx: 0, usedIdx: 0, kickFd, callFd, regionFds: [] });
       this.started.push(index);
     }
     return out;
@@ -113,6 +137,9 @@ export class Loopback implements VirtioHandle {
     for (const i of this.started) await d.stopQueue(i);
     this.started = [];
     d.disconnected();
+    for (const f of this.fanouts) f.close();
+    this.fanouts = [];
+    for (const fd of this.fds.splice(0)) this.opts.eventfds?.close(fd);
   }
 
   private dev(): VhostUserDeviceLike {

@@ -20,14 +20,20 @@ export class Backlog {
     if (!Number.isInteger(limit) || limit < 0) throw new ConsoleError('BAD_OPTIONS', `backlog limit ${limit}`);
   }
 
+  /**
+   * Bytes handed on (e.g. to a servicing worker) but not yet written into guest buffers: they
+   * still count against the limit, so moving bytes to a worker never raises the bound.
+   */
+  reserved = 0;
+
   get bytes(): number { return this._bytes; }
   get empty(): boolean { return this._bytes === 0; }
 
   /** Accept all of `chunk` (copied) or throw BACKLOG_FULL. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    if (this._bytes + chunk.length > this.limit) {
-      throw new ConsoleError('BACKLOG_FULL', `backlog holds ${this._bytes} of ${this.limit} bytes; ${chunk.length} more refused (the guest is not reading)`);
+    if (this._bytes + this.reserved + chunk.length > this.limit) {
+      throw new ConsoleError('BACKLOG_FULL', `backlog holds ${this._bytes + this.reserved} of ${this.limit} bytes; ${chunk.length} more refused (the guest is not reading)`);
     }
     this.chunks.push(chunk.slice());
     this._bytes += chunk.length;

@@ -78,7 +78,7 @@ export class ConsolePort {
   stats(): PortStats {
     return {
       id: this.id, name: this.name, console: this.console, guestOpen: this.guestOpen, guestReady: this.guestReady,
-      hostOpen: this.hostOpen, bytesIn: this.bytesIn, bytesOut: this.bytesOut, backlogBytes: this.backlog.bytes,
+      hostOpen: this.hostOpen, bytesIn: this.bytesIn, bytesOut: this.bytesOut, backlogBytes: this.backlog.bytes + this.backlog.reserved,
       chains: this.chains, refusedSends: this.refusedSends, paused: this.paused, error: this.error, size: this.size,
     };
   }

@@ -27,7 +27,11 @@ function copyReadable(readable: Uint8Array[], dst: Uint8Array, off: number): num
  * wrote nothing into them), and notify if the driver asked (EVENT_IDX/NO_INTERRUPT). Re-enables
  * notifications when the ring runs dry, re-polling if a chain raced in (enableNotification()).
  */
-export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256): TransmitBatch {
+export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256, handOff?: (batch: TransmitBatch) => void): TransmitBatch {
+  // With handOff (worker servicing): used entries are written but published only after the
+  // copied bytes were handed off, so a thread dying mid-batch leaves the chains unused (the
+  // device sees them again after restart) instead of losing their bytes.
+  const deferred = handOff !== undefined && q.addUsed !== undefined && q.publishUsed !== undefined;
   const parts: Uint8Array[] = [];
   let total = 0;
   let chains = 0;
@@ -41,13 +45,12 @@ export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains
     }
     const copy = new Uint8Array(chain.readableBytes);
     copyReadable(chain.readable, copy, 0);
-    q.pushUsed(chain.head, 0);
+    if (deferred) q.addUsed!(chain.head, 0); else q.pushUsed(chain.head, 0);
     parts.push(copy);
     total += copy.length;
     chains++;
     if (chains >= maxChains) { more = true; break; }
   }
-  if (chains > 0 && q.needsNotification()) notify();
   let bytes: Uint8Array;
   if (parts.length === 1) bytes = parts[0]!;
   else {
@@ -55,5 +58,9 @@ export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains
     let off = 0;
     for (const p of parts) { bytes.set(p, off); off += p.length; }
   }
-  return { bytes, chains, more };
+  const batch = { bytes, chains, more };
+  if (chains > 0 && handOff) handOff(batch);
+  if (deferred) q.publishUsed!();
+  if (chains > 0 && q.needsNotification()) notify();
+  return batch;
 }

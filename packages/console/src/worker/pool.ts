@@ -1,0 +1,180 @@
+/**
+ * ConsoleWorkerPool: a piscina pool of N threads, each running ONE long-lived servicing task
+ * (service-task.ts) that owns a shard of port queues. Devices get a WorkerEngine from
+ * createEngine(); each (device, port) sticks to one shard, picked round-robin, so both queues of a
+ * port live on the same thread.
+ *
+ * Failure model: a worker that dies rejects its piscina task. Only that shard's queues stop; the
+ * pool starts a new task and restarts them from the ring state in guest memory — every popped
+ * chain is pushed used in the same pass, so lastAvailIdx = usedIdx = used.idx — and re-sends the
+ * host→guest bytes the dead worker had not confirmed. Guest→host bytes are never lost (a chain is
+ * used only after its bytes were copied and posted); host→guest bytes may repeat at most the part
+ * whose confirmation died with the worker.
+ *
+ * Main thread only. Piscina errors are plain messages: they are wrapped in ConsoleError
+ * ('WORKER_FAILED').
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { ConsoleError } from '../errors.js';
+import { type Logger, silentLogger } from '../device/logger.js';
+import type { EngineHost } from '../device/engine.js';
+import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
+import { WorkerEngine } from './worker-engine.js';
+
+export interface ConsoleWorkerPoolOptions {
+  /** Worker threads (= shards). Default 2. */
+  threads?: number;
+  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport'. */
+  nativeModule?: string;
+  /** Chains per ring pass. */
+  batch?: number;
+  /** Guest→host bytes in flight per port before the worker waits for the main thread. */
+  window?: number;
+  logger?: Logger;
+}
+
+/** dist/worker/service-task.js, also when this module runs from src/ under vitest. */
+function taskFilename(): string {
+  const here = new URL('./service-task.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return fileURLToPath(here);
+  return fileURLToPath(new URL('../../dist/worker/service-task.js', import.meta.url));
+}
+
+export class Shard {
+  port!: MessagePort;
+  task: Promise<unknown> | null = null;
+  restarts = 0;
+  /** (dev:index) → start message, replayed after a restart. */
+  readonly starts = new Map<string, Extract<ToWorker, { t: 'start' }>>();
+  readonly ports = new Set<string>();
+  alive = false;
+  constructor(readonly id: number) {}
+}
+
+export class ConsoleWorkerPool {
+  readonly threads: number;
+  readonly window: number;
+  private readonly piscina: Piscina;
+  private readonly shards: Shard[] = [];
+  private readonly engines = new Map<number, WorkerEngine>();
+  private readonly stickiness = new Map<string, Shard>();
+  private readonly log: Logger;
+  private readonly nativeModule: string;
+  private readonly batch: number;
+  private nextDev = 1;
+  private rr = 0;
+  private closing = false;
+
+  constructor(opts: ConsoleWorkerPoolOptions = {}) {
+    this.threads = opts.threads ?? 2;
+    if (!Number.isInteger(this.threads) || this.threads < 1) throw new ConsoleError('BAD_OPTIONS', `threads ${this.threads}`);
+    this.window = opts.window ?? 256 * 1024;
+    this.batch = opts.batch ?? 256;
+    this.log = opts.logger ?? silentLogger;
+    this.nativeModule = opts.nativeModule ?? '@vtcon/transport';
+    this.piscina = new Piscina({
+      filename: taskFilename(), minThreads: this.threads, maxThreads: this.threads,
+      concurrentTasksPerWorker: 1, idleTimeout: Infinity, atomics: 'disabled',
+    });
+    for (let i = 0; i < this.threads; i++) {
+      const s = new Shard(i);
+      this.shards.push(s);
+      this.launch(s);
+    }
+  }
+
+  /** Engine factory for ConsoleDeviceOptions.engine. */
+  createEngine(host: EngineHost): WorkerEngine {
+    const dev = this.nextDev++;
+    const e = new WorkerEngine(this, dev, host);
+    this.engines.set(dev, e);
+    return e;
+  }
+
+  /** @internal engine → pool */
+  shardFor(dev: number, port: number): Shard {
+    const k = `${dev}:${port}`;
+    let s = this.stickiness.get(k);
+    if (!s) { s = this.shards[this.rr++ % this.shards.length]!; this.stickiness.set(k, s); s.ports.add(k); }
+    return s;
+  }
+
+  /** @internal */
+  post(s: Shard, m: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (m.t === 'start') s.starts.set(`${m.dev}:${m.index}`, m);
+    if (m.t === 'stop') s.starts.delete(`${m.dev}:${m.index}`);
+    if (s.alive) s.port.postMessage(m, transfer);
+  }
+
+  /** @internal */
+  forget(dev: number): void {
+    this.engines.delete(dev);
+    for (const [k, s] of this.stickiness) {
+      if (k.startsWith(`${dev}:`)) { this.stickiness.delete(k); s.ports.delete(k); }
+    }
+    for (const s of this.shards) if (s.alive) s.port.postMessage({ t: 'forget', dev } satisfies ToWorker);
+  }
+
+  stats(): { shard: number; queues: number; restarts: number; alive: boolean }[] {
+    return this.shards.map((s) => ({ shard: s.id, queues: s.starts.size, restarts: s.restarts, alive: s.alive }));
+  }
+
+  /** Test hook: make shard i's worker die with an uncaught error. */
+  killShard(i: number): void {
+    const s = this.shards[i];
+    if (s?.alive) s.port.postMessage({ t: 'die' } satisfies ToWorker);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.shards) if (s.alive) s.port.postMessage({ t: 'shutdown' } satisfies ToWorker);
+    await Promise.allSettled(this.shards.map((s) => s.task));
+    await this.piscina.destroy();
+  }
+
+  private launch(s: Shard): void {
+    const ch = new MessageChannel();
+    s.port = ch.port1;
+    s.alive = true;
+    ch.port1.on('message', (m: FromWorker) => this.onMessage(s, m));
+    const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch };
+    s.task = this.piscina.run(data, { transferList: [ch.port2] as never }).then(
+      () => { s.alive = false; },
+      (e: unknown) => {
+        s.alive = false;
+        // Messages the worker posted before dying may still be queued on port1: let them be
+        // delivered (they carry guest→host bytes whose chains are already used), then close.
+        setTimeout(() => ch.port1.close(), 1000).unref();
+        if (this.closing) return;
+        const err = new ConsoleError('WORKER_FAILED', `console worker ${s.id} died: ${(e as Error)?.message ?? String(e)}`, { scope: 'queue', cause: e });
+        this.log.error({ shard: s.id, queues: s.starts.size, err: err.message }, 'servicing worker died; restarting its queues');
+        this.restart(s);
+      },
+    );
+  }
+
+  private restart(s: Shard): void {
+    s.restarts++;
+    this.launch(s);
+    for (const [k, m] of s.starts) {
+      const engine = this.engines.get(m.dev);
+      if (!engine) { s.starts.delete(k); continue; }
+      const state = engine.ringStateOf(m.index);
+      const msg = { ...m, lastAvailIdx: state, usedIdx: state, outstanding: engine.outstandingOf(m.port) };
+      s.starts.set(k, msg);
+      s.port.postMessage(msg);
+    }
+    for (const e of this.engines.values()) e.resend(s);
+  }
+
+  private onMessage(s: Shard, m: FromWorker): void {
+    if (m.t === 'ready') return;
+    if (m.t === 'stopped') { for (const e of this.engines.values()) e.onStopped(m.req, m.lastAvailIdx); return; }
+    const e = this.engines.get(m.dev);
+    if (!e) return;
+    e.onMessage(s, m);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Messages between the main thread (WorkerEngine / ConsoleWorkerPool) and a long-lived servicing
+ * task in a piscina worker. Plain structured-clone data: SharedArrayBuffers (guest memory) are
+ * shared, byte payloads are transferred. Errors travel as {reason, message} strings.
+ */
+import type { MessagePort } from 'node:worker_threads';
+
+export interface RegionInit { guestPhysAddr: number; size: number; buffer: SharedArrayBuffer; offset: number }
+
+export interface QueueConfigMsg { descAddr: number; availAddr: number; usedAddr: number; size: number; eventIdx: boolean; indirect?: boolean }
+
+export type ToWorker =
+  | { t: 'start'; dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq'; regions: RegionInit[]; config: QueueConfigMsg; lastAvailIdx: number; usedIdx: number; kickFd: number; callFd: number; window: number; outstanding: number }
+  | { t: 'stop'; dev: number; index: number; req: number }
+  | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
+  | { t: 'credit'; dev: number; port: number; bytes: number }
+  | { t: 'forget'; dev: number }
+  /** Test hook: throw on the worker's event loop (an uncaught error ends the worker). */
+  | { t: 'die' }
+  | { t: 'shutdown' };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'rx'; dev: number; port: number; bytes: Uint8Array; chains: number }
+  | { t: 'wrote'; dev: number; port: number; bytes: number; chains: number }
+  | { t: 'error'; dev: number; index: number; reason: string; message: string }
+  | { t: 'stopped'; req: number; lastAvailIdx: number };
+
+export interface ShardTaskData {
+  port: MessagePort;
+  /** Module specifier exporting eventfdRead/eventfdWrite/watchFd (or { native: … }). */
+  nativeModule: string;
+  batch: number;
+}
