@@ -50,7 +50,14 @@ export class VhostUserConnection {
     this.framer = new MessageFramer(direction);
     this.handlers = handlers;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 16 * 1024 * 1024;
-    this.rewatch();
+    try {
+      this.rewatch();
+    } catch (e) {
+      // Not pollable (e.g. a regular file passed as a socket): we own fd, so close it here.
+      this.closed = true;
+      safeClose(fd);
+      throw new VhostUserError('SOCKET_ERROR', `cannot poll fd: ${(e as Error).message}`, { cause: e, scope: 'none' });
+    }
   }
 
   get isClosed(): boolean { return this.closed; }
