@@ -41,6 +41,8 @@ import type { BackendChannelLike, StartedQueueLike, VhostUserDeviceLike } from '
 import type { EngineHost, PortQueueEngine } from './engine.js';
 import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
+import { makeBindQueue } from './bind-queue.js';
+import { native } from '@vtcon/transport';
 
 export interface ConsolePortOptions {
   name?: string;
@@ -115,7 +117,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private readonly ports = new Map<number, ConsolePort>();
   private readonly log: Logger;
   private readonly opts: ConsoleDeviceOptions;
-  private readonly bind: BindQueue | undefined;
+  private readonly bind: BindQueue;
   private acked = 0n;
   private connected = false;
   private driverReady = false;
@@ -151,7 +153,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     this.features = featureBit(VIRTIO_CONSOLE_F_SIZE) | featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE)
       | (multiport ? featureBit(VIRTIO_CONSOLE_F_MULTIPORT) : 0n)
       | featureBit(VIRTIO_F_VERSION_1) | featureBit(VIRTIO_RING_F_EVENT_IDX) | featureBit(VIRTIO_RING_F_INDIRECT_DESC);
-    this.bind = opts.bindQueue;
+    this.bind = opts.bindQueue ?? makeBindQueue(native);
     for (const p of opts.ports ?? []) this.createPort(p);
     if (!multiport && this.ports.size === 0) this.createPort({ console: true });
   }
@@ -319,10 +321,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
 
   private get multiport(): boolean { return (this.features & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n && (this.acked === 0n || (this.acked & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n); }
 
-  private requireBind(): BindQueue {
-    if (!this.bind) throw new ConsoleError('BAD_OPTIONS', 'no bindQueue: pass one or use createConsoleDevice()');
-    return this.bind;
-  }
+  private requireBind(): BindQueue { return this.bind; }
 
   private ensureEngine(): PortQueueEngine {
     if (!this.engine) {
@@ -346,8 +345,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
           if (p) p.backlog.reserved = Math.max(0, p.backlog.reserved + delta);
         },
       };
-      const bind = this.bind ?? ((): never => { throw new ConsoleError('BAD_OPTIONS', 'no bindQueue'); });
-      this.engine = this.opts.engine ? this.opts.engine(host, bind) : new InlineEngine(host, bind);
+      this.engine = this.opts.engine ? this.opts.engine(host, this.bind) : new InlineEngine(host, this.bind);
     }
     return this.engine;
   }

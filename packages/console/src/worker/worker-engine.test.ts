@@ -8,9 +8,14 @@ import { ConsoleDevice } from '../device/console-device.js';
 import { Loopback, type LoopbackEventfds } from '../driver/loopback.js';
 import { VtconDriver } from '../driver/vtcon-driver.js';
 import { ConsoleWorkerPool } from './pool.js';
+import { connectGuest, serveDevice } from '../driver/harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const nativeUrl = new URL('../../../transport/dist/native.js', import.meta.url).href;
-let native: LoopbackEventfds;
+import { native as transportNative } from '@vtcon/transport';
+
+const native: LoopbackEventfds = transportNative;
 let pool: ConsoleWorkerPool;
 
 function until(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -41,8 +46,7 @@ async function vm(name: string, ports = 2) {
 }
 
 beforeAll(async () => {
-  native = (await import(nativeUrl)) as LoopbackEventfds;
-  pool = new ConsoleWorkerPool({ threads: 2, nativeModule: nativeUrl });
+  pool = new ConsoleWorkerPool({ threads: 2 }); // workers import '@vtcon/transport' (its `native`)
 });
 afterAll(async () => { await pool.close(); });
 
@@ -88,5 +92,34 @@ describe('worker servicing', () => {
       await until(() => Buffer.concat(back).toString() === 'after restart');
     }
     await drv.detach();
+  });
+
+  it('serves a guest over a real vhost-user socket with the pool (kicks watched in the workers)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtcon-w-'));
+    try {
+      const path = join(dir, 'vm.sock');
+      const dev = new ConsoleDevice({ ports: [{ name: 'c', console: true }, { name: 'd' }], maxPorts: 2, engine: (h) => pool.createEngine(h) });
+      const rx: Uint8Array[] = [];
+      dev.on('data', (p, b) => { if (p === 1) rx.push(b); });
+      const backend = serveDevice(path, dev);
+      const { driver } = await connectGuest(path, { txChunk: 4096 });
+      await until(() => driver.portByName('d') !== null);
+      const d = driver.portByName('d')!;
+      await d.open();
+      const data = randomBytes(1 << 20);
+      await d.write(data);
+      await until(() => rx.reduce((n, b) => n + b.length, 0) === data.length);
+      expect(sha(Buffer.concat(rx))).toBe(sha(data));
+      const back: Uint8Array[] = [];
+      d.on('data', (b) => back.push(b));
+      dev.send('d', data.subarray(0, 500_000));
+      await until(() => back.reduce((n, b) => n + b.length, 0) === 500_000);
+      expect(sha(Buffer.concat(back))).toBe(sha(data.subarray(0, 500_000)));
+      await driver.detach();
+      await backend.close();
+      await dev.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
