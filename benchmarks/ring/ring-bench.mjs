@@ -150,6 +150,8 @@ export async function runRingBench({ quick = false } = {}) {
       const cChains = chains * 4;
       const js = [];
       const c = [];
+      // Warm-up run (JIT, worker start-up paths), not counted.
+      await runJsOnce(payload, batch, Math.min(chains, 200_000));
       for (let i = 0; i < repeats; i++) {
         js.push(await runJsOnce(payload, batch, chains));
         c.push(runBaselineOnce(payload, batch, cChains));
