@@ -63,6 +63,12 @@ describe('guest scenarios against QEMU virtio-serial (reference device)', () => 
     expect(ports.output).toContain('VTCON hvc hvc0');
     expect(ports.output).toContain('VTCON port vport0p1 name=org.test.0 dev=/dev/vport0p1');
     expect(ports.output).toContain('VTCON ports 3 vport0p0=org.test.console vport0p1=org.test.0 vport0p2=org.test.1');
+    const info = await g.exec('sh /scenarios/info.sh');
+    expect(info.output.some((l) => /^VTCON virtio-device virtio\d+ device=0x0003 vendor=\S+ driver=virtio_console$/.test(l))).toBe(true);
+    const watch = await g.exec('VTCON_WATCH=1 sh /scenarios/watch-ports.sh');
+    expect(watch.output.filter((l) => l.startsWith('VTCON '))).toEqual([
+      'VTCON ports-now vport0p0=org.test.console vport0p1=org.test.0 vport0p2=org.test.1',
+    ]);
 
     // guest -> host on a named port and on the console (raw tty), hashes compared. QEMU's
     // virtconsole drops what its chardev cannot take at once (it never throttles a console), so
