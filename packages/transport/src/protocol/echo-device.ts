@@ -17,10 +17,10 @@ const TX = 1;
 interface Running { dq: DeviceQueue; q: StartedQueue; watch: { stop(): void } | null }
 
 export class EchoDevice implements VhostUserDevice {
-  readonly features = VIRTIO_F_VERSION_1;
+  readonly features: bigint;
   readonly queueCount: number;
-  readonly configSize = 8;
-  readonly config = new Uint8Array(8);
+  readonly configSize: number;
+  readonly config: Uint8Array;
   acked = 0n;
   /** Chains echoed so far (tests). */
   echoed = 0;
@@ -29,7 +29,12 @@ export class EchoDevice implements VhostUserDevice {
   private configChanged: (() => void) | null = null;
   disconnects = 0;
 
-  constructor(opts: { queueCount?: number } = {}) { this.queueCount = opts.queueCount ?? 2; }
+  constructor(opts: { queueCount?: number; features?: bigint; config?: Uint8Array } = {}) {
+    this.queueCount = opts.queueCount ?? 2;
+    this.features = opts.features ?? VIRTIO_F_VERSION_1;
+    this.config = opts.config ?? new Uint8Array(8);
+    this.configSize = this.config.byteLength;
+  }
 
   getConfig(offset: number, size: number): Uint8Array { return this.config.slice(offset, offset + size); }
   setConfig(offset: number, data: Uint8Array): void { this.config.set(data, offset); }
