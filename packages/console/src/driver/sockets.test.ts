@@ -25,13 +25,13 @@ function until(cond: () => boolean, ms = 20_000): Promise<void> {
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const total = (l: Uint8Array[] | undefined): number => (l ?? []).reduce((a, b) => a + b.length, 0);
 
-async function vm(ports: { name: string; console?: boolean }[], o: { maxPorts?: number; txChunk?: number } = {}) {
+async function vm(ports: { name: string; console?: boolean }[], o: { maxPorts?: number; txChunk?: number; txInflight?: number } = {}) {
   const path = sock();
   const dev = new ConsoleDevice({ ports, maxPorts: o.maxPorts ?? Math.max(ports.length, 2) });
   const rx = new Map<number, Uint8Array[]>();
   dev.on('data', (p, b) => { const l = rx.get(p) ?? []; l.push(b); rx.set(p, l); });
   const backend = serveDevice(path, dev);
-  const { driver } = await connectGuest(path, { txChunk: o.txChunk ?? 4096 });
+  const { driver } = await connectGuest(path, { txChunk: o.txChunk ?? 4096, txInflight: o.txInflight ?? 1 });
   await until(() => driver.ports.length === ports.length && driver.ports.every((p) => p.name !== null));
   const close = async (): Promise<void> => { await driver.detach(); await backend.close(); await dev.close(); };
   return { dev, driver, rx, backend, close };
@@ -109,5 +109,15 @@ describe('over real vhost-user sockets', () => {
       await until(() => Buffer.concat(back).toString() === `guest ${i}`);
     }));
     await Promise.all(vms.map((v) => v.close()));
+  });
+
+  it('pipelined guest writes (txInflight 32) arrive complete and in order', async () => {
+    const { dev, driver, rx, close } = await vm([{ name: 'c', console: true }], { txInflight: 32, txChunk: 1024 });
+    await openAll(driver, dev);
+    const data = randomBytes(1 << 20);
+    await Promise.all([driver.portById(0)!.write(data.subarray(0, 1 << 19)), driver.portById(0)!.write(data.subarray(1 << 19))]);
+    await until(() => total(rx.get(0)) === data.length);
+    expect(sha(Buffer.concat(rx.get(0)!))).toBe(sha(data));
+    await close();
   });
 });

@@ -41,6 +41,11 @@ export interface VtconDriverOptions {
   resizeOrder?: ResizeOrder;
   /** Bytes per transmit chain (seed: VTCON_BULK_BUFSZ, the ttydisc_getc buffer). */
   txChunk?: number;
+  /**
+   * Transmit chains in flight per port (default 1, the seed: vtcon_port_out polls each chain).
+   * Load generators raise it to keep the device's transmitq full.
+   */
+  txInflight?: number;
   /** Test hook standing in for the seed's allocation failures in vtcon_port_create. */
   failPortCreate?: (id: number) => boolean;
   logger?: Logger;
@@ -121,7 +126,7 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
   private ctrlTxLock: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly txChunk: number;
-  private txBufs = new Map<number, number>();
+  private txBufs = new Map<number, number[]>();
   private ctrlTxBuf = 0;
   private taskRunning = false;
   private taskAgain = false;
@@ -454,17 +459,33 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
     }
   }
 
-  /** vtcon_port_out, once per txChunk: enqueue, notify, await used. */
+  /**
+   * vtcon_port_out, once per txChunk: enqueue, notify, await used. With txInflight > 1 up to that
+   * many chains are outstanding; the call resolves when every chain of this write was used.
+   */
   async portOut(port: VtconPort, data: Uint8Array): Promise<void> {
     const sc = this.scports[port.id]!;
-    let buf = this.txBufs.get(port.id);
-    if (buf === undefined) { buf = this.handle.allocBuffer(this.txChunk); this.txBufs.set(port.id, buf); }
+    const inflight = Math.max(1, this.opts.txInflight ?? 1);
+    let free = this.txBufs.get(port.id);
+    if (free === undefined) {
+      free = Array.from({ length: Math.min(inflight, sc.outvq.queue.size) }, () => this.handle.allocBuffer(this.txChunk));
+      this.txBufs.set(port.id, free);
+    }
+    const all = free.length;
+    const timeout = this.opts.pollTimeoutMs ?? 10_000;
+    const stop = (): boolean => port.gone || (this.flags & VTCON_FLAG_DETACHED) !== 0;
     for (let off = 0; off < data.length; off += this.txChunk) {
-      if (port.gone || (this.flags & VTCON_FLAG_DETACHED)) return;
+      while (free.length === 0) { await reclaimUsed(sc.outvq, free, timeout, stop); if (stop()) return; }
+      if (stop()) return;
+      const buf = free.pop()!;
       const piece = data.subarray(off, off + this.txChunk);
       this.handle.memory.view(buf, piece.length).set(piece);
-      await this.pollOne(sc.outvq, buf, piece.length);
+      if (sc.outvq.queue.addBuffer(buf, piece.length, false, buf) === null) {
+        throw new ConsoleError('QUEUE_BROKEN', `port ${port.id} transmitq full (KASSERT virtqueue_empty)`, { scope: 'queue' });
+      }
+      if (sc.outvq.queue.kickPrepare()) sc.outvq.kick();
     }
+    while (free.length < all && !stop()) await reclaimUsed(sc.outvq, free, timeout, stop);
   }
 
   /** vtcon_port_submit_event */
@@ -508,6 +529,28 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
       const port = sc.port;
       if (port) { sc.port = null; this.portTeardown(port); }
     }
+  }
+}
+
+/** Collect used transmit buffers into `free`, waiting (call eventfd or 1 ms tick) until one arrives. */
+async function reclaimUsed(vq: DriverQueueBinding, free: number[], timeoutMs: number, abort: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let got = 0;
+    for (;;) {
+      const u = vq.queue.getUsed();
+      if (u === null) break;
+      free.push(u.token as number);
+      got++;
+    }
+    if (got > 0 || abort()) return;
+    if (Date.now() > deadline) throw new ConsoleError('QUEUE_STARVED', `no used entry on queue ${vq.index} after ${timeoutMs} ms`, { scope: 'queue' });
+    if (vq.queue.enableCallbacks()) continue;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, 1);
+      const w = vq.watchCall(done);
+      function done(): void { clearTimeout(t); w.stop(); resolve(); }
+    });
   }
 }
 

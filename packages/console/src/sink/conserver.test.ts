@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,10 +45,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, what: () => string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -110,8 +110,15 @@ describe('conserver uds console on a vtcon attach socket', () => {
     server.stderr!.on('data', (b: Buffer) => (serverOut += b.toString()));
 
     // conserver connects to the uds at startup: it shows up as our raw writer.
-    await until(() => srv.who().length === 1, `conserver to attach (its output: ${serverOut})`);
+    await until(() => srv.who().length === 1, () => `conserver to attach (its output: ${serverOut})`);
     expect(srv.who()[0]).toMatchObject({ protocol: 'raw', role: 'writer' });
+
+    // The master forks the console's child before it listens: wait for the TCP port.
+    await until(() => new Promise<boolean>((resolve) => {
+      const t = connect(port, '127.0.0.1');
+      t.once('connect', () => (t.destroy(), resolve(true)));
+      t.once('error', () => resolve(false));
+    }), () => `conserver to listen on ${port} (${serverOut})`);
 
     // `console` needs a terminal (it block-buffers otherwise): run it on a pty via script(1).
     const client = spawn('script', ['-qfec', `console -M 127.0.0.1 -p ${port} -E -l tester -f vm1`, '/dev/null'], {
@@ -119,25 +126,39 @@ describe('conserver uds console on a vtcon attach socket', () => {
     });
     children.push(client);
     let screen = '';
+    client.on('error', (e) => (screen += `[spawn error ${e.message}]`));
     client.stdout!.on('data', (b: Buffer) => (screen += b.toString('latin1')));
     client.stderr!.on('data', (b: Buffer) => (screen += b.toString('latin1')));
-    await until(() => screen.includes('[Enter `^Ec?\' for help]'), `console to attach (screen: ${JSON.stringify(screen)}, client exit ${client.exitCode}, conserver: ${serverOut})`);
+    await until(() => screen.includes('[Enter `^Ec?\' for help]'), () => `console to attach (screen: ${JSON.stringify(screen)}, client exit ${client.exitCode}, conserver: ${serverOut})`);
+
+    // conserver forwards console output to a client only once its attach has settled (until
+    // then output goes to the log only), so the guest keeps printing until the screen shows it.
+    let ticks = 0;
+    await until(() => {
+      const seen = screen.includes('boot tick');
+      if (!seen) {
+        const line = `boot tick ${ticks++}\r\n`;
+        sb.write(enc(line), Date.now());
+        srv.write(enc(line), Date.now());
+      }
+      return seen;
+    }, () => `guest output on the console screen (${JSON.stringify(screen)})`);
 
     const banner = 'vtcon guest: login: ';
     sb.write(enc(banner), Date.now());
     srv.write(enc(banner), Date.now());
-    await until(() => screen.includes(banner), `guest output on the console screen (${JSON.stringify(screen)})`);
+    await until(() => screen.includes(banner), () => `guest output on the console screen (${JSON.stringify(screen)})`);
 
     client.stdin!.write('root\r');
-    await until(() => input.join('') === 'root\r', `typed input at the guest (${JSON.stringify(input)})`);
-    await until(() => screen.includes(`${banner}root`), 'echo on the screen');
+    await until(() => input.join('') === 'root\r', () => `typed input at the guest (${JSON.stringify(input)})`);
+    await until(() => screen.includes(`${banner}root`), () => 'echo on the screen');
 
     // Detach with conserver's escape (^Ec.), then check conserver's console log.
     const exited = new Promise<number | null>((r) => client.once('exit', (code) => r(code)));
     client.stdin!.write('\x05c.');
     expect(await exited).toBe(0);
     await until(async () => (await readFile(join(dir, 'vm1.log'), 'latin1').catch(() => '')).includes(`${banner}root`),
-      'conserver log file');
+      () => 'conserver log file');
     expect(input.join('')).toBe('root\r'); // the escape sequence never reached the guest
   });
 });
