@@ -16,6 +16,7 @@ import { register as send } from './commands/send.js';
 import { register as serve } from './commands/serve.js';
 import { register as stats } from './commands/stats.js';
 import { register as who } from './commands/who.js';
+import { register as guest } from './commands/guest.js';
 
 export function buildProgram(): Command {
   const program = new Command('vtcon')
@@ -40,7 +41,7 @@ ${EXIT_CODES_HELP}`);
   program.hook('preAction', (cmd) => {
     if (cmd.opts<{ color?: boolean }>().color === false) disableColor();
   });
-  for (const reg of [serve, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench]) reg(program);
+  for (const reg of [serve, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench, guest]) reg(program);
   program.exitOverride();
   for (const sub of program.commands) {
     sub.exitOverride();
@@ -67,7 +68,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
 // Commands that hold handles (serve) never return; everyone else may still have a socket
-// closing, so exit explicitly once output is flushed.
-process.stdout.write('', () => process.exit(process.exitCode));
+// closing, so exit explicitly once stdout has taken everything (pipes may buffer).
+if (process.stdout.writableLength === 0) process.exit(code);
+else process.stdout.once('drain', () => process.exit(code));

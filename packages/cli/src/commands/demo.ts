@@ -102,5 +102,5 @@ Then, from another terminal, use the commands the demo prints, e.g.:
  */
 async function startGuests(config: Config, fleet: Fleet): Promise<{ stop(): Promise<void> }> {
   if (fleet instanceof SimFleet) return { stop: async () => undefined };
-  return startConsoleGuests(config);
+  return startConsoleGuests(config.vms);
 }

@@ -3,7 +3,8 @@
 // scrollback, a log file and an attach socket, plus a fan-out for `logs -f`.
 //
 // Threads: main thread. Port queues are serviced by the device's engine (inline by default).
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { attachSocketPath } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
@@ -86,8 +87,10 @@ export class ConsoleFleet implements Fleet {
       path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
       maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
     });
+    const attachPath = attachSocketPath(this.runtimeDir, vm.name, port.name);
+    mkdirSync(dirname(attachPath), { recursive: true, mode: 0o700 });
     const attach = await c.AttachServer.listen({
-      path: attachSocketPath(this.runtimeDir, vm.name, port.name),
+      path: attachPath,
       scrollback,
       onInput: (bytes) => {
         try {

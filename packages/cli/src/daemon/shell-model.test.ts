@@ -7,7 +7,7 @@ describe('ShellModel', () => {
   it('echoes typed characters and runs echo on Enter', () => {
     const sh = new ShellModel('vm1', 'console');
     expect(sh.input(enc('echo hi'))).toBe('echo hi');
-    expect(sh.input(enc('\r'))).toBe('\r\nhi\r\nvm1:console$ ');
+    expect(sh.input(enc('\r'))).toBe('\r\nhi\r\nvm1:~# ');
   });
 
   it('reports its size after a resize', () => {

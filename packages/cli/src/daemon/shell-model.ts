@@ -16,12 +16,12 @@ export class ShellModel {
   constructor(private readonly host: string, private readonly port: string) {}
 
   prompt(): string {
-    return `${this.host}:${this.port}$ `;
+    return `${this.host}:~# `;
   }
 
   banner(): string {
-    return `\r\nvtcon simulated guest ${this.host} (virtio-console port ${this.port})\r\n` +
-      `type "help" for commands\r\n${this.prompt()}`;
+    return `[    0.000000] vtcon simulated guest (in-process, no virtio)\r\n` +
+      `[    0.000001] port ${this.port}\r\n\r\nWelcome to ${this.host}\r\n${this.prompt()}`;
   }
 
   /** Guest's reaction to a size change (what a shell would do on SIGWINCH). */

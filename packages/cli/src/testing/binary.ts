@@ -40,11 +40,26 @@ export interface Served {
   env: Record<string, string>;
   child: ChildProcess;
   stderr(): string;
+  /** Connects simulated guests to these VMs (real fleet only; the simulated fleet has its own). */
+  startGuests(names: string[]): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Which fleet the tests drive: 'real' = `vtcon serve` on vhost-user sockets with `vtcon guest`
+ * (the seed driver model) connected to them; 'sim' = `vtcon serve --simulate`. Default: real when
+ * the device stack loads, so the suite runs wherever it is built. VTCON_TEST_FLEET overrides.
+ */
+export const FLEET_MODE: 'real' | 'sim' = (() => {
+  const forced = process.env.VTCON_TEST_FLEET;
+  if (forced === 'real' || forced === 'sim') return forced;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+    "const s = await import(process.argv[1]); await s.loadStack();", resolve(BIN, '../daemon/stack.js')], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0 ? 'real' : 'sim';
+})();
+
 /** Writes a config with `vms` (YAML text for the vms: list) and starts `vtcon serve` on it. */
-export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[] = ['--simulate']): Promise<Served> {
+export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[] = FLEET_MODE === 'sim' ? ['--simulate'] : []): Promise<Served> {
   const dir = tempDir();
   const control = join(dir, 'control.sock');
   const configPath = join(dir, 'fleet.yaml');
@@ -58,10 +73,24 @@ export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await waitFor(() => existsSync(control) || child.exitCode !== null, 'the daemon control socket');
   if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
+  const guests: ChildProcess[] = [];
+  const startGuests = async (names: string[]) => {
+    if (FLEET_MODE !== 'real') return;
+    const g = spawn(process.execPath, [BIN, 'guest', ...names.map((n) => `${n}=${join(dir, n + '.vhost.sock')}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let gerr = '';
+    g.stderr!.setEncoding('utf8').on('data', (x: string) => (gerr += x));
+    guests.push(g);
+    await waitFor(() => gerr.includes('connected') || g.exitCode !== null, 'simulated guests to connect');
+    if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${gerr}`);
+  };
+  const vmNames = [...vmsYaml(dir).matchAll(/^  - name: (\S+)$/gm)].map((m) => m[1]!);
+  await startGuests(vmNames);
   return {
+    startGuests,
     dir, configPath, child, env: { VTCON_SOCKET: control },
     stderr: () => err,
     stop: async (signal = 'SIGTERM') => {
+      for (const g of guests) if (g.exitCode === null) g.kill('SIGTERM');
       if (child.exitCode === null) child.kill(signal);
       return exited;
     },
