@@ -86,11 +86,13 @@ describe('watchFd', () => {
   it('fires inside a worker_threads Worker on that worker\'s loop', async () => {
     const fd = eventfdCreate();
     const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'watch-once' } });
+    // listen now: the worker may exit in the same turn its last message is delivered
+    const exited = once(worker, 'exit');
     expect(await message(worker)).toEqual({ ready: true });
     eventfdWrite(fd, 7);
     expect(await message(worker)).toEqual({ fired: true, readable: true, value: 7 });
     // the worker's only handle was stopped, so it exits on its own
-    const [code] = await once(worker, 'exit');
+    const [code] = await exited;
     expect(code).toBe(0);
     close(fd);
   });
