@@ -45,14 +45,24 @@ export function featureNames(hex: string): string[] {
 
 export class ConsoleFleet implements Fleet {
   private readonly vms = new Map<string, ConsoleVm>();
+  /** Port queues are serviced on daemon.workers piscina threads; control queues stay here. */
+  private readonly pool: InstanceType<NonNullable<Stack['console']['ConsoleWorkerPool']>> | null;
 
   constructor(
     private readonly stack: Stack,
     private readonly runtimeDir: string,
     private readonly defaultLogDir: string,
     private readonly logger: Logger,
-    private readonly _config: Config,
-  ) {}
+    config: Config,
+  ) {
+    const Pool = stack.console.ConsoleWorkerPool;
+    this.pool = Pool ? new Pool({ threads: config.daemon.workers, logger: logger.child({ component: 'workers' }) }) : null;
+  }
+
+  /** Worker shards (for stats). */
+  workers(): { shard: number; queues: number; restarts: number; alive: boolean }[] {
+    return this.pool?.stats() ?? [];
+  }
 
   list(): VmInfo[] {
     return [...this.vms.values()].map((vm) => {
@@ -133,6 +143,7 @@ export class ConsoleFleet implements Fleet {
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
       logger: this.logger.child({ vm: cfg.name }),
       ...(c.makeBindQueue ? { bindQueue: c.makeBindQueue(this.stack.ops) } : {}),
+      ...(this.pool ? { engine: (host: unknown) => this.pool!.createEngine(host) } : {}),
     };
     device = c.createConsoleDevice ? c.createConsoleDevice(opts) : new c.ConsoleDevice(opts);
     const dev = device;
@@ -226,5 +237,6 @@ export class ConsoleFleet implements Fleet {
 
   async close(): Promise<void> {
     for (const name of [...this.vms.keys()]) await this.removeVm(name);
+    await this.pool?.close();
   }
 }

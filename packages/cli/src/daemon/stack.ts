@@ -60,6 +60,12 @@ export interface ConsoleModule {
       scrollback?: ScrollbackLike;
     }): Promise<AttachServerLike>;
   };
+  /** Piscina pool servicing port queues on worker threads. */
+  ConsoleWorkerPool?: new (opts: { threads?: number; logger?: Logger }) => {
+    createEngine(host: unknown): unknown;
+    close(): Promise<void>;
+    stats(): { shard: number; queues: number; restarts: number; alive: boolean }[];
+  };
   VtconDriver: new (handle: unknown, opts?: object) => { attach(): Promise<void>; detach(): Promise<void> };
   SimulatedGuest: new (driver: unknown, opts?: { hostname?: string }) => unknown;
   FrontendHandle: new (connect: (onConfigChange: () => void) => unknown, ops: unknown, opts?: object) => unknown;
