@@ -1,0 +1,177 @@
+// vtcon end to end: the real daemon (built CLI, `vtcon serve`) serving QEMU 11's vhost-user
+// console device to a real Linux guest (trixie's 6.12 virtio_console). Each test starts its own
+// daemon and guest(s); a failed test prints the guest's serial log and the daemon's log.
+// Checks are numbered as in issue 5.
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { findPort, type VtconDaemon } from './daemon.js';
+import { daemonsPerTest, guestsPerTest } from './failure-log.js';
+import type { Guest } from './qemu.js';
+
+const boot = guestsPerTest();
+const startDaemon = daemonsPerTest();
+
+const MiB = 1024 * 1024;
+const BOOT_MS = 90_000;
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** The standard VM: a console port, two named ports, room for one hot-added port. */
+const VM1 = {
+  name: 'vm1',
+  maxPorts: 4,
+  ports: [{ name: 'console', console: true }, { name: 'org.test.0' }, { name: 'org.test.1' }],
+};
+
+/** A guest on a daemon's VM, running the serial shell (exec) and staying up. */
+async function shellGuest(d: VtconDaemon, vm: string, numPorts: number, extra: { reconnectMs?: number; name?: string } = {}): Promise<Guest> {
+  const g = boot({ scenario: 'shell', stay: true, socketPath: d.socketOf(vm), numPorts, name: extra.name ?? vm, ...(extra.reconnectMs !== undefined ? { reconnectMs: extra.reconnectMs } : {}) });
+  await g.waitFor(/^VTCON shell ready$/, { timeoutMs: BOOT_MS });
+  return g;
+}
+
+/** Waits until a port has taken at least `bytes` from the guest (bytesIn), bounded. */
+async function waitBytesIn(d: VtconDaemon, vm: string, port: string, bytes: number, timeoutMs = 120_000): Promise<void> {
+  await d.waitUntil((vms) => (findPort(vms, vm, port)?.bytesIn ?? 0) >= bytes, `${vm}:${port} bytesIn >= ${bytes}`, timeoutMs);
+}
+
+/** Waits until the port's log file holds `bytes` bytes (the log sink writes asynchronously). */
+async function waitLogFile(d: VtconDaemon, vm: string, port: string, bytes: number, timeoutMs = 30_000): Promise<Buffer> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = d.logFileBytes(vm, port);
+    if (b.length >= bytes || Date.now() > deadline) return b;
+    await sleep(100);
+  }
+}
+
+/** Lines the guest printed (VTCON ...) from index `from` on, for matching several at once. */
+function vtconLines(g: Guest, from = 0): string[] {
+  return g.serial.lines().slice(from).filter((l) => l.startsWith('VTCON '));
+}
+
+describe('vtcon against QEMU 11 + Linux 6.12 (real guest)', () => {
+  it('1: the guest binds virtio_console and sees every port with its name, the console port as hvc0', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+
+    const info = await g.exec('sh /scenarios/info.sh');
+    expect(info.output.filter((l) => /^VTCON virtio-device /.test(l))).toEqual([
+      expect.stringMatching(/^VTCON virtio-device virtio\d+ device=0x0003 vendor=0x1af4 driver=virtio_console$/),
+    ]);
+    // config space max_nr_ports is 4, three ports are configured: the guest sees exactly those.
+    const ports = await g.exec('VTCON_NPORTS=3 sh /scenarios/ports.sh');
+    expect(ports.rc).toBe(0);
+    expect(ports.output).toContain('VTCON ports 3 vport0p0=console vport0p1=org.test.0 vport0p2=org.test.1');
+    expect(ports.output).toContain('VTCON port vport0p1 name=org.test.0 dev=/dev/vport0p1');
+    expect(ports.output).toContain('VTCON port vport0p2 name=org.test.1 dev=/dev/vport0p2');
+    expect(ports.output).toContain('VTCON hvc hvc0');
+    // A console port is an hvc: its vport node refuses open, and /dev/hvc0 reaches vtcon's console port.
+    expect((await g.exec('cat /dev/vport0p0 >/dev/null 2>&1')).rc).not.toBe(0);
+    expect((await g.exec('printf "hello-from-hvc0\\n" >/dev/hvc0')).rc).toBe(0);
+    await d.waitUntil((vms) => (findPort(vms, 'vm1', 'console')?.bytesIn ?? 0) > 0, 'console bytesIn');
+    const scroll = await d.scrollback('vm1', 'console');
+    expect(scroll.toString('latin1')).toMatch(/hello-from-hvc0\r?\n/);
+
+    const vms = await d.ls();
+    expect(vms).toHaveLength(1);
+    const vm = vms[0]!;
+    expect(vm.state).toBe('connected');
+    expect(vm.features).toEqual(expect.arrayContaining(['VIRTIO_CONSOLE_F_MULTIPORT', 'VIRTIO_F_VERSION_1']));
+    expect(vm.ports.map((p) => [p.name, p.id, p.console])).toEqual([
+      ['console', 0, true], ['org.test.0', 1, false], ['org.test.1', 2, false],
+    ]);
+  });
+
+  it('2: 1 MiB of random bytes from the guest, on a named port and on hvc0, reach the log file and scrollback byte-exact', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    for (const [port, spec] of [['org.test.0', 'org.test.0'], ['console', 'hvc0']] as const) {
+      const from = g.serial.lines().length;
+      const run = await g.exec(`VTCON_PORT=${spec} VTCON_BYTES=${MiB} sh /scenarios/write-random.sh`, { timeoutMs: 240_000 });
+      expect(run.rc, `write-random on ${spec}`).toBe(0);
+      const data = (await g.waitFor(/^VTCON data bytes=(\d+) sha256=([0-9a-f]{64})/, { from })).match;
+      expect(data[1]).toBe(String(MiB));
+      await waitBytesIn(d, 'vm1', port, MiB);
+      const log = await waitLogFile(d, 'vm1', port, MiB);
+      const scroll = await d.scrollback('vm1', port);
+      expect({ port, bytes: log.length, sha256: sha256(log) }, 'log file').toEqual({ port, bytes: MiB, sha256: data[2] });
+      expect({ port, bytes: scroll.length, sha256: sha256(scroll) }, 'scrollback (vtcon logs)').toEqual({ port, bytes: MiB, sha256: data[2] });
+      expect((await d.port('vm1', port)).bytesIn).toBe(MiB);
+    }
+  });
+
+  it('3: `vtcon send` reaches the guest: lines on a named port and on hvc0, bytes exact', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    for (const [port, spec, dev] of [['org.test.1', 'org.test.1', '/dev/vport0p2'], ['console', 'hvc0', '/dev/hvc0']] as const) {
+      const from = g.serial.lines().length;
+      const reading = g.exec(`VTCON_PORT=${spec} VTCON_LINES=2 sh /scenarios/read-lines.sh`, { timeoutMs: 60_000 });
+      await g.waitFor(new RegExp(`^VTCON ready dev=${dev}$`), { from, timeoutMs: 30_000 });
+      await d.waitUntil((vms) => findPort(vms, 'vm1', port)?.guestOpen === true, `${port} open in the guest`);
+      const n = `hello ${port}\n`.length;
+      expect(JSON.parse((await d.run(['send', '--json', `vm1:${port}`, `hello ${port}`])).toString())).toEqual({ accepted: n, bytes: n });
+      await d.run(['send', `vm1:${port}`, 'second line']);
+      expect((await reading).rc).toBe(0);
+      expect(vtconLines(g, from).filter((l) => l.startsWith('VTCON line '))).toEqual([`VTCON line hello ${port}`, 'VTCON line second line']);
+    }
+    // host -> guest bytes, exact: 64 KiB of random bytes through `vtcon send --raw -` (stdin)
+    for (const [port, spec] of [['org.test.1', 'org.test.1'], ['console', 'hvc0']] as const) {
+      const payload = randomBytes(64 * 1024);
+      const from = g.serial.lines().length;
+      const reading = g.exec(`VTCON_PORT=${spec} VTCON_BYTES=${payload.length} sh /scenarios/read-bytes.sh`, { timeoutMs: 120_000 });
+      await g.waitFor(/^VTCON ready dev=/, { from, timeoutMs: 30_000 });
+      await d.waitUntil((vms) => findPort(vms, 'vm1', port)?.guestOpen === true, `${port} open in the guest`);
+      await d.run(['send', '--raw', `vm1:${port}`, '-'], { input: payload });
+      expect((await reading).rc).toBe(0);
+      const got = (await g.waitFor(/^VTCON received bytes=(\d+) sha256=(\w+) hex=(\w+)$/, { from })).match;
+      expect({ port, bytes: got[1], sha256: got[2] }).toEqual({ port, bytes: String(payload.length), sha256: sha256(payload) });
+    }
+  });
+
+  it('4: `vtcon resize` on the console port changes what `stty size` reports in the guest (default resize order)', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    const from = g.serial.lines().length;
+    await g.exec('VTCON_PORT=hvc0 VTCON_WATCH=60 sh /scenarios/watch-size.sh &');
+    await g.waitFor(/^VTCON size \d+ \d+$/, { from, timeoutMs: 30_000 });
+    await d.waitUntil((vms) => findPort(vms, 'vm1', 'console')?.guestOpen === true, 'console open in the guest');
+    for (const [cols, rows] of [[100, 30], [132, 43], [80, 24]] as const) {
+      await d.run(['resize', 'vm1:console', `${cols}x${rows}`]);
+      // stty size prints "rows cols"
+      await g.waitFor(new RegExp(`^VTCON size ${rows} ${cols}$`), { from, timeoutMs: 15_000 });
+      expect((await d.port('vm1', 'console')).size).toEqual({ cols, rows });
+    }
+    // a named port has no size
+    expect((await d.cli(['resize', 'vm1:org.test.0', '100x30'])).code).not.toBe(0);
+  });
+});
+
+/** Reads the size a guest reports after `vtcon resize` with each payload order (finding for check 4). */
+describe('RESIZE payload order of this kernel', () => {
+  it('4b: exactly one order makes the guest report the size that was asked for', async () => {
+    const d = await startDaemon({
+      vms: [
+        { ...VM1, name: 'cr', resizeOrder: 'cols-rows' },
+        { ...VM1, name: 'rc', resizeOrder: 'rows-cols' },
+      ],
+    });
+    const guests = await Promise.all([shellGuest(d, 'cr', 4), shellGuest(d, 'rc', 4)]);
+    const seen: Record<string, string> = {};
+    await Promise.all(guests.map(async (g, i) => {
+      const vm = i === 0 ? 'cr' : 'rc';
+      const from = g.serial.lines().length;
+      await g.exec('VTCON_PORT=hvc0 VTCON_WATCH=60 sh /scenarios/watch-size.sh &');
+      await g.waitFor(/^VTCON size \d+ \d+$/, { from, timeoutMs: 30_000 });
+      await d.waitUntil((vms) => findPort(vms, vm, 'console')?.guestOpen === true, `${vm} console open`);
+      const mark = g.serial.lines().length;
+      await d.run(['resize', `${vm}:console`, '100x30']);
+      const m = await g.waitFor(/^VTCON size (\d+) (\d+)$/, { from: mark, timeoutMs: 15_000 });
+      seen[vm] = `${m.match[1]} ${m.match[2]}`;
+    }));
+    process.stdout.write(`RESIZE order: asked 100x30 (stty size "30 100"); cols-rows → "${seen.cr}", rows-cols → "${seen.rc}"\n`);
+    const right = Object.entries(seen).filter(([, v]) => v === '30 100').map(([k]) => k);
+    expect(right, JSON.stringify(seen)).toHaveLength(1);
+  });
+});
