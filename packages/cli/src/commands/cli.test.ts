@@ -88,9 +88,57 @@ describe(`vtcon against a running daemon (${FLEET_MODE} fleet)`, () => {
     expect(names()).toEqual(['console']);
   });
 
+  it('break sends the configured sequence (linux-sysrq: ^O then the key)', () => {
+    const r = runCli(['break', 'web1:console', '--key', 's', '--json'], d.env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ sequence: [0x0f, 0x73] });
+  });
+
+  it('who with nobody attached says so', () => {
+    expect(runCli(['who', 'web1:org.vtcon.log'], d.env).stdout).toBe('nobody is attached to web1:org.vtcon.log\n');
+  });
+
+  it('resize of a non-console port is refused with exit 2', () => {
+    const r = runCli(['resize', 'web1:org.vtcon.log', '100x40'], d.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a console port/);
+  });
+
+  it('prints no colour escapes when stdout is not a terminal', () => {
+    const r = runCli(['ls'], { ...d.env, NO_COLOR: '' });
+    expect(r.stdout).toContain('web1');
+    expect(r.stdout).not.toContain('\x1b[');
+  });
+
+  it('stats --watch --json streams snapshots', async () => {
+    const child = spawn(process.execPath, [BIN, 'stats', '--watch', '--json', '--interval', '200'], { env: { ...process.env, ...d.env } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    try {
+      await waitFor(() => out.split('\n').filter(Boolean).length >= 3, 'three snapshots');
+      const snaps = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { at: string; vms: unknown[] });
+      expect(snaps[0]!.vms).toHaveLength(2);
+      expect(Date.parse(snaps[2]!.at)).toBeGreaterThan(Date.parse(snaps[0]!.at));
+    } finally {
+      child.kill('SIGINT');
+    }
+  });
+
   it('stats --json reports bytes per port', () => {
     const s = JSON.parse(runCli(['stats', '--json'], d.env).stdout) as { vms: { name: string; ports: { bytesIn: number }[] }[] };
     expect(s.vms.find((v) => v.name === 'web1')!.ports[0]!.bytesIn).toBeGreaterThan(0);
+  });
+});
+
+describe('vtcon demo', () => {
+  it('runs guests for --duration, prints how to attach and the fleet table, then cleans up', () => {
+    const dir = join(tempDir(), 'rt');
+    const r = runCli(['demo', '--guests', '2', '--ports', '2', '--duration', '3', '--refresh', '1', '--runtime-dir', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`export VTCON_SOCKET=${join(dir, 'control.sock')}`);
+    expect(r.stdout).toMatch(/vtcon attach demo1 /);
+    expect(r.stdout).toMatch(/demo2\s+connected\s+console \(console\)/);
+    expect(r.stdout).toContain('vtcon demo: stopped');
   });
 });
 
