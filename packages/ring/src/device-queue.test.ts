@@ -89,6 +89,26 @@ describe('DeviceQueue', () => {
     dev.pushUsed(heads[2]!, 0);
     expect(dev.needsNotification()).toBe(true);
   });
+  it('readChain re-reads a popped head after a restart (inflight resubmission) without moving the avail ring', () => {
+    const { t, drv, dev } = pair(false);
+    const a = t.alloc.alloc(64);
+    t.memory.view(a, 3).set([5, 6, 7]);
+    drv.addChain([{ addr: a, len: 3 }], [{ addr: a + 16, len: 4 }], 'held');
+    drv.kickPrepare();
+    const head = dev.popAvailable()!.head;
+    // A new back-end resumes past the popped chain and re-reads it by head.
+    const dev2 = new DeviceQueue(t.memory, t.config, { lastAvailIdx: 1, usedIdx: 0 });
+    const c = dev2.readChain(head);
+    expect([...c.readable[0]!]).toEqual([5, 6, 7]);
+    expect(c.writableBytes).toBe(4);
+    expect(dev2.lastAvailIdx).toBe(1);
+    expect(dev2.popAvailable()).toBeNull();
+    dev2.pushUsed(head, 4);
+    expect(drv.getUsed()).toEqual({ token: 'held', len: 4 });
+    expect(() => dev2.readChain(8)).toThrow(expect.objectContaining({ reason: 'DESC_INDEX_OUT_OF_RANGE' }));
+    expect(dev2.broken?.reason).toBe('DESC_INDEX_OUT_OF_RANGE');
+  });
+
   it('restores from an untrusted state and rejects non-16-bit indices', () => {
     const t = makeTestQueue({ size: 8, bytes: 1 << 16 });
     expect(new DeviceQueue(t.memory, t.config, { lastAvailIdx: 65535, usedIdx: 65535 }).state()).toEqual({ lastAvailIdx: 65535, usedIdx: 65535 });

@@ -160,6 +160,30 @@ export class DeviceQueue {
   }
 
   /**
+   * Re-read the chain at `head` without touching the avail ring: inflight
+   * resubmission (vhost-user "Inflight I/O tracking") after a back-end
+   * restart, for heads a previous back-end popped but never used. The head
+   * must not be in use by this queue already (the caller's inflight record
+   * says so); lastAvailIdx already counts it.
+   * @throws VirtqueueError on malformed input; the queue is then broken.
+   */
+  readChainInto(head: number, out: RawChain): void {
+    if (this.#broken !== null) throw this.#broken;
+    try {
+      this.#walker.walk(head, out);
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  /** readChainInto as views into guest memory (allocates; recovery path only). */
+  readChain(head: number): DescriptorChain {
+    const out = new RawChain();
+    this.readChainInto(head, out);
+    return out.toDescriptorChain();
+  }
+
+  /**
    * Write a used entry without publishing it (batching: call publishUsed()
    * once after several addUsed()). `head` must be a head this queue popped.
    */
