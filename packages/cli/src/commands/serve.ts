@@ -19,9 +19,11 @@ Examples:
   vtcon serve -c fleet.yaml --log-level debug 2>daemon.log
   kill -HUP "$(pgrep -f 'vtcon serve')"   # reload after editing fleet.yaml
 
-QEMU side, per VM (the socket is the VM's "socket:" in the config):
-  -chardev socket,id=con0,path=/run/vtcon/web1.sock,reconnect-ms=1000
-  -device vhost-user-device-pci,chardev=con0,virtio-id=3,num_vqs=6,config_size=12`)
+QEMU side, per VM (path = the VM's "socket:"; num_vqs = 2 + 2 x maxPorts, maxPorts defaulting
+to max(number of ports, 8); guest RAM must be a shared memfd):
+  -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem
+  -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock,reconnect-ms=1000
+  -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12`)
     .action(async (opts: { config: string; logLevel?: string; simulate?: boolean }) => {
       const config = loadConfigFile(opts.config);
       if (opts.logLevel) config.daemon.logLevel = opts.logLevel as typeof config.daemon.logLevel;

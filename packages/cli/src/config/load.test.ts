@@ -63,3 +63,12 @@ describe('parseConfig', () => {
     throw new Error('expected failure');
   });
 });
+
+describe('examples/fleet.yaml', () => {
+  it('is a valid config', async () => {
+    const { loadConfigFile } = await import('./load.js');
+    const cfg = loadConfigFile(new URL('../../examples/fleet.yaml', import.meta.url).pathname);
+    expect(cfg.vms.map((v) => v.name)).toEqual(['web1', 'bsd1']);
+    expect(cfg.vms[1]!.break).toBe('freebsd-altbreak');
+  });
+});
