@@ -148,6 +148,91 @@ describe('vtcon against QEMU 11 + Linux 6.12 (real guest)', () => {
   });
 });
 
+describe('vtcon: ports coming and going, several guests', () => {
+  it('6: the guest opening and closing a named port shows in `vtcon ls --json`', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    expect((await d.port('vm1', 'org.test.0')).guestOpen).toBe(false);
+    const from = g.serial.lines().length;
+    await g.exec('VTCON_PORT=org.test.0 VTCON_HOLD=3 VTCON_TIMES=2 sh /scenarios/open-close.sh &');
+    for (const round of [1, 2]) {
+      await g.waitFor(new RegExp(`^VTCON opened dev=/dev/vport0p1 round=${round}$`), { from, timeoutMs: 30_000 });
+      await d.waitUntil((vms) => findPort(vms, 'vm1', 'org.test.0')?.guestOpen === true, `guestOpen after open round ${round}`, 2500);
+      expect((await d.port('vm1', 'org.test.0')).guestOpen, `vtcon ls --json while open (round ${round})`).toBe(true);
+      // the other named port stays closed
+      expect((await d.port('vm1', 'org.test.1')).guestOpen).toBe(false);
+      await g.waitFor(new RegExp(`^VTCON closed dev=/dev/vport0p1 round=${round}$`), { from, timeoutMs: 30_000 });
+      await d.waitUntil((vms) => findPort(vms, 'vm1', 'org.test.0')?.guestOpen === false, `guestOpen false after close round ${round}`, 2500);
+      expect((await d.port('vm1', 'org.test.0')).guestOpen, `vtcon ls --json after close (round ${round})`).toBe(false);
+    }
+  });
+
+  it('5: a port added while the guest runs appears with its name and carries data; a removed one disappears', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    const from = g.serial.lines().length;
+    await g.exec('VTCON_WATCH=90 sh /scenarios/watch-ports.sh &');
+    const before = 'vport0p0=console vport0p1=org.test.0 vport0p2=org.test.1';
+    await g.waitFor(new RegExp(`^VTCON ports-now ${before}$`), { from, timeoutMs: 30_000 });
+
+    const added = JSON.parse((await d.run(['port', 'add', 'vm1', 'org.test.hot', '--json'])).toString()) as { port: { name: string; id: number } };
+    expect(added.port).toMatchObject({ name: 'org.test.hot', id: 3 });
+    await g.waitFor(new RegExp(`^VTCON ports-now ${before} vport0p3=org.test.hot$`), { from, timeoutMs: 30_000 });
+    expect((await d.ls())[0]!.ports.map((p) => p.name)).toEqual(['console', 'org.test.0', 'org.test.1', 'org.test.hot']);
+
+    // the hot-added port works both ways
+    const mark = g.serial.lines().length;
+    expect((await g.exec('VTCON_PORT=org.test.hot VTCON_BYTES=65536 sh /scenarios/write-random.sh', { timeoutMs: 60_000 })).rc).toBe(0);
+    const data = (await g.waitFor(/^VTCON data bytes=65536 sha256=([0-9a-f]{64})/, { from: mark })).match;
+    await waitBytesIn(d, 'vm1', 'org.test.hot', 65536, 30_000);
+    expect(sha256(await d.scrollback('vm1', 'org.test.hot'))).toBe(data[1]);
+
+    await d.run(['port', 'remove', 'vm1', 'org.test.hot']);
+    const gone = g.serial.lines().length;
+    await g.waitFor(new RegExp(`^VTCON ports-now ${before}$`), { from: gone, timeoutMs: 30_000 });
+    expect((await d.ls())[0]!.ports.map((p) => p.name)).toEqual(['console', 'org.test.0', 'org.test.1']);
+    expect((await d.cli(['send', 'vm1:org.test.hot', 'x'])).code).toBe(4);
+
+    // a console port hot-added becomes the guest's next hvc, and the id freed above is reused
+    const con2 = JSON.parse((await d.run(['port', 'add', 'vm1', 'console2', '--console', '--json'])).toString()) as { port: { id: number; console: boolean } };
+    expect(con2.port).toMatchObject({ id: 3, console: true });
+    await g.waitFor(new RegExp(`^VTCON ports-now ${before} vport0p3=console2$`), { from: gone, timeoutMs: 30_000 });
+    expect((await g.exec('printf "hello-from-hvc1\\n" >/dev/hvc1')).rc).toBe(0);
+    await d.waitUntil((vms) => (findPort(vms, 'vm1', 'console2')?.bytesIn ?? 0) > 0, 'console2 bytesIn');
+    expect((await d.scrollback('vm1', 'console2')).toString('latin1')).toMatch(/hello-from-hvc1/);
+  });
+
+  it('8: two guests at once against one daemon, each port to its own guest only', async () => {
+    const d = await startDaemon({ vms: [{ ...VM1, name: 'vmA' }, { ...VM1, name: 'vmB' }] });
+    const [a, b] = await Promise.all([shellGuest(d, 'vmA', 4), shellGuest(d, 'vmB', 4)]);
+    const vms = await d.ls();
+    expect(vms.map((v) => [v.name, v.state])).toEqual([['vmA', 'connected'], ['vmB', 'connected']]);
+    // both guests write 1 MiB at the same time, on the same port name
+    const sent = await Promise.all([a, b].map(async (g) => {
+      const from = g.serial.lines().length;
+      const run = await g.exec(`VTCON_PORT=org.test.0 VTCON_BYTES=${MiB} sh /scenarios/write-random.sh`, { timeoutMs: 240_000 });
+      expect(run.rc).toBe(0);
+      return (await g.waitFor(/^VTCON data bytes=\d+ sha256=([0-9a-f]{64})/, { from })).match[1]!;
+    }));
+    expect(sent[0]).not.toBe(sent[1]);
+    for (const [i, vm] of (['vmA', 'vmB'] as const).entries()) {
+      await waitBytesIn(d, vm, 'org.test.0', MiB);
+      expect({ vm, sha256: sha256(await d.scrollback(vm, 'org.test.0')) }).toEqual({ vm, sha256: sent[i] });
+      expect({ vm, sha256: sha256(await waitLogFile(d, vm, 'org.test.0', MiB)) }).toEqual({ vm, sha256: sent[i] });
+    }
+    // host -> guest: each console gets its own line
+    await Promise.all([[a, 'vmA'], [b, 'vmB']].map(async ([g, vm]) => {
+      const guest = g as Guest;
+      const from = guest.serial.lines().length;
+      const reading = guest.exec('VTCON_PORT=hvc0 VTCON_LINES=1 sh /scenarios/read-lines.sh', { timeoutMs: 60_000 });
+      await guest.waitFor(/^VTCON ready dev=\/dev\/hvc0$/, { from, timeoutMs: 30_000 });
+      await d.run(['send', `${vm as string}:console`, `you are ${vm as string}`]);
+      expect((await reading).rc).toBe(0);
+      expect(vtconLines(guest, from).filter((l) => l.startsWith('VTCON line '))).toEqual([`VTCON line you are ${vm as string}`]);
+    }));
+  });
+});
+
 /** Reads the size a guest reports after `vtcon resize` with each payload order (finding for check 4). */
 describe('RESIZE payload order of this kernel', () => {
   it('4b: exactly one order makes the guest report the size that was asked for', async () => {
