@@ -155,6 +155,33 @@ describe('daemon signals', () => {
     expect(log).toMatch(/echo line-300\r\nline-300\r\nvm1:~# $/);
   });
 
+  it('SIGHUP adds and removes ports on a running VM, and keeps a bad config from replacing a good one', async () => {
+    const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }, { name: 'old' }]));
+    const ports = () => (JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { ports: { name: string }[] }[] }).vms[0]!.ports.map((p) => p.name);
+    try {
+      writeFileSync(d.configPath, readFileSync(d.configPath, 'utf8').replace('name: old,', 'name: new,'));
+      d.child.kill('SIGHUP');
+      await waitFor(() => ports().join() === 'console,new', 'the port swap');
+      writeFileSync(d.configPath, 'vms: [ {name: broken');
+      d.child.kill('SIGHUP');
+      await waitFor(() => /reload: config rejected/.test(d.stderr()), 'the rejected reload in the daemon log');
+      expect(ports()).toEqual(['console', 'new']);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('logs --all reads the log file history', async () => {
+    const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    try {
+      runCli(['send', 'vm1:console', 'echo from-the-file'], d.env);
+      await waitFor(() => runCli(['logs', '--all', 'vm1:console'], d.env).stdout.includes('from-the-file\r\n'), 'the line in the log file');
+      expect(runCli(['logs', '--all', '-n', '1', 'vm1:console'], d.env).stdout).toBe('vm1:~# ');
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('SIGHUP reloads the config and adds a VM without touching the others', async () => {
     const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
     try {

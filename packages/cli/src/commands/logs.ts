@@ -20,27 +20,29 @@ function timestamper(): (chunk: Buffer) => string {
 export function register(program: Command): void {
   program
     .command('logs')
-    .description("print a port's output from scrollback (the full history is in the log file shown with --verbose)")
+    .description("print a port's output: the scrollback, or with --all the log files")
     .argument('<VM:PORT>', 'target port')
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
     .option('--since <T>', 'only output since T: a duration ago (30s, 5m, 2h) or a date')
     .option('-n, --lines <N>', 'only the last N lines', (v) => Number(v))
     .option('--timestamps', 'prefix followed lines with the time they arrived')
+    .option('--all', 'the whole history from the log files (all rotations) instead of the scrollback; with --since, needs sinks.timestamps')
     .option('--verbose', 'also print where the log file is')
     .addHelpText('after', `
 Examples:
   vtcon logs web1:console
   vtcon logs -n 50 web1:console
   vtcon logs --since 10m web1:console
+  vtcon logs --all web1:console | less -R
   vtcon logs -f --timestamps web1:console`)
-    .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean }, cmd: Command) => {
+    .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean; all?: boolean }, cmd: Command) => {
       const t = parseTarget(targetArg, true);
       const sinceMs = opts.since ? parseSince(opts.since) : undefined;
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (cl) => {
         const stamp = opts.timestamps ? timestamper() : null;
         const params = { vm: t.vm, port: t.port, ...(sinceMs !== undefined ? { sinceMs } : {}), ...(opts.lines !== undefined ? { lines: opts.lines } : {}) };
         if (!opts.follow) {
-          const r = await cl.call<{ data: string; logFile: string | null }>('logs', params);
+          const r = await cl.call<{ data: string; logFile: string | null }>('logs', { ...params, files: Boolean(opts.all) });
           if (opts.verbose && r.logFile) process.stderr.write(`log file: ${r.logFile}\n`);
           process.stdout.write(Buffer.from(r.data, 'base64'));
           return;

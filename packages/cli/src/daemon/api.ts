@@ -5,6 +5,13 @@ import { breakBytes, type Config } from '../config/schema.js';
 import { ApiError, API_VERSION, type ErrorBody } from '../control/protocol.js';
 import type { Handlers } from '../control/server.js';
 import { FleetError, type Fleet, type FleetStats } from './fleet.js';
+import { readLogHistory } from './log-files.js';
+
+function lastLinesOf(text: Buffer, n: number): Buffer {
+  let i = text.length;
+  for (let k = 0; k < n && i > 0; k++) i = text.lastIndexOf(0x0a, i - 2) + 1;
+  return n === 0 ? Buffer.alloc(0) : text.subarray(i);
+}
 
 export interface DaemonContext {
   fleet: Fleet;
@@ -95,8 +102,16 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         await fleet.removePort(vm, port);
         return { removed: port };
       },
-      logs: (p) => {
-        const { vm, port, sinceMs, lines } = parse(target.extend({ sinceMs: z.number().optional(), lines: z.number().int().min(0).optional() }), p);
+      logs: async (p) => {
+        const { vm, port, sinceMs, lines, files } = parse(target.extend({ sinceMs: z.number().optional(), lines: z.number().int().min(0).optional(), files: z.boolean().default(false) }), p);
+        if (files) {
+          const info = fleet.list().find((v) => v.name === vm)?.ports.find((x) => x.name === port);
+          if (!info) fleet.scrollback(vm, port); // throws the right NOT_FOUND
+          if (!info?.logFile) return { data: '', logFile: null };
+          let text = await readLogHistory(info.logFile, sinceMs);
+          if (lines !== undefined) text = lastLinesOf(text, lines);
+          return { data: text.toString('base64'), logFile: info.logFile };
+        }
         const bytes = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
         const info = fleet.list().find((v) => v.name === vm)?.ports.find((x) => x.name === port);
         return { data: Buffer.from(bytes).toString('base64'), logFile: info?.logFile ?? null };
