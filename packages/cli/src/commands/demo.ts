@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../cli/exit.js';
 import { c } from '../cli/output.js';
@@ -54,7 +54,8 @@ Then, from another terminal, use the commands the demo prints, e.g.:
       const fleet = holder.fleet!;
       const guests = await startGuests(config, fleet);
       const sock = daemon.controlPath;
-      const self = process.env.VTCON_WRAPPER ?? 'vtcon';
+      const wrapper = process.env.VTCON_WRAPPER;
+      const self = wrapper ? (dirname(wrapper) === process.cwd() ? './vtcon' : wrapper) : 'vtcon';
       const first = config.vms[0]!;
       process.stdout.write([
         c.bold(`vtcon demo: ${opts.guests} guest(s) x ${opts.ports} port(s); runtime dir ${runtimeDir}`),
