@@ -23,7 +23,8 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Examples:
   vtcon bench
-  vtcon bench -- --quick`)
+  vtcon bench --quick                 # a smoke run
+  vtcon bench --suite ring,transport`)
     .action(async (args: string[]) => {
       const root = repoRoot();
       const script = root ? join(root, 'benchmarks', 'run.mjs') : null;

@@ -124,6 +124,12 @@ describe(`vtcon against a running daemon (${FLEET_MODE} fleet)`, () => {
     }
   });
 
+  it('a second daemon on the same control socket refuses to start', () => {
+    const r = runCli(['serve', '--config', d.configPath]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a daemon is already running at .*control\.sock/);
+  });
+
   it('stats --json reports bytes per port', () => {
     const s = JSON.parse(runCli(['stats', '--json'], d.env).stdout) as { vms: { name: string; ports: { bytesIn: number }[] }[] };
     expect(s.vms.find((v) => v.name === 'web1')!.ports[0]!.bytesIn).toBeGreaterThan(0);

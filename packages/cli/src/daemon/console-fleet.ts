@@ -147,6 +147,7 @@ export class ConsoleFleet implements Fleet {
     };
     device = c.createConsoleDevice ? c.createConsoleDevice(opts) : new c.ConsoleDevice(opts);
     const dev = device;
+    mkdirSync(dirname(cfg.socket), { recursive: true });
     const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
     backend.listen();
     this.vms.set(cfg.name, { cfg, device: dev, backend, ports, connectedSince: null });
