@@ -110,7 +110,7 @@ describe('VhostUserBackend + VhostUserFrontend over a real socket', () => {
     fe.close();
   });
 
-  it('GET_INFLIGHT_FD returns a memfd buffer with version-1 queue regions', async () => {
+  it('GET_INFLIGHT_FD returns a zeroed memfd buffer; each queue stamps its region (version 1) when it starts', async () => {
     const { path } = setup();
     const fe = VhostUserFrontend.connect(path);
     await fe.negotiate({ memory: [1 << 20] });
@@ -122,12 +122,18 @@ describe('VhostUserBackend + VhostUserFrontend over a real socket', () => {
     expect(size).toBe(2 * Math.ceil((16 + 16 * 256) / 64) * 64); // two 64-byte-aligned queue regions
     const sab = mmapShared(m!.fds[0]!, size, 0);
     const dv = new DataView(sab);
-    expect(dv.getUint16(8, true)).toBe(1); // version
-    expect(dv.getUint16(10, true)).toBe(256); // desc_num
-    releaseMapping(sab);
-    // Hand it back, as a reconnecting QEMU does.
+    expect(dv.getUint16(8, true)).toBe(0); // version 0: no state yet
+    // Hand it back, as QEMU does at every start, then start the queues.
     await fe.request(FrontendRequest.SET_INFLIGHT_FD, m!.payload, { fds: m!.fds, needReply: true });
     close(m!.fds[0]!);
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const per = size / 2;
+    for (const q of [0, 1]) {
+      expect(dv.getUint16(q * per + 8, true)).toBe(1); // version
+      expect(dv.getUint16(q * per + 10, true)).toBe(256); // desc_num
+    }
+    releaseMapping(sab);
     fe.close();
   });
 

@@ -31,7 +31,7 @@ import {
 } from './codes.js';
 import { VhostUserError, isVhostUserError } from '../errors.js';
 import { VhostUserMemoryTable } from '../memory/memory-table.js';
-import { inflightBufferSize, initInflightBuffer } from '../memory/inflight.js';
+import { InflightQueue, inflightBufferSize, inflightQueueRegionSize } from '../memory/inflight.js';
 import { silentLogger, type Logger, type VhostUserDevice } from './device.js';
 
 const VIRTIO_RING_F_INDIRECT_DESC = 28n;
@@ -86,7 +86,7 @@ class BackendSession {
   private ackedProtocol = 0n;
   private status = 0;
   private backendReq: VhostUserConnection | null = null;
-  private inflight: { fd: number; sab: SharedArrayBuffer; size: number } | null = null;
+  private inflight: { fd: number; sab: SharedArrayBuffer; size: number; numQueues: number; queueSize: number } | null = null;
   private chain: Promise<void> = Promise.resolve();
   private ending = false;
   readonly done: Promise<void>;
@@ -314,10 +314,10 @@ class BackendSession {
         const fd = native.memfdCreate('vtcon-inflight');
         try {
           native.ftruncate(fd, size);
+          // Zeroed (version 0): each queue stamps its region at its first start (see inflight.ts).
           const sab = native.mmapShared(fd, size, 0);
-          initInflightBuffer(new Uint8Array(sab), numQueues, queueSize);
           this.releaseInflight();
-          this.inflight = { fd, sab, size };
+          this.inflight = { fd, sab, size, numQueues, queueSize };
         } catch (e) { safeClose(fd); throw e; }
         return { kind: 'inflight', inflight: { mmapSize: BigInt(size), mmapOffset: 0n, numQueues, queueSize }, fds: [fd] };
       }
@@ -334,7 +334,7 @@ class BackendSession {
         const sab = native.mmapShared(fd, size, Number(mmapOffset));
         m.fds.fill(-1);
         this.releaseInflight();
-        this.inflight = { fd, sab, size };
+        this.inflight = { fd, sab, size, numQueues, queueSize };
         return undefined;
       }
       case R.SET_STATUS: this.status = Number((p as { value: bigint }).value & 0xffn); return undefined;
@@ -389,11 +389,30 @@ class BackendSession {
     const c = { ...v.config, eventIdx: (this.ackedFeatures & (1n << VIRTIO_RING_F_EVENT_IDX)) !== 0n };
     // used.idx lives in guest memory (written only by us, before any restart): resume from it.
     const usedIdx = new DataView(memory.view(c.usedAddr, 4).slice().buffer).getUint16(2, true);
+    // Inflight tracking (SET/GET_INFLIGHT_FD): a region that carries state from an earlier start
+    // (this back-end's or a crashed predecessor's) decides where popping resumes and which heads
+    // are handed out again; SET_VRING_BASE only counts for a fresh region.
+    let inflight: InflightQueue | null = null;
+    let resubmit: number[] = [];
+    let lastAvailIdx = v.lastAvailIdx;
+    const inf = this.inflight;
+    if (inf && i < inf.numQueues) {
+      if (v.num <= inf.queueSize) {
+        const per = inflightQueueRegionSize(inf.queueSize);
+        inflight = new InflightQueue(new Uint8Array(inf.sab, i * per, per), v.num);
+        const r = inflight.recover(usedIdx, v.lastAvailIdx);
+        resubmit = r.resubmit;
+        lastAvailIdx = r.lastAvailIdx;
+        if (r.recovered) this.log.info({ queue: i, usedIdx, resubmit: resubmit.length, lastAvailIdx, setVringBase: v.lastAvailIdx }, 'vhost-user queue recovered from its inflight region');
+      } else {
+        this.log.warn({ queue: i, size: v.num, inflightQueueSize: inf.queueSize }, 'queue larger than its inflight region: not tracked');
+      }
+    }
     v.started = true;
-    this.log.info({ queue: i, size: v.num, lastAvailIdx: v.lastAvailIdx, usedIdx }, 'vhost-user queue started');
+    this.log.info({ queue: i, size: v.num, lastAvailIdx, usedIdx }, 'vhost-user queue started');
     this.device.startQueue(i, {
-      index: i, memory, config: c, lastAvailIdx: v.lastAvailIdx, usedIdx,
-      kickFd: v.kickFd, callFd: v.callFd, regionFds: this.memTable.regionFds,
+      index: i, memory, config: c, lastAvailIdx, usedIdx,
+      kickFd: v.kickFd, callFd: v.callFd, regionFds: this.memTable.regionFds, inflight, resubmit,
     });
   }
 

@@ -5,6 +5,7 @@
  * concurrently (the back-end awaits stopQueue before it handles the next request).
  */
 import type { GuestMemory, QueueConfig } from '@vtcon/ring';
+import type { InflightQueue } from '../memory/inflight.js';
 
 export interface StartedQueue {
   index: number;
@@ -23,6 +24,20 @@ export interface StartedQueue {
   callFd: number;
   /** To re-map guest memory in a worker thread if the SABs are not enough. */
   regionFds: { fd: number; size: number; offset: number; guestPhysAddr: number }[];
+  /**
+   * Inflight tracking, when the front-end gave a buffer (GET/SET_INFLIGHT_FD, protocol feature
+   * INFLIGHT_SHMFD), else null/absent (optional so that hand-built StartedQueues stay valid). A device that uses it calls `inflight.popped(head)` after each
+   * pop and completes chains with `inflight.pushUsed(dq, …)` / `addUsed`+`publishUsed` instead
+   * of the DeviceQueue's own; then a back-end that dies at any point loses and repeats nothing
+   * on this queue. Its SharedArrayBuffer stays valid only until stopQueue returns.
+   */
+  inflight?: InflightQueue | null;
+  /**
+   * Heads an earlier back-end popped and never used, oldest first (from the inflight region):
+   * process them (DeviceQueue.readChain(head); they stay marked inflight) before popping more.
+   * lastAvailIdx already counts them. Empty without inflight tracking.
+   */
+  resubmit?: readonly number[];
 }
 
 export interface BackendChannel {

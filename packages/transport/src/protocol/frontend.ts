@@ -15,7 +15,7 @@ import { DriverQueue, GuestMemory, layOutQueue, splitQueueLayout, type QueueConf
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
 import {
   encodeMessage, decodeMessage, describeRequest, isReply, REQUEST_FLAGS, REPLY_FLAGS,
-  type MemoryRegionDescription, type Payload, type VhostUserMessage,
+  type InflightDescription, type MemoryRegionDescription, type Payload, type VhostUserMessage,
 } from './message.js';
 import {
   BackendRequest, FrontendRequest, VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_NEED_REPLY_MASK,
@@ -80,6 +80,8 @@ export class VhostUserFrontend {
   ackedFeatures = 0n;
   ackedProtocolFeatures = 0n;
   private nextFree = 0;
+  /** The back-end's inflight buffer (GET_INFLIGHT_FD), kept across back-end restarts like QEMU's. */
+  inflight: { fd: number; desc: InflightDescription } | null = null;
 
   private constructor(fd: number, opts: FrontendOptions) {
     this.opts = opts;
@@ -286,6 +288,27 @@ export class VhostUserFrontend {
     return m.payload.state.num;
   }
 
+  /**
+   * Inflight tracking (protocol feature INFLIGHT_SHMFD), as QEMU's vhost-user-blk does at every
+   * start: GET_INFLIGHT_FD once (the first back-end creates and sizes the buffer), then
+   * SET_INFLIGHT_FD with it, before the rings are set up. After a back-end restart (reattach)
+   * the same buffer goes to the new back-end, which resubmits whatever the dead one had popped
+   * and not used. Returns false (and does nothing) when INFLIGHT_SHMFD was not negotiated.
+   */
+  async setupInflight(numQueues: number, queueSize: number): Promise<boolean> {
+    if (!this.hasProtocol('INFLIGHT_SHMFD')) return false;
+    if (!this.inflight) {
+      const m = await this.request(FrontendRequest.GET_INFLIGHT_FD, { kind: 'inflight', inflight: { mmapSize: 0n, mmapOffset: 0n, numQueues, queueSize } }, { expectReply: true });
+      if (m?.payload.kind !== 'inflight' || m.fds.length !== 1 || m.payload.inflight.mmapSize === 0n) {
+        for (const fd of m?.fds ?? []) safeClose(fd);
+        throw new VhostUserError('UNEXPECTED_REPLY', 'GET_INFLIGHT_FD: no buffer in the reply', { scope: 'none' });
+      }
+      this.inflight = { fd: m.fds[0]!, desc: m.payload.inflight };
+    }
+    await this.set(FrontendRequest.SET_INFLIGHT_FD, { kind: 'inflight', inflight: this.inflight.desc }, [this.inflight.fd]);
+    return true;
+  }
+
   /** SET_BACKEND_REQ_FD: give the back-end a socket on which it sends us requests. */
   async setBackendReqFd(): Promise<void> {
     const [ours, theirs] = native.socketPair();
@@ -352,12 +375,15 @@ export class VhostUserFrontend {
     for (const [k, q] of old.queues) f.queues.set(k, q);
     old.queues.clear();
     f.nextFree = old.nextFree;
+    f.inflight = old.inflight;
+    old.inflight = null;
     return f;
   }
 
   private release(): void {
     for (const q of this.queues.values()) { safeClose(q.kickFd); safeClose(q.callFd); }
     this.queues.clear();
+    if (this.inflight) { safeClose(this.inflight.fd); this.inflight = null; }
     for (const r of this.regions.splice(0)) {
       try { native.releaseMapping(r.sab); } catch { /* already released */ }
       safeClose(r.fd);
