@@ -131,7 +131,9 @@ describe(`vtcon against a running daemon (${FLEET_MODE} fleet)`, () => {
   });
 
   it('stats --json reports bytes per port', () => {
-    const s = JSON.parse(runCli(['stats', '--json'], d.env).stdout) as { vms: { name: string; ports: { bytesIn: number }[] }[] };
+    const s = JSON.parse(runCli(['stats', '--json'], d.env).stdout) as { workers: { alive: boolean }[]; vms: { name: string; ports: { bytesIn: number }[] }[] };
+    // The real fleet services port queues on the configured piscina workers (2 by default).
+    expect(s.workers.filter((w) => w.alive)).toHaveLength(FLEET_MODE === 'real' ? 2 : 0);
     expect(s.vms.find((v) => v.name === 'web1')!.ports[0]!.bytesIn).toBeGreaterThan(0);
   });
 });

@@ -14,7 +14,11 @@ export function renderStats(cur: FleetStats, prev: FleetStats | null): string {
       rows.push([vm.name, vm.state, p.name, bytes(p.bytesIn), rate(p.bytesIn, old?.bytesIn), bytes(p.bytesOut), rate(p.bytesOut, old?.bytesOut), bytes(p.backlog), String(p.dropped)]);
     }
   }
-  return table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED'], rows);
+  const t = table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED'], rows);
+  const w = cur.workers ?? [];
+  if (w.length === 0) return t;
+  const shards = w.map((s) => `#${s.shard} ${s.alive ? 'up' : 'down'} ${s.queues} queues${s.restarts ? `, ${s.restarts} restarts` : ''}`).join('; ');
+  return `${t}\nworkers: ${shards}`;
 }
 
 export function register(program: Command): void {

@@ -54,6 +54,7 @@ export function toErrorBody(err: unknown): ErrorBody {
 function statsSnapshot(fleet: Fleet): FleetStats {
   return {
     at: new Date().toISOString(),
+    workers: fleet.workers?.() ?? [],
     vms: fleet.list().map((vm) => ({
       name: vm.name,
       state: vm.state,

@@ -45,8 +45,12 @@ export interface AttachedClient {
   peer: string;
 }
 
+export interface WorkerShard { shard: number; queues: number; restarts: number; alive: boolean }
+
 export interface FleetStats {
   at: string;
+  /** Piscina shards servicing port queues (empty for the simulated fleet). */
+  workers: WorkerShard[];
   vms: { name: string; state: VmState; ports: { name: string; bytesIn: number; bytesOut: number; backlog: number; dropped: number }[] }[];
 }
 
@@ -76,6 +80,8 @@ export interface Fleet {
   /** Live guest output for `logs -f`. */
   subscribe(vm: string, port: string, onData: (chunk: Uint8Array) => void): Unsubscribe;
   who(vm: string, port: string): AttachedClient[];
+  /** Worker shards servicing port queues. */
+  workers?(): WorkerShard[];
   /** Stop accepting, drain queues, flush and close every sink. */
   close(): Promise<void>;
 }
