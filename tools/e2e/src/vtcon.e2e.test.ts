@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { findPort, type VtconDaemon } from './daemon.js';
 import { daemonsPerTest, guestsPerTest } from './failure-log.js';
+import { bootReconnecting } from './qmp.js';
 import type { Guest } from './qemu.js';
 
 const boot = guestsPerTest();
@@ -25,8 +26,8 @@ const VM1 = {
 };
 
 /** A guest on a daemon's VM, running the serial shell (exec) and staying up. */
-async function shellGuest(d: VtconDaemon, vm: string, numPorts: number, extra: { reconnectMs?: number; name?: string } = {}): Promise<Guest> {
-  const g = boot({ scenario: 'shell', stay: true, socketPath: d.socketOf(vm), numPorts, name: extra.name ?? vm, ...(extra.reconnectMs !== undefined ? { reconnectMs: extra.reconnectMs } : {}) });
+async function shellGuest(d: VtconDaemon, vm: string, numPorts: number, extra: { name?: string } = {}): Promise<Guest> {
+  const g = boot({ scenario: 'shell', stay: true, socketPath: d.socketOf(vm), numPorts, name: extra.name ?? vm });
   await g.waitFor(/^VTCON shell ready$/, { timeoutMs: BOOT_MS });
   return g;
 }
@@ -260,3 +261,99 @@ describe('RESIZE payload order of this kernel', () => {
     expect(right, JSON.stringify(seen)).toHaveLength(1);
   });
 });
+
+describe('vtcon: faults', () => {
+  it('7a: QEMU killed with SIGKILL: the daemon logs it, keeps serving the other guest, and accepts the restarted QEMU', async () => {
+    const d = await startDaemon({ vms: [{ ...VM1, name: 'vmA' }, { ...VM1, name: 'vmB' }] });
+    const [a, b] = await Promise.all([shellGuest(d, 'vmA', 4), shellGuest(d, 'vmB', 4)]);
+    expect((await a.exec('printf "A before the crash\\n" >/dev/hvc0')).rc).toBe(0);
+    await d.waitUntil((vms) => (findPort(vms, 'vmA', 'console')?.bytesIn ?? 0) > 0, 'vmA console output');
+
+    expect(await a.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+    await d.waitUntil((vms) => vms.find((v) => v.name === 'vmA')?.state === 'listening', 'vmA back to listening', 15_000);
+    const gone = d.logRecords().filter((r) => r.vm === 'vmA' && /disconnect/i.test(String(r.msg)));
+    expect(gone.length, 'a daemon log record for vmA going away').toBeGreaterThan(0);
+    expect(d.running).toBe(true);
+    expect((await d.ls()).find((v) => v.name === 'vmB')?.state).toBe('connected');
+
+    // vmB is still served both ways
+    const from = b.serial.lines().length;
+    expect((await b.exec('VTCON_PORT=org.test.0 VTCON_BYTES=65536 sh /scenarios/write-random.sh', { timeoutMs: 60_000 })).rc).toBe(0);
+    const data = (await b.waitFor(/^VTCON data bytes=65536 sha256=([0-9a-f]{64})/, { from })).match;
+    await waitBytesIn(d, 'vmB', 'org.test.0', 65536, 30_000);
+    expect(sha256(await d.scrollback('vmB', 'org.test.0'))).toBe(data[1]);
+    await readLineVia(d, b, 'vmB', 'vmB still here');
+
+    // a new QEMU for vmA on the same socket: accepted, ports named, console both ways
+    const a2 = await shellGuest(d, 'vmA', 4, { name: 'vmA-restarted' });
+    const ports = await a2.exec('VTCON_NPORTS=3 sh /scenarios/ports.sh');
+    expect(ports.output).toContain('VTCON ports 3 vport0p0=console vport0p1=org.test.0 vport0p2=org.test.1');
+    expect((await d.ls()).find((v) => v.name === 'vmA')?.state).toBe('connected');
+    expect((await a2.exec('printf "A after the restart\\n" >/dev/hvc0')).rc).toBe(0);
+    await d.waitUntil((vms) => (findPort(vms, 'vmA', 'console')?.bytesIn ?? 0) >= 2 * 'A before the crash\r\n'.length + 1, 'vmA console output after restart');
+    expect((await d.scrollback('vmA', 'console')).toString('latin1')).toMatch(/A before the crash\r?\n[^]*A after the restart\r?\n/);
+    await readLineVia(d, a2, 'vmA', 'vmA is back');
+  });
+
+  it('7b: the daemon killed (SIGKILL) and restarted while the guest writes: no acknowledged byte lost or duplicated, the console works again', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    // reconnect-ms needs the device added over QMP once the chardev is connected (see qmp.ts)
+    const g = await bootReconnecting(boot, d.dir, { socketPath: d.socketOf('vm1'), numPorts: 4, reconnectMs: 500 }, { scenario: 'shell', stay: true, name: 'vm1-reconnecting' });
+    await g.waitFor(/^VTCON shell ready$/, { timeoutMs: BOOT_MS });
+    const count = 20_000;
+    const expected = Array.from({ length: count }, (_, i) => `seq ${i}\n`).join('');
+    const from = g.serial.lines().length;
+    const writing = g.exec(`VTCON_PORT=hvc0 VTCON_COUNT=${count} VTCON_EVERY=500 sh /scenarios/write-seq.sh`, { timeoutMs: 240_000 });
+    // settled: 'done' or the console closed because QEMU exited
+    const outcome = writing.then((r) => `rc=${r.rc}`, () => 'qemu-exited');
+    await g.waitFor(/^VTCON seq-start /, { from, timeoutMs: 30_000 });
+    await g.waitFor(/^VTCON seq-progress 2000$/, { from, timeoutMs: 60_000 });
+    expect(await d.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+    // Lines the guest finished writing before the kill: acknowledged (hvc waits for each buffer to come back).
+    const acked = Math.max(...vtconLines(g, from).map((l) => /^VTCON seq-progress (\d+)$/.exec(l)).filter((m) => m !== null).map((m) => Number(m[1])));
+    const ackedBytes = expected.indexOf(`seq ${acked}\n`);
+    const durable = d.logFileBytes('vm1', 'console');
+    // what survived the kill: a byte-exact prefix of the stream covering every acknowledged byte
+    expect({ prefix: expected.startsWith(durable.toString('latin1')), atLeastAcked: durable.length >= ackedBytes })
+      .toEqual({ prefix: true, atLeastAcked: true });
+
+    await sleep(1000);
+    await d.restart();
+    const result = await Promise.race([outcome, sleep(120_000).then(() => 'timeout')]);
+    const qemuAbort = /vhost_dev_start: Assertion .hdev->vhost_ops' failed/.test(g.qemuStderr());
+    if (result === 'qemu-exited' && qemuAbort) {
+      // QEMU 11.1.3 limitation, not vtcon's: vhost-user-base's disconnect runs vhost_dev_cleanup
+      // and its reconnect restarts the device without vhost_dev_init, so QEMU aborts once the
+      // backend is back (hw/virtio/vhost-user-base.c vub_connect). See tools/e2e/README.md.
+      process.stdout.write(`7b: QEMU aborted on reconnect (known QEMU 11.1.3 vhost-user-base bug); the daemon side is checked: ${durable.length} bytes durable, ${ackedBytes} acknowledged\n`);
+      // the restarted daemon serves the VM again: a new QEMU connects, the console works both ways
+      const g2 = await shellGuest(d, 'vm1', 4, { name: 'vm1-after-daemon-restart' });
+      expect((await g2.exec('printf "after restart\\n" >/dev/hvc0')).rc).toBe(0);
+      await d.waitUntil((vms) => (findPort(vms, 'vm1', 'console')?.bytesIn ?? 0) > 0, 'console output after the restart');
+      expect((await d.scrollback('vm1', 'console')).toString('latin1')).toMatch(/after restart/);
+      await readLineVia(d, g2, 'vm1', 'console is back');
+      // the log file kept the first life's bytes; the new output follows them
+      expect(d.logFileBytes('vm1', 'console').subarray(0, durable.length).equals(durable)).toBe(true);
+      return;
+    }
+    expect(result, `guest writer after the daemon restart; QEMU stderr: ${g.qemuStderr()}`).toBe('rc=0');
+    expect(vtconLines(g, from)).toContain(`VTCON seq-done count=${count}`);
+    // every line exactly once, in order, across both daemon lives (the log file is the durable record)
+    const log = await waitLogFile(d, 'vm1', 'console', expected.length);
+    const got = log.toString('latin1').split('\n').slice(0, -1);
+    const firstBad = got.findIndex((l, i) => l !== `seq ${i}`);
+    expect({ bytes: log.length, lines: got.length, firstBad, around: firstBad < 0 ? [] : got.slice(Math.max(0, firstBad - 2), firstBad + 3) })
+      .toEqual({ bytes: expected.length, lines: count, firstBad: -1, around: [] });
+    await readLineVia(d, g, 'vm1', 'console is back');
+  });
+});
+
+/** `vtcon send VM:console TEXT`, read by the guest on hvc0 (read-lines scenario). */
+async function readLineVia(d: VtconDaemon, g: Guest, vm: string, text: string): Promise<void> {
+  const from = g.serial.lines().length;
+  const reading = g.exec('VTCON_PORT=hvc0 VTCON_LINES=1 sh /scenarios/read-lines.sh', { timeoutMs: 60_000 });
+  await g.waitFor(/^VTCON ready dev=\/dev\/hvc0$/, { from, timeoutMs: 30_000 });
+  await d.run(['send', `${vm}:console`, text]);
+  expect((await reading).rc).toBe(0);
+  expect(vtconLines(g, from).filter((l) => l.startsWith('VTCON line '))).toEqual([`VTCON line ${text}`]);
+}
