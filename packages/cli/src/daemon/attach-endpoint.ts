@@ -1,5 +1,7 @@
-// Per-port attach endpoint for the stand-in fleet, speaking @vtcon/console's attach protocol
-// (see cli/attach-wire.ts) until that package exports its AttachServer. Many readers, at most
+// Per-port attach endpoint for the simulated fleet, speaking @vtcon/console's attach protocol
+// (see cli/attach-wire.ts). The real fleet uses @vtcon/console's AttachServer; this small copy
+// exists so `serve --simulate` / `demo --simulate` work where the device stack does not load
+// (no native addon, lower packages not built). Many readers, at most
 // one writer; a 'writer' request is downgraded to spectator while another writer holds the
 // role; 'force-writer' takes it. A client that sends no handshake within 200 ms (conserver's
 // `uds` console, socat) is a raw byte stream: writer if free, else spectator.

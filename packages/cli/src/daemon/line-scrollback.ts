@@ -1,5 +1,6 @@
 // A bounded scrollback with a per-chunk time index, enough for `logs --since` and attach replay
-// in the stand-in fleet (the real fleet uses @vtcon/console's Scrollback sink).
+// in the simulated fleet, which must work without the device stack (the real fleet uses
+// @vtcon/console's Scrollback sink).
 export class LineScrollback {
   private chunks: { at: number; bytes: Buffer }[] = [];
   private size = 0;

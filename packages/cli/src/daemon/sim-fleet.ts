@@ -1,7 +1,7 @@
-// Stand-in Fleet: every VM is an in-process simulated guest running ShellModel on each port,
-// with no virtio underneath. It exists so the CLI, control API and sinks can be driven end to
-// end while the device stack is wired in (console-fleet.ts); `vtcon serve --simulate` and the
-// demo fall back to it when @vtcon/console is not built. It keeps the same sinks as the real
+// Simulated Fleet: every VM is an in-process simulated guest running ShellModel on each port,
+// with no virtio underneath. `vtcon serve --simulate` / `demo --simulate` use it, and the daemon
+// falls back to it (with a warning) when the device stack (console-fleet.ts) cannot load, so the
+// CLI is usable and testable on a machine without the native addon. It keeps the same sinks as the real
 // fleet: a bounded scrollback with time index, a log file per port, an attach endpoint.
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
