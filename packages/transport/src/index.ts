@@ -21,3 +21,4 @@ export { EchoDevice } from './protocol/echo-device.js';
 export { EchoTransfer, type EchoResult } from './protocol/echo-harness.js';
 export * as native from './native.js';
 export { NativeError, type NativeErrorReason } from './errors-native.js';
+export { InflightQueue, inflightBufferSize, inflightQueueRegionSize, inflightHeads, type InflightRecovery } from './memory/inflight.js';
