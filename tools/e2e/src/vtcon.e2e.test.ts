@@ -348,6 +348,33 @@ describe('vtcon: faults', () => {
   });
 });
 
+describe('vtcon: guest driver reset without a new connection', () => {
+  it('9 (extra): the guest driver unbound and bound again (what a guest reboot does): ports close, then come back and work', async () => {
+    const d = await startDaemon({ vms: [VM1] });
+    const g = await shellGuest(d, 'vm1', 4);
+    const from = g.serial.lines().length;
+    await g.exec('VTCON_PORT=org.test.0 VTCON_HOLD=120 sh /scenarios/open-close.sh &');
+    await g.waitFor(/^VTCON opened dev=\/dev\/vport0p1 round=1$/, { from, timeoutMs: 30_000 });
+    await d.waitUntil((vms) => findPort(vms, 'vm1', 'org.test.0')?.guestOpen === true, 'org.test.0 open');
+    // unbinding resets the device: QEMU stops every queue (SET_VRING_ENABLE 0, GET_VRING_BASE) on the same connection
+    const dev = (await g.exec('basename "$(readlink -f /sys/class/virtio-ports/vport0p0/device)"')).output[0]!;
+    expect((await g.exec(`echo ${dev} > /sys/bus/virtio/drivers/virtio_console/unbind`)).rc).toBe(0);
+    expect((await g.exec('ls /sys/class/virtio-ports | wc -l')).output).toEqual(['0']);
+    await sleep(500);
+    const during = (await d.ls())[0]!.ports.map((p) => [p.name, p.guestOpen]);
+    // soft: a failure here still lets the rebind half run (and report)
+    expect.soft(during, 'vtcon ls --json while no driver is bound: no port can be open').toEqual([['console', false], ['org.test.0', false], ['org.test.1', false]]);
+
+    expect((await g.exec(`echo ${dev} > /sys/bus/virtio/drivers/virtio_console/bind`)).rc).toBe(0);
+    const ports = await g.exec('VTCON_NPORTS=3 sh /scenarios/ports.sh');
+    expect(ports.output).toContain('VTCON ports 3 vport0p0=console vport0p1=org.test.0 vport0p2=org.test.1');
+    expect((await g.exec('printf "after-rebind\\n" >/dev/hvc0')).rc).toBe(0);
+    await d.waitUntil((vms) => (findPort(vms, 'vm1', 'console')?.bytesIn ?? 0) > 0, 'console output after rebind');
+    expect((await d.scrollback('vm1', 'console')).toString('latin1')).toMatch(/after-rebind/);
+    await readLineVia(d, g, 'vm1', 'after rebind');
+  });
+});
+
 /** `vtcon send VM:console TEXT`, read by the guest on hvc0 (read-lines scenario). */
 async function readLineVia(d: VtconDaemon, g: Guest, vm: string, text: string): Promise<void> {
   const from = g.serial.lines().length;
