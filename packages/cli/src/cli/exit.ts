@@ -1,5 +1,6 @@
 // Exit codes (documented in `vtcon --help` and the README) and the one error type commands throw.
 import { ApiError } from '../control/protocol.js';
+import { StackError } from '../daemon/stack.js';
 
 export const ExitCode = {
   OK: 0,
@@ -51,6 +52,8 @@ export function classify(err: unknown): CliError {
         return new CliError(ExitCode.RUNTIME, err.message);
     }
   }
+  // The device stack is missing a piece (serve, demo, guest): the message names it, the hint fixes it.
+  if (err instanceof StackError) return new CliError(ExitCode.RUNTIME, err.message, err.hint);
   const e = err as { reason?: string; message?: string };
   if (e?.reason === 'CONFIG_INVALID' || e?.reason === 'CONFIG_SYNTAX' || e?.reason === 'CONFIG_UNREADABLE') {
     return new CliError(ExitCode.USAGE, String(e.message), 'fix the config file and run the command again');

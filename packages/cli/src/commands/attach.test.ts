@@ -2,13 +2,13 @@
 // send-keys and read the screen with capture-pane.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, FLEET_MODE, runCli, serve, vmYaml, waitFor, type Served } from '../testing/binary.js';
+import { BIN, runCli, serve, vmYaml, waitFor, type Served } from '../testing/binary.js';
 
 const TMUX_SOCKET = `vtcon-test-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', TMUX_SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
 const screen = (target: string) => tmux('capture-pane', '-p', '-J', '-t', target);
 
-describe(`vtcon attach in tmux (${FLEET_MODE} fleet)`, () => {
+describe('vtcon attach in tmux', () => {
   let d: Served;
   const env = () => `VTCON_SOCKET=${d.env.VTCON_SOCKET} NO_COLOR=1 TERM=xterm`;
   beforeAll(async () => {

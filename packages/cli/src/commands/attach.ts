@@ -1,4 +1,3 @@
-import { createConnection, type Socket } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
@@ -6,49 +5,26 @@ import { ControlClient } from '../control/client.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
 import { CliError, ExitCode } from '../cli/exit.js';
 import { parseTarget } from '../cli/target.js';
-import { encodeHello, encodeInput, encodeResize, parseReply, type AttachReply, type AttachRequest, type ParsedReply } from '../cli/attach-wire.js';
+import type { AttachConnection, AttachRequest } from '@vtcon/console';
+import { loadConsole } from '../daemon/stack.js';
 import type { VmInfo } from '../daemon/fleet.js';
 
 interface AttachOpts { replay: number; escape: string; readOnly?: boolean; force?: boolean }
 
-/** Connects and performs the handshake; resolves with the granted role and any bytes after it. */
-function handshake(path: string, req: AttachRequest): Promise<{ socket: Socket; reply: AttachReply; rest: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new CliError(ExitCode.RUNTIME, `no answer from the attach socket ${path}`, 'check the daemon log; is it overloaded?'));
-    }, 5000);
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new CliError(ExitCode.NO_DAEMON, `cannot connect to the attach socket ${path} (${err.code ?? err.message})`, 'is the daemon still running? check with `vtcon ls`'));
-    });
-    socket.once('connect', () => socket.write(encodeHello(req)));
-    const onData = (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      // Output that raced ahead of our hello is skipped: the replay re-sends it.
-      const at = buf.indexOf('VTCON-');
-      const lf = at < 0 ? -1 : buf.indexOf(0x0a, at);
-      if (lf < 0) return;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.pause();
-      let parsed: ParsedReply;
-      try {
-        parsed = parseReply(buf.subarray(at, lf).toString('utf8'));
-      } catch (err) {
-        socket.destroy();
-        return reject(new CliError(ExitCode.RUNTIME, (err as Error).message));
-      }
-      if (!parsed.ok) {
-        socket.destroy();
-        return reject(new CliError(ExitCode.RUNTIME, `attach refused: ${parsed.message} (${parsed.reason})`));
-      }
-      resolve({ socket, reply: parsed.reply, rest: buf.subarray(lf + 1) });
-    };
-    socket.on('data', onData);
-  });
+/** Connects and performs the handshake (@vtcon/console's attach client), with CLI errors. */
+async function handshake(path: string, req: AttachRequest): Promise<AttachConnection> {
+  const { connectAttach } = await loadConsole();
+  try {
+    return await connectAttach(path, req);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { reason?: string };
+    if (e.reason === 'ATTACH_PROTOCOL') {
+      throw /no reply/.test(e.message)
+        ? new CliError(ExitCode.RUNTIME, `no answer from the attach socket ${path}`, 'check the daemon log; is it overloaded?')
+        : new CliError(ExitCode.RUNTIME, `attach refused: ${e.message}`);
+    }
+    throw new CliError(ExitCode.NO_DAEMON, `cannot connect to the attach socket ${path} (${e.code ?? e.message})`, 'is the daemon still running? check with `vtcon ls`');
+  }
 }
 
 export function register(program: Command): void {
@@ -84,7 +60,10 @@ Examples:
       }
       const info = await control.call<{ path: string }>('attach.info', { vm: t.vm, port });
       const name = `${userInfo().username}@${hostname()} (pid ${process.pid})`;
-      const { socket, reply, rest } = await handshake(info.path, { role: opts.readOnly ? 'spectator' : opts.force ? 'force-writer' : 'writer', replay: opts.replay, name });
+      const conn = await handshake(info.path, { role: opts.readOnly ? 'spectator' : opts.force ? 'force-writer' : 'writer', replay: opts.replay, name });
+      const { socket, reply } = conn;
+      // A reset after the handshake ends the session through 'close' below.
+      socket.on('error', () => socket.destroy());
       const role = reply.role;
       control.close();
       const stdin = process.stdin;
@@ -93,12 +72,12 @@ Examples:
       const downgraded = role === 'spectator' && !opts.readOnly;
       stderrNote(`[vtcon: attached to ${t.vm}:${port} as ${role}${role === 'spectator' ? ' (read-only)' : ''}; ${describeEscape(escape)} then . to detach]` +
         (downgraded ? `\r\n[vtcon: ${reply.writer ?? 'someone'} is the writer; re-attach with --force to take over]` : ''));
-      if (rest.length > 0) stdout.write(rest);
+      if (conn.initial.length > 0) stdout.write(conn.initial);
       socket.on('data', (chunk: Buffer) => stdout.write(chunk));
       socket.resume();
       const sendSize = () => {
         if (role !== 'writer' || !stdout.isTTY) return;
-        socket.write(encodeResize(stdout.columns, stdout.rows));
+        conn.sendResize({ cols: stdout.columns, rows: stdout.rows });
       };
       sendSize();
       process.on('SIGWINCH', sendSize);
@@ -119,7 +98,7 @@ Examples:
         };
         const onInput = (chunk: Buffer) => {
           const { forward, detach } = filter.push(chunk);
-          if (forward.length > 0 && role === 'writer') socket.write(encodeInput(forward));
+          if (forward.length > 0 && role === 'writer') conn.sendInput(forward);
           if (detach) done(`detached from ${t.vm}:${port}`);
         };
         stdin.on('data', onInput);

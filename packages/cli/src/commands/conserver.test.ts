@@ -5,14 +5,14 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLEET_MODE, runCli, serve, vmYaml, waitFor, type Served } from '../testing/binary.js';
+import { runCli, serve, vmYaml, waitFor, type Served } from '../testing/binary.js';
 
 const CONSERVER = '/usr/sbin/conserver';
 const TMUX_SOCKET = `vtcon-conserver-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', TMUX_SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
 const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'c');
 
-describe(`conserver uds console on a vtcon attach socket (${FLEET_MODE} fleet)`, () => {
+describe('conserver uds console on a vtcon attach socket', () => {
   let d: Served;
   let conserver: ChildProcess;
   let port: number;

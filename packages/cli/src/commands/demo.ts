@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
+import type { GlobalOptions } from '../cli/context.js';
 import { CliError, ExitCode } from '../cli/exit.js';
 import { c } from '../cli/output.js';
 import { demoConfig } from '../config/default.js';
@@ -10,16 +11,30 @@ import { createFleet } from '../daemon/create-fleet.js';
 import { Daemon, makeLogger } from '../daemon/daemon.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
-import { SimFleet } from '../daemon/sim-fleet.js';
 import { startConsoleGuests } from '../daemon/console-guests.js';
 
-interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; simulate?: boolean }
+interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number }
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new CliError(ExitCode.USAGE, `${name} must be a whole number from ${min} to ${max}`);
   return n;
 };
+
+/**
+ * How the printed command lines invoke vtcon: the repository's ./vtcon wrapper when that is how
+ * the demo was started (relative to the current directory when it is inside the checkout), else
+ * the name on PATH when the binary was installed as `vtcon`, else node and this file.
+ */
+function selfCommand(): string {
+  const wrapper = process.env.VTCON_WRAPPER;
+  if (wrapper) {
+    const rel = relative(process.cwd(), wrapper);
+    return rel.startsWith('..') || rel === '' ? wrapper : rel.includes('/') ? rel : `./${rel}`;
+  }
+  const script = process.argv[1] ?? '';
+  return basename(script) === 'vtcon' ? 'vtcon' : `node ${script}`;
+}
 
 export function register(program: Command): void {
   program
@@ -30,40 +45,68 @@ export function register(program: Command): void {
     .option('--duration <S>', 'exit after S seconds (default: until Ctrl-C)', int('--duration', 1, 86400))
     .option('--refresh <S>', 'seconds between fleet tables when not on a TTY', int('--refresh', 1, 3600), 5)
     .option('--runtime-dir <DIR>', 'where sockets and logs go (default: a fresh temp dir, removed on exit)')
-    .option('--simulate', 'in-process guests without virtio (no native addon needed)')
     .addHelpText('after', `
-Examples:
-  vtcon demo
-  vtcon demo --guests 8 --ports 4
-  vtcon demo --duration 30           # exits by itself (used by the tests)
+Each guest is @vtcon/console's SimulatedGuest on the seed's virtio-console driver model,
+connected to the daemon over a real vhost-user socket: a boot banner, then a shell that echoes
+what you type and answers \`stty size\`, \`uname\`, \`hostname\`, \`tty\` and \`echo ...\`.
+It needs the device stack and its native addon; if they are missing the demo exits 1 and says
+how to build them (\`./vtcon\` from the repository root installs and builds on first use).
 
-Then, from another terminal, use the commands the demo prints, e.g.:
-  VTCON_SOCKET=/tmp/vtcon-demo-XXXX/control.sock vtcon attach demo1`)
-    .action(async (opts: DemoOpts) => {
+The control socket is --socket PATH or $VTCON_SOCKET when given, else
+<runtime dir>/control.sock; the demo prints the export line to use it.
+
+Examples:
+  ./vtcon demo                       # from the repository root
+  ./vtcon demo --guests 8 --ports 4
+  ./vtcon demo --duration 30         # exits by itself
+
+Then, from another terminal in the same directory, run the lines the demo prints, e.g.:
+  export VTCON_SOCKET=/tmp/vtcon-demo-XXXXXX/control.sock
+  ./vtcon attach demo1               # Ctrl-] then . to detach`)
+    .action(async (opts: DemoOpts, cmd: Command) => {
       const runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), 'vtcon-demo-'));
       const ownDir = !opts.runtimeDir;
       const config: Config = demoConfig({ runtimeDir, guests: opts.guests, ports: opts.ports });
+      const control = cmd.optsWithGlobals<GlobalOptions>().socket ?? (process.env.VTCON_SOCKET || undefined);
+      // A control socket outside the runtime dir (e.g. a stale export from an earlier demo): the
+      // directories created for it are removed on exit, like the runtime dir.
+      let createdForControl: string | undefined;
+      if (control) {
+        config.daemon.control = control;
+        createdForControl = mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
+      }
+      const cleanUp = () => {
+        if (ownDir) rmSync(runtimeDir, { recursive: true, force: true });
+        if (createdForControl) rmSync(createdForControl, { recursive: true, force: true });
+      };
       const logger = makeLogger(config);
       const holder: { fleet: Fleet | null } = { fleet: null };
       const daemon = new Daemon({
         config,
         logger,
-        createFleet: async (cfg, log) => (holder.fleet = await createFleet(cfg, log, { simulate: Boolean(opts.simulate) })),
+        createFleet: async (cfg, log) => (holder.fleet = await createFleet(cfg, log)),
       });
-      await daemon.start();
+      let guests: { stop(): Promise<void> };
+      try {
+        await daemon.start();
+        guests = await startConsoleGuests(config.vms);
+      } catch (err) {
+        await daemon.stop();
+        cleanUp();
+        if ((err as { reason?: string }).reason === 'DAEMON_RUNNING') {
+          throw new CliError(ExitCode.RUNTIME, (err as Error).message, `the demo uses $VTCON_SOCKET / --socket when set: \`unset VTCON_SOCKET\` to give the demo its own socket`);
+        }
+        throw err;
+      }
       const fleet = holder.fleet!;
-      const guests = await startGuests(config, fleet);
       const sock = daemon.controlPath;
-      const wrapper = process.env.VTCON_WRAPPER;
-      const self = wrapper ? (dirname(wrapper) === process.cwd() ? './vtcon' : wrapper) : 'vtcon';
+      const self = selfCommand();
       const first = config.vms[0]!;
       process.stdout.write([
         c.bold(`vtcon demo: ${opts.guests} guest(s) x ${opts.ports} port(s); runtime dir ${runtimeDir}`),
-        fleet instanceof SimFleet
-          ? c.yellow('guests: in-process simulation (no virtio: the device stack is not available or --simulate was given)')
-          : 'guests: the seed driver model over real vhost-user sockets',
+        'guests: the seed driver model over real vhost-user sockets',
         '',
-        'From another terminal:',
+        `From another terminal${self.startsWith('./') ? ' in this directory' : ''}:`,
         `  export VTCON_SOCKET=${sock}`,
         `  ${self} ls`,
         `  ${self} attach ${first.name}            ${c.dim('# Ctrl-] then . to detach')}`,
@@ -92,16 +135,7 @@ Then, from another terminal, use the commands the demo prints, e.g.:
       if (tty) process.stdout.write('\x1b[J');
       await guests.stop();
       await daemon.stop();
-      if (ownDir) rmSync(runtimeDir, { recursive: true, force: true });
+      cleanUp();
       process.stdout.write('vtcon demo: stopped\n');
     });
-}
-
-/**
- * Starts one simulated guest per VM: the seed's driver model over a real vhost-user connection
- * when @vtcon/console provides SimulatedGuest; SimFleet's guests are already running otherwise.
- */
-async function startGuests(config: Config, fleet: Fleet): Promise<{ stop(): Promise<void> }> {
-  if (fleet instanceof SimFleet) return { stop: async () => undefined };
-  return startConsoleGuests(config.vms);
 }

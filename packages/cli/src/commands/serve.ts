@@ -9,8 +9,11 @@ export function register(program: Command): void {
     .description('run the daemon: listen on every VM\'s vhost-user socket and serve the control API')
     .requiredOption('-c, --config <FILE>', 'fleet config (YAML or JSON)')
     .option('--log-level <LEVEL>', 'override daemon.logLevel (fatal|error|warn|info|debug|trace|silent)')
-    .option('--simulate', 'serve simulated guests instead of vhost-user sockets (no QEMU needed)')
     .addHelpText('after', `
+Needs the device stack (@vtcon/console, @vtcon/transport and its native addon); if a piece is
+missing, serve exits 1 and says how to build it (\`npm ci\` from the repository root).
+The control socket is daemon.control from the config, else $VTCON_SOCKET, else the default.
+
 Signals: SIGTERM/SIGINT drain the consoles, flush every log file and exit 0;
          SIGHUP re-reads the config and adds/removes VMs and ports without touching the others.
 
@@ -24,10 +27,10 @@ to max(number of ports, 8); guest RAM must be a shared memfd):
   -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem
   -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock,reconnect-ms=1000
   -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12`)
-    .action(async (opts: { config: string; logLevel?: string; simulate?: boolean }) => {
+    .action(async (opts: { config: string; logLevel?: string }) => {
       const config = loadConfigFile(opts.config);
       if (opts.logLevel) config.daemon.logLevel = opts.logLevel as typeof config.daemon.logLevel;
-      const daemon = new Daemon({ config, configPath: opts.config, createFleet: (cfg, log) => createFleet(cfg, log, { simulate: Boolean(opts.simulate) }), handleSignals: true });
+      const daemon = new Daemon({ config, configPath: opts.config, createFleet, handleSignals: true });
       await daemon.start();
       process.stderr.write(`vtcon: serving ${config.vms.length} VM(s); control socket ${daemon.controlPath}\n`);
       // Stay alive until a signal handler exits the process.

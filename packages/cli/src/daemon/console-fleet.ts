@@ -2,27 +2,29 @@
 // outlives guest connections) served by one VhostUserBackend on the VM's socket; per port a
 // scrollback, a log file and an attach socket, plus a fan-out for `logs -f`.
 //
-// Threads: main thread. Port queues are serviced by the device's engine (inline by default).
+// Threads: main thread. Port queues are serviced on the daemon.workers piscina threads.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { attachSocketPath } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
-import type { AttachServerLike, ConsoleDeviceLike, PortSinkLike, PortStatsLike, ScrollbackLike, Stack } from './stack.js';
+import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogFileSink, PortSink, PortStats, Scrollback } from '@vtcon/console';
+import type { VhostUserBackend } from '@vtcon/transport';
+import type { Stack } from './stack.js';
 
 interface PortSinks {
   cfg: PortConfig;
-  scrollback: ScrollbackLike;
-  log: PortSinkLike & { path: string };
-  attach: AttachServerLike;
+  scrollback: Scrollback;
+  log: LogFileSink;
+  attach: AttachServer;
   subscribers: Set<(chunk: Uint8Array) => void>;
 }
 
 interface ConsoleVm {
   cfg: VmConfig;
-  device: ConsoleDeviceLike;
-  backend: { listen(): void; close(): Promise<void>; readonly connected: boolean };
+  device: ConsoleDevice;
+  backend: VhostUserBackend;
   ports: Map<string, PortSinks>;
   connectedSince: string | null;
 }
@@ -46,7 +48,7 @@ export function featureNames(hex: string): string[] {
 export class ConsoleFleet implements Fleet {
   private readonly vms = new Map<string, ConsoleVm>();
   /** Port queues are serviced on daemon.workers piscina threads; control queues stay here. */
-  private readonly pool: InstanceType<NonNullable<Stack['console']['ConsoleWorkerPool']>> | null;
+  private readonly pool: ConsoleWorkerPool;
 
   constructor(
     private readonly stack: Stack,
@@ -55,13 +57,12 @@ export class ConsoleFleet implements Fleet {
     private readonly logger: Logger,
     config: Config,
   ) {
-    const Pool = stack.console.ConsoleWorkerPool;
-    this.pool = Pool ? new Pool({ threads: config.daemon.workers, logger: logger.child({ component: 'workers' }) }) : null;
+    this.pool = new stack.console.ConsoleWorkerPool({ threads: config.daemon.workers, logger: logger.child({ component: 'workers' }) });
   }
 
   /** Worker shards (for stats). */
   workers(): { shard: number; queues: number; restarts: number; alive: boolean }[] {
-    return this.pool?.stats() ?? [];
+    return this.pool.stats();
   }
 
   list(): VmInfo[] {
@@ -81,7 +82,7 @@ export class ConsoleFleet implements Fleet {
     });
   }
 
-  private portInfo(vm: ConsoleVm, p: PortStatsLike): PortInfo {
+  private portInfo(vm: ConsoleVm, p: PortStats): PortInfo {
     const sinks = vm.ports.get(p.name!)!;
     return {
       name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
@@ -90,7 +91,7 @@ export class ConsoleFleet implements Fleet {
     };
   }
 
-  private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDeviceLike): Promise<PortSinks> {
+  private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDevice): Promise<PortSinks> {
     const c = this.stack.console;
     const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
     const log = await c.LogFileSink.open({
@@ -121,8 +122,8 @@ export class ConsoleFleet implements Fleet {
   }
 
   /** The port's sinks in the order the device feeds them: scrollback before attach (replay rule). */
-  private sinkList(s: PortSinks): PortSinkLike[] {
-    const fanout: PortSinkLike = {
+  private sinkList(s: PortSinks): PortSink[] {
+    const fanout: PortSink = {
       write: (chunk) => {
         for (const fn of s.subscribers) fn(chunk);
       },
@@ -133,7 +134,7 @@ export class ConsoleFleet implements Fleet {
 
   async addVm(cfg: VmConfig): Promise<void> {
     if (this.vms.has(cfg.name)) throw new FleetError('VM_EXISTS', `VM "${cfg.name}" already exists`);
-    let device: ConsoleDeviceLike | null = null;
+    let device: ConsoleDevice | null = null;
     const ports = new Map<string, PortSinks>();
     for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
     const c = this.stack.console;
@@ -142,10 +143,9 @@ export class ConsoleFleet implements Fleet {
       maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
       logger: this.logger.child({ vm: cfg.name }),
-      ...(c.makeBindQueue ? { bindQueue: c.makeBindQueue(this.stack.ops) } : {}),
-      ...(this.pool ? { engine: (host: unknown) => this.pool!.createEngine(host) } : {}),
+      engine: (host: EngineHost) => this.pool.createEngine(host),
     };
-    device = c.createConsoleDevice ? c.createConsoleDevice(opts) : new c.ConsoleDevice(opts);
+    device = new c.ConsoleDevice(opts);
     const dev = device;
     mkdirSync(dirname(cfg.socket), { recursive: true });
     const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
@@ -166,7 +166,7 @@ export class ConsoleFleet implements Fleet {
     const vm = findVm(this.vms, vmName);
     if (vm.ports.has(cfg.name)) throw new FleetError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
     const sinks = await this.openSinks(vm.cfg, cfg, () => vm.device);
-    let st: PortStatsLike;
+    let st: PortStats;
     try {
       st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks) });
     } catch (err) {
@@ -238,6 +238,6 @@ export class ConsoleFleet implements Fleet {
 
   async close(): Promise<void> {
     for (const name of [...this.vms.keys()]) await this.removeVm(name);
-    await this.pool?.close();
+    await this.pool.close();
   }
 }

@@ -49,7 +49,7 @@ export interface WorkerShard { shard: number; queues: number; restarts: number; 
 
 export interface FleetStats {
   at: string;
-  /** Piscina shards servicing port queues (empty for the simulated fleet). */
+  /** Piscina shards servicing port queues (daemon.workers of them). */
   workers: WorkerShard[];
   vms: { name: string; state: VmState; ports: { name: string; bytesIn: number; bytesOut: number; backlog: number; dropped: number }[] }[];
 }

@@ -1,113 +1,85 @@
-// The parts of @vtcon/console and @vtcon/transport the daemon uses, stated structurally and
-// loaded with a dynamic import: the CLI builds and its simulated fleet runs even where the
-// device stack is not built (or its native addon cannot load), and this file is the one place
-// that names what the CLI needs from the lower layers.
-import type { Logger } from 'pino';
-
-export interface PortStatsLike {
-  id: number; name: string | null; console: boolean; guestOpen: boolean; guestReady: boolean;
-  bytesIn: number; bytesOut: number; backlogBytes: number; refusedSends: number;
-  error: string | null; size: { cols: number; rows: number } | null;
-}
-
-export interface PortSinkLike {
-  write(chunk: Uint8Array, at: number): void;
-  flush?(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface ConsoleDeviceLike {
-  send(ref: number | string, data: Uint8Array): void;
-  resize(ref: number | string, cols: number, rows: number): void;
-  addPort(p: { name: string; console: boolean; sinks: PortSinkLike[] }): PortStatsLike;
-  removePort(ref: number | string): Promise<PortStatsLike>;
-  port(ref: number | string): PortStatsLike;
-  stats(): { connected: boolean; ackedFeatures: string; ports: PortStatsLike[] };
-  close(): Promise<void>;
-  on(event: 'port-open', fn: (p: PortStatsLike, open: boolean) => void): unknown;
-}
-
-export interface ScrollbackLike extends PortSinkLike {
-  lastLines(n: number): { bytes: Uint8Array };
-  since(t: number): { bytes: Uint8Array };
-  read(from: number): { bytes: Uint8Array };
-  readonly startOffset: number;
-}
-
-export interface AttachServerLike extends PortSinkLike {
-  readonly path: string;
-  who(): { id: number; name: string; role: 'writer' | 'spectator'; protocol: string; since: number }[];
-}
-
-export interface ConsoleModule {
-  ConsoleDevice: new (opts: {
-    ports: { name: string; console: boolean; sinks: PortSinkLike[] }[];
-    maxPorts?: number;
-    resizeOrder?: 'cols-rows' | 'rows-cols';
-    logger?: Logger;
-    bindQueue?: unknown;
-    engine?: unknown;
-  }) => ConsoleDeviceLike;
-  createConsoleDevice?: (opts: ConstructorParameters<ConsoleModule['ConsoleDevice']>[0]) => ConsoleDeviceLike;
-  makeBindQueue?: (ops: unknown) => unknown;
-  Scrollback: new (opts: { capacityBytes: number }) => ScrollbackLike;
-  LogFileSink: { open(opts: { path: string; maxBytes?: number; keep?: number; timestamps?: boolean }): Promise<PortSinkLike & { path: string }> };
-  AttachServer: {
-    listen(opts: {
-      path: string;
-      onInput(bytes: Uint8Array): boolean | void;
-      onResize?(size: { cols: number; rows: number }): void;
-      scrollback?: ScrollbackLike;
-    }): Promise<AttachServerLike>;
-  };
-  /** Piscina pool servicing port queues on worker threads. */
-  ConsoleWorkerPool?: new (opts: { threads?: number; logger?: Logger }) => {
-    createEngine(host: unknown): unknown;
-    close(): Promise<void>;
-    stats(): { shard: number; queues: number; restarts: number; alive: boolean }[];
-  };
-  VtconDriver: new (handle: unknown, opts?: object) => { attach(): Promise<void>; detach(): Promise<void> };
-  SimulatedGuest: new (driver: unknown, opts?: { hostname?: string }) => unknown;
-  FrontendHandle: new (connect: (onConfigChange: () => void) => unknown, ops: unknown, opts?: object) => unknown;
-}
-
-export interface TransportModule {
-  VhostUserBackend: new (opts: { socketPath: string; createDevice: () => unknown; logger?: Logger }) => {
-    listen(): void; close(): Promise<void>; readonly connected: boolean;
-  };
-  VhostUserFrontend: { connect(path: string, opts?: { onConfigChange?: () => void }): unknown };
-  /** The addon's eventfd/poll calls, either as a `native` namespace or at the root. */
-  native?: EventfdOps;
-  eventfdRead?: EventfdOps['eventfdRead'];
-  eventfdWrite?: EventfdOps['eventfdWrite'];
-  watchFd?: EventfdOps['watchFd'];
-}
-
-export interface EventfdOps {
-  eventfdRead(fd: number): number;
-  eventfdWrite(fd: number, value?: number): void;
-  watchFd(fd: number, events: 'readable', cb: (r: boolean, w: boolean) => void): { stop(): void };
-}
+// The device stack the daemon serves: @vtcon/console (ConsoleDevice, its sinks, the seed driver
+// model) over @vtcon/transport (VhostUserBackend on the native addon). There is no fallback: a
+// daemon that cannot serve vhost-user must not pretend to. The stack is loaded with a dynamic
+// import so that the client commands (ls, attach, logs, ...) start without it, and so that
+// serve/demo/guest can say exactly which piece is missing and how to get it, instead of a
+// module-resolution stack trace. Types come from the packages themselves (type-only imports).
+import type * as ConsoleModule from '@vtcon/console';
+import type * as TransportModule from '@vtcon/transport';
 
 export interface Stack {
-  console: ConsoleModule;
-  transport: TransportModule;
-  ops: EventfdOps;
+  console: typeof ConsoleModule;
+  transport: typeof TransportModule;
 }
 
-const missing = (what: string) => new Error(`the device stack does not export ${what} yet`);
+export type StackErrorReason = 'STACK_NOT_BUILT' | 'ADDON_NOT_BUILT' | 'ADDON_LOAD_FAILED';
 
-/** Loads the stack; throws (with what is missing) when it is not usable. */
-export async function loadStack(): Promise<Stack> {
-  const [consoleMod, transportMod] = await Promise.all([
-    import('@vtcon/console') as Promise<unknown>,
-    import('@vtcon/transport') as Promise<unknown>,
-  ]);
-  const c = consoleMod as Partial<ConsoleModule>;
-  const t = transportMod as Partial<TransportModule>;
-  for (const name of ['ConsoleDevice', 'Scrollback', 'LogFileSink', 'AttachServer'] as const) if (!c[name]) throw missing(`@vtcon/console ${name}`);
-  if (!t.VhostUserBackend) throw missing('@vtcon/transport VhostUserBackend');
-  const ops = t.native ?? (t.eventfdRead && t.eventfdWrite && t.watchFd ? { eventfdRead: t.eventfdRead, eventfdWrite: t.eventfdWrite, watchFd: t.watchFd } : null);
-  if (!ops) throw missing('@vtcon/transport eventfd operations');
-  return { console: c as ConsoleModule, transport: t as TransportModule, ops };
+export class StackError extends Error {
+  readonly reason: StackErrorReason;
+  readonly scope = 'none' as const;
+  /** What the user should run to fix it. */
+  readonly hint: string;
+  constructor(reason: StackErrorReason, message: string, hint: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StackError';
+    this.reason = reason;
+    this.hint = hint;
+  }
+}
+
+const BUILD_HINT = 'from the repository root run `npm ci && npx nx run @vtcon/cli:build` (or just `./vtcon`, which installs and builds on first use)';
+const ADDON_HINT = 'run `npm ci` from the repository root (its install step compiles the addon for this Node), then try again';
+
+/** Turns a failed import of `pkg` into a StackError that names it and says how to fix it. */
+export function importFailure(pkg: string, err: unknown): StackError {
+  const e = err as { code?: string; message?: string };
+  const detail = String(e?.message ?? err).split('\n')[0];
+  return new StackError('STACK_NOT_BUILT', `the device stack is not available: ${pkg} could not be loaded (${detail})`, BUILD_HINT, { cause: err });
+}
+
+/** Turns a failed first call into the addon into a StackError (NativeError carries the build command). */
+export function addonFailure(err: unknown): StackError {
+  const e = err as { reason?: string; message?: string };
+  const detail = String(e?.message ?? err);
+  return e?.reason === 'ADDON_NOT_BUILT'
+    ? new StackError('ADDON_NOT_BUILT', `native addon not built: @vtcon/transport cannot serve vhost-user sockets without it (${detail})`, ADDON_HINT, { cause: err })
+    : new StackError('ADDON_LOAD_FAILED', `native addon failed to load: ${detail}`, ADDON_HINT, { cause: err });
+}
+
+/** @vtcon/console alone, for clients of its protocols (attach); no native addon needed. */
+export async function loadConsole(): Promise<typeof ConsoleModule> {
+  try {
+    return await import('@vtcon/console');
+  } catch (err) {
+    throw importFailure('@vtcon/console', err);
+  }
+}
+
+export interface LoadStackOptions {
+  /** How a package is imported; the default is the runtime's import(). */
+  importModule?: (specifier: string) => Promise<unknown>;
+}
+
+/**
+ * Imports both packages and makes one call into the native addon (an eventfd, closed at once):
+ * the addon loads lazily, so without this probe a missing build would surface only when the
+ * first guest connects. Throws StackError.
+ */
+export async function loadStack(opts: LoadStackOptions = {}): Promise<Stack> {
+  const importModule = opts.importModule ?? ((s: string) => import(s) as Promise<unknown>);
+  const load = async <T>(pkg: string): Promise<T> => {
+    try {
+      return (await importModule(pkg)) as T;
+    } catch (err) {
+      throw importFailure(pkg, err);
+    }
+  };
+  const transport = await load<typeof TransportModule>('@vtcon/transport');
+  const console = await load<typeof ConsoleModule>('@vtcon/console');
+  try {
+    transport.native.close(transport.native.eventfdCreate());
+  } catch (err) {
+    throw addonFailure(err);
+  }
+  return { console, transport };
 }

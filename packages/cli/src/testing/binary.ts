@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = resolve(fileURLToPath(import.meta.url), '../../../dist/bin.js');
+/** The repository's `./vtcon` wrapper (installs, builds, then runs BIN). */
+export const WRAPPER = resolve(fileURLToPath(import.meta.url), '../../../../../vtcon');
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
@@ -40,26 +42,17 @@ export interface Served {
   env: Record<string, string>;
   child: ChildProcess;
   stderr(): string;
-  /** Connects simulated guests to these VMs (real fleet only; the simulated fleet has its own). */
+  /** Connects more simulated guests (`vtcon guest`: the seed driver model) to these VMs' sockets. */
   startGuests(names: string[]): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /**
- * Which fleet the tests drive: 'real' = `vtcon serve` on vhost-user sockets with `vtcon guest`
- * (the seed driver model) connected to them; 'sim' = `vtcon serve --simulate`. Default: real when
- * the device stack loads, so the suite runs wherever it is built. VTCON_TEST_FLEET overrides.
+ * Writes a config with `vms` (YAML text for the vms: list), starts `vtcon serve` on it (the real
+ * device stack: a VhostUserBackend per VM socket) and connects one simulated guest per VM with
+ * `vtcon guest` (the seed's driver model over vhost-user), as QEMU + Linux would.
  */
-export const FLEET_MODE: 'real' | 'sim' = (() => {
-  const forced = process.env.VTCON_TEST_FLEET;
-  if (forced === 'real' || forced === 'sim') return forced;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    "const s = await import(process.argv[1]); await s.loadStack();", resolve(BIN, '../daemon/stack.js')], { encoding: 'utf8', timeout: 20_000 });
-  return r.status === 0 ? 'real' : 'sim';
-})();
-
-/** Writes a config with `vms` (YAML text for the vms: list) and starts `vtcon serve` on it. */
-export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[] = FLEET_MODE === 'sim' ? ['--simulate'] : []): Promise<Served> {
+export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[] = []): Promise<Served> {
   const dir = tempDir();
   const control = join(dir, 'control.sock');
   const configPath = join(dir, 'fleet.yaml');
@@ -75,7 +68,6 @@ export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[
   if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
   const guests: ChildProcess[] = [];
   const startGuests = async (names: string[]) => {
-    if (FLEET_MODE !== 'real') return;
     const g = spawn(process.execPath, [BIN, 'guest', ...names.map((n) => `${n}=${join(dir, n + '.vhost.sock')}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let gerr = '';
     g.stderr!.setEncoding('utf8').on('data', (x: string) => (gerr += x));
