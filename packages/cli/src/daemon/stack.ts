@@ -41,8 +41,10 @@ export function importFailure(pkg: string, err: unknown): StackError {
 export function addonFailure(err: unknown): StackError {
   const e = err as { reason?: string; message?: string };
   const detail = String(e?.message ?? err);
+  // NativeError says "load: ENOENT (<what and the build command>)"; the part in brackets is the news.
+  const inner = /^\w+: \w+ \((.*)\)$/s.exec(detail)?.[1] ?? detail;
   return e?.reason === 'ADDON_NOT_BUILT'
-    ? new StackError('ADDON_NOT_BUILT', `native addon not built: @vtcon/transport cannot serve vhost-user sockets without it (${detail})`, ADDON_HINT, { cause: err })
+    ? new StackError('ADDON_NOT_BUILT', `native addon not built: @vtcon/transport cannot serve vhost-user sockets without it: ${inner}`, ADDON_HINT, { cause: err })
     : new StackError('ADDON_LOAD_FAILED', `native addon failed to load: ${detail}`, ADDON_HINT, { cause: err });
 }
 

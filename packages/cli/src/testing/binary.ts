@@ -1,6 +1,6 @@
 // Test support: run the built binary (dist/bin.js) in child processes, as a user would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,4 +92,27 @@ export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[
 export function vmYaml(dir: string, name: string, ports: { name: string; console?: boolean }[], extra = ''): string {
   const p = ports.map((x) => `      - { name: ${x.name}, console: ${Boolean(x.console)} }`).join('\n');
   return `  - name: ${name}\n    socket: ${join(dir, name + '.vhost.sock')}\n    maxPorts: 8\n    ports:\n${p}\n    sinks: { logDir: ${join(dir, 'logs')} }\n${extra}`;
+}
+
+/**
+ * A real install of the built CLI in a temp dir with a piece of the device stack missing, for the
+ * tests of what `serve`/`demo` say then: 'packages' = no @vtcon/* packages at all; 'addon' = the
+ * packages' dist/ copied without @vtcon/transport's compiled addon. Returns the copied bin.js.
+ */
+export function installWithout(missing: 'packages' | 'addon'): string {
+  const root = tempDir('vtcon-install-');
+  const cli = resolve(BIN, '../..');
+  const repoModules = resolve(cli, '../../node_modules');
+  cpSync(join(cli, 'dist'), join(root, 'dist'), { recursive: true });
+  cpSync(join(cli, 'package.json'), join(root, 'package.json'));
+  mkdirSync(join(root, 'node_modules', '@vtcon'), { recursive: true });
+  for (const dep of ['commander', 'yaml', 'zod', 'pino', 'piscina']) symlinkSync(join(repoModules, dep), join(root, 'node_modules', dep));
+  if (missing === 'addon') {
+    for (const pkg of ['ring', 'transport', 'console']) {
+      const from = resolve(cli, '..', pkg);
+      cpSync(join(from, 'dist'), join(root, 'node_modules', '@vtcon', pkg, 'dist'), { recursive: true });
+      cpSync(join(from, 'package.json'), join(root, 'node_modules', '@vtcon', pkg, 'package.json'));
+    }
+  }
+  return join(root, 'dist', 'bin.js');
 }
