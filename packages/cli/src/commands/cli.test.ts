@@ -58,6 +58,24 @@ describe('vtcon against a running daemon (real vhost-user sockets, simulated gue
   it('send reaches the guest and its echo appears in logs', async () => {
     expect(runCli(['send', 'web1:console', 'echo marker-42'], d.env).code).toBe(0);
     await waitFor(() => /\r\nmarker-42\r\n/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'the echo in logs');
+    // The guest's tty echoed the typed line, ran it, and prompted again.
+    await waitFor(() => /\r\necho marker-42\r\nmarker-42\r\nweb1:~# $/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'the echoed line and the next prompt');
+  });
+
+  it('the guest erases on backspace, and ignores it on an empty line', async () => {
+    expect(runCli(['send', '--raw', 'web1:console', '\x7f'], d.env).code).toBe(0);
+    expect(runCli(['send', '--raw', 'web1:console', 'ab\x7f\r'], d.env).code).toBe(0);
+    // Nothing between the prompt and "ab": the DEL on the empty line echoed nothing.
+    await waitFor(() => runCli(['logs', 'web1:console'], d.env).stdout.includes('web1:~# ab\b \b\r\nsh: a: not found\r\nweb1:~# '), 'the erased line run');
+  });
+
+  it('resize reaches the guest: it reports the new size, and stty size and ls agree', async () => {
+    expect(runCli(['resize', 'web1:console', '120x40'], d.env).code).toBe(0);
+    await waitFor(() => runCli(['logs', 'web1:console'], d.env).stdout.includes('[web1: terminal is now 120x40]'), 'the guest noticing the resize');
+    runCli(['send', 'web1:console', 'stty size'], d.env);
+    await waitFor(() => /stty size\r\n40 120\r\n/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'stty size in the guest');
+    const { vms } = JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { name: string; ports: { name: string; size: unknown }[] }[] };
+    expect(vms.find((v) => v.name === 'web1')!.ports.find((p) => p.name === 'console')!.size).toEqual({ cols: 120, rows: 40 });
   });
 
   it('logs -f follows while the guest writes', async () => {
