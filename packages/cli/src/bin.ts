@@ -27,9 +27,11 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(c.red(str, process.stderr)) })
     .addHelpText('after', `
-Quick start:
-  vtcon demo                       # daemon + simulated guests, shows the fleet
-  vtcon attach demo1               # (in another terminal, with the VTCON_SOCKET it prints)
+Quick start (from the repository root; ./vtcon installs and builds on first use):
+  ./vtcon demo                     # daemon + simulated guests over vhost-user, shows the fleet
+  ./vtcon attach demo1             # in another terminal, after the export line the demo prints
+
+Every client command finds the daemon at --socket PATH, else $VTCON_SOCKET, else the default.
 
 Examples:
   vtcon serve --config fleet.yaml

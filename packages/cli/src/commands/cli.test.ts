@@ -1,6 +1,6 @@
 // The CLI as a user drives it: the built binary against a running `vtcon serve`.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, serve, tempDir, vmYaml, waitFor, WRAPPER, type Served } from '../testing/binary.js';
@@ -224,6 +224,28 @@ describe('daemon signals', () => {
       expect(runCli(['logs', 'vm1:console'], d.env).stdout).toContain('before-reload');
     } finally {
       await d.stop();
+    }
+  });
+});
+
+describe('VTCON_SOCKET', () => {
+  it('serve listens on it when the config names no control socket, and clients find it there', async () => {
+    const dir = tempDir();
+    const control = join(dir, 'exported.sock');
+    const configPath = join(dir, 'fleet.yaml');
+    writeFileSync(configPath, `daemon:\n  runtimeDir: ${dir}\nvms:\n${vmYaml(dir, 'vm1', [{ name: 'console', console: true }])}`);
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { env: { ...process.env, VTCON_SOCKET: control, XDG_STATE_HOME: join(dir, 'state') }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => existsSync(control) || child.exitCode !== null, 'the control socket at $VTCON_SOCKET');
+      const r = runCli(['ls', '--json'], { VTCON_SOCKET: control });
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { vms: { name: string }[] }).vms.map((v) => v.name)).toEqual(['vm1']);
+      // --socket wins over the environment.
+      expect(runCli(['--socket', control, 'ls'], { VTCON_SOCKET: join(dir, 'elsewhere.sock') }).code).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
     }
   });
 });
