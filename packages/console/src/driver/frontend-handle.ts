@@ -20,7 +20,12 @@ export interface FrontendLike {
 }
 
 export interface FrontendHandleOptions {
-  /** Guest RAM region sizes (default one 8 MiB region: rings + 128-byte buffers fit easily). */
+  /**
+   * Guest RAM region sizes. Default [16 MiB, 8 MiB]: VhostUserFrontend lays the rings out at the
+   * top of the LAST region (64 KiB per queue: 66 queues for 32 ports = 4.1 MiB) and hands out
+   * buffers from region 0, so with two regions buffers can never run into rings. (memfd pages
+   * are only allocated when touched.)
+   */
   memory?: number[];
   queueSize?: number;
 }
@@ -59,7 +64,7 @@ export class FrontendHandle implements VirtioHandle {
    *   (VhostUserFrontend.connect(path, { onConfigChange })).
    */
   constructor(private readonly connect: (onConfigChange: () => void) => FrontendLike, private readonly ops: EventfdOps, opts: FrontendHandleOptions = {}) {
-    this.memorySizes = opts.memory ?? [8 << 20];
+    this.memorySizes = opts.memory ?? [16 << 20, 8 << 20];
     this.queueSize = opts.queueSize ?? 64;
   }
 

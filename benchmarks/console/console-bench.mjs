@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// @vtcon/console benchmark. The daemon side (ConsoleDevice per VM on VhostUserBackend sockets,
+// port queues serviced inline or by a ConsoleWorkerPool) runs in this process; the guests (the
+// seed driver model over VhostUserFrontend, see guest-load.mjs) run in a child process, so the
+// numbers cross a process boundary like QEMU guests do.
+//   - guest→host throughput per port and aggregate: 1/8/32 ports on one guest, 1/16/128 guests
+//     with one port, with the main thread alone ('inline') and with 1 and 2 workers;
+//   - keystroke round trip: host send → guest echo (SimulatedGuest, same process) → host sink,
+//     p50/p99, inline and with 2 workers;
+//   - memory per idle guest and per port (heap+external and RSS deltas of the daemon process).
+//
+//   node benchmarks/console/console-bench.mjs [--quick]
+//
+// Exports runConsoleBench({ quick }) for benchmarks/run.mjs.
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice } from '@vtcon/console';
+
+// A real gc() for the memory cases, without requiring node --expose-gc.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+async function until(cond, ms = 120_000, what = 'condition') {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`console-bench: timeout waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Serve `guests` VMs with `ports` ports each; returns devices, backends and a byte counter. */
+function daemon(dir, guests, ports, pool) {
+  const vms = [];
+  const counter = { bytes: 0 };
+  for (let g = 0; g < guests; g++) {
+    const path = join(dir, `vm${g}.sock`);
+    const dev = new ConsoleDevice({
+      ports: Array.from({ length: ports }, (_, i) => ({ name: `g${g}.p${i}`, console: i === 0 })),
+      maxPorts: Math.max(ports, 1),
+      ...(pool ? { engine: (h) => pool.createEngine(h) } : {}),
+      // A sink that only counts: the benchmark measures the console path, not log files.
+      sinksFor: () => [{ write: (c) => { counter.bytes += c.length; }, close: async () => {} }],
+    });
+    vms.push({ path, dev, backend: serveDevice(path, dev) });
+  }
+  return { vms, counter };
+}
+
+async function closeDaemon(d) {
+  for (const v of d.vms) { await v.backend.close(); await v.dev.close(); }
+}
+
+function startGuests(cfg) {
+  const child = fork(join(here, 'guest-load.mjs'), [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const msgs = [];
+  let waiter = null;
+  child.on('message', (m) => { msgs.push(m); waiter?.(); });
+  const next = (t) => new Promise((resolve, reject) => {
+    const check = () => { const i = msgs.findIndex((m) => m.t === t); if (i >= 0) { waiter = null; resolve(msgs.splice(i, 1)[0]); } };
+    waiter = check; check();
+    child.once('exit', (code) => reject(new Error(`guest-load exited ${code}`)));
+  });
+  return { child, next };
+}
+
+export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096 }) {
+  const dir = mkdtempSync(join(tmpdir(), 'vtcon-cbench-'));
+  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
+  const d = daemon(dir, guests, ports, pool);
+  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk, inflight: 32, bytesPerPort, flood });
+  try {
+    await g.next('ready');
+    const total = guests * ports * bytesPerPort;
+    const t0 = process.hrtime.bigint();
+    g.child.send('go');
+    await until(() => d.counter.bytes >= total, 300_000, 'bytes at the sinks');
+    const ns = Number(process.hrtime.bigint() - t0);
+    const bytesPerSec = total / (ns / 1e9);
+    return {
+      suite: 'console', name: 'guest→host throughput',
+      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, guest: flood ? 'flood' : 'driver' },
+      bytesPerSec, opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
+      perPortBytesPerSec: bytesPerSec / (guests * ports),
+    };
+  } finally {
+    g.child.send('exit');
+    await new Promise((r) => { g.child.once('exit', r); setTimeout(r, 5000); });
+    await closeDaemon(d);
+    await pool?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function keystroke({ workers, n }) {
+  const dir = mkdtempSync(join(tmpdir(), 'vtcon-kbench-'));
+  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
+  const path = join(dir, 'vm.sock');
+  let out = '';
+  let echoed = null;
+  const dev = new ConsoleDevice({ ports: [{ name: 'console', console: true }], ...(pool ? { engine: (h) => pool.createEngine(h) } : {}) });
+  // The sink side: the round trip ends when the echo reaches the device's 'data' event.
+  dev.on('data', (_p, b) => { out += Buffer.from(b).toString('latin1'); echoed?.(); });
+  const backend = serveDevice(path, dev);
+  const { driver } = await connectGuest(path, { shell: { hostname: 'bench' } });
+  try {
+    await until(() => out.includes('bench:~# ') && dev.port(0).guestOpen, 20_000, 'guest prompt');
+    const lat = [];
+    for (let i = 0; i < n + 50; i++) {
+      const got = new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('console-bench: no echo within 5 s')), 5000);
+        echoed = () => { clearTimeout(t); echoed = null; resolve(); };
+      });
+      const t0 = process.hrtime.bigint();
+      dev.send(0, 'x');
+      await got;
+      if (i >= 50) lat.push(Number(process.hrtime.bigint() - t0));
+    }
+    lat.sort((a, b) => a - b);
+    return {
+      suite: 'console', name: 'keystroke round trip (host send → guest echo → host sink)',
+      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: true },
+      p50Ns: pct(lat, 0.5), p99Ns: pct(lat, 0.99), meanNs: lat.reduce((a, b) => a + b, 0) / lat.length, samples: lat.length,
+    };
+  } finally {
+    await driver.detach();
+    await backend.close();
+    await dev.close();
+    await pool?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function mem() {
+  gc(); gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external, rss: m.rss };
+}
+
+/** Memory of the daemon side for idle guests (guests in a child process, connected and idle). */
+async function memory({ guests, ports }) {
+  const dir = mkdtempSync(join(tmpdir(), 'vtcon-mbench-'));
+  const before = mem();
+  const d = daemon(dir, guests, ports, null);
+  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk: 4096, inflight: 1, bytesPerPort: 0 });
+  try {
+    await g.next('ready');
+    await new Promise((r) => setTimeout(r, 200));
+    const after = mem();
+    return { heapPer: (after.heap - before.heap), rssPer: (after.rss - before.rss) };
+  } finally {
+    g.child.send('exit');
+    await new Promise((r) => { g.child.once('exit', r); setTimeout(r, 5000); });
+    await closeDaemon(d);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runConsoleBench({ quick = false, onProgress } = {}) {
+  const MB = 1 << 20;
+  const plan = [];
+  // Seed-like guests (driver model, 4 KiB chains, 32 in flight): end-to-end console throughput.
+  const budget = quick ? 8 * MB : 64 * MB; // total bytes per run
+  for (const workers of [0, 1, 2]) {
+    for (const [guests, ports] of [[1, 1], [1, 8], [1, 32], [16, 1], [128, 1]]) {
+      plan.push(() => throughput({ guests, ports, workers, bytesPerPort: Math.max(64 * 1024, Math.floor(budget / (guests * ports) / 4096) * 4096) }));
+    }
+  }
+  // Flood guests (pre-filled 512-byte chains re-posted without copying): the guest costs little
+  // per chain, so the device side — what the workers run — is what is measured.
+  const floodBudget = quick ? 8 * MB : 48 * MB;
+  for (const workers of [0, 1, 2]) {
+    for (const [guests, ports] of [[1, 32], [16, 1], [128, 1]]) {
+      plan.push(() => throughput({ guests, ports, workers, flood: true, chunk: 512, bytesPerPort: Math.max(64 * 1024, Math.floor(floodBudget / (guests * ports) / 512) * 512) }));
+    }
+  }
+  for (const workers of [0, 2]) plan.push(() => keystroke({ workers, n: quick ? 200 : 2000 }));
+  const results = [];
+  let done = 0;
+  for (const step of plan) {
+    results.push(await step());
+    onProgress?.(++done, plan.length + 2, results.at(-1).name);
+  }
+  const g16 = await memory({ guests: 16, ports: 1 });
+  const g1 = await memory({ guests: 1, ports: 1 });
+  onProgress?.(++done, plan.length + 2, 'memory per guest');
+  const p32 = await memory({ guests: 1, ports: 32 });
+  onProgress?.(++done, plan.length + 2, 'memory per port');
+  results.push({ suite: 'console', name: 'memory per idle guest (heap+external)', params: { guests: 16, ports: 1 }, unit: 'bytes/guest', value: Math.round((g16.heapPer - g1.heapPer) / 15), samples: 1 });
+  results.push({ suite: 'console', name: 'memory per idle guest (RSS)', params: { guests: 16, ports: 1 }, unit: 'bytes/guest', value: Math.round((g16.rssPer - g1.rssPer) / 15), samples: 1 });
+  results.push({ suite: 'console', name: 'memory per port (heap+external)', params: { guests: 1, ports: 32 }, unit: 'bytes/port', value: Math.round((p32.heapPer - g1.heapPer) / 31), samples: 1 });
+  // Two workers vs one (the issue's scaling question), per guest kind and configuration.
+  for (const guest of ['driver', 'flood']) {
+    for (const [guests, ports] of [[1, 32], [16, 1], [128, 1]]) {
+      const pick = (w) => results.find((r) => r.params.guest === guest && r.params.workers === w && r.params.guests === guests && r.params.ports === ports);
+      const one = pick(1); const two = pick(2);
+      if (one && two) results.push({ suite: 'console', name: '2 workers / 1 worker throughput', params: { guests, ports, guest }, unit: 'x', value: two.bytesPerSec / one.bytesPerSec, samples: 1 });
+    }
+  }
+  return results.map(({ perPortBytesPerSec, ...r }) => (perPortBytesPerSec === undefined ? r : { ...r, params: { ...r.params, perPortMBps: Math.round(perPortBytesPerSec / 1e4) / 100 } }));
+}
+
+function table(rows) {
+  const fmt = (r) => {
+    const p = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
+    const v = r.bytesPerSec !== undefined ? `${(r.bytesPerSec / 1e6).toFixed(1)} MB/s`
+      : r.p50Ns !== undefined ? `p50 ${(r.p50Ns / 1e3).toFixed(0)} µs  p99 ${(r.p99Ns / 1e3).toFixed(0)} µs`
+        : `${r.unit === 'x' ? r.value.toFixed(2) : Math.round(r.value)} ${r.unit}`;
+    return `${r.name.padEnd(58)} ${p.padEnd(62)} ${v}`;
+  };
+  return rows.map(fmt).join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const rows = await runConsoleBench({ quick, onProgress: (d, t, l) => process.stderr.write(`[${d}/${t}] ${l}\n`) });
+  console.log(table(rows));
+  const outDir = join(here, '..', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `console-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, node: process.version, cases: rows }, null, 2));
+  console.log(`\nwritten ${file}`);
+}

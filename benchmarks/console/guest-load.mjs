@@ -1,0 +1,86 @@
+// Child process of console-bench.mjs: the guests. Each guest is the seed driver model over a
+// real vhost-user frontend (as QEMU would be, in another process), connected to one of the
+// daemon's sockets. On 'go' every port floods `bytesPerPort` bytes with pipelined 4 KiB chains.
+//
+// IPC: parent → {sockets, portsPerGuest, chunk, inflight}; child → {t:'ready'}; parent → 'go';
+// child → {t:'done', ns}. Parent → 'exit'.
+import { connectGuest } from '@vtcon/console';
+
+const cfg = JSON.parse(process.argv[2]);
+const guests = [];
+const data = new Uint8Array(cfg.chunk * 64).map((_, i) => (i * 31) & 0xff);
+
+async function waitFor(cond, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('guest-load: timeout waiting for ports');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function write(p) {
+  for (let sent = 0; sent < cfg.bytesPerPort; sent += data.length) {
+    await p.write(data.subarray(0, Math.min(data.length, cfg.bytesPerPort - sent)));
+  }
+}
+
+/**
+ * Flood mode: keep `inflight` pre-filled chains of `chunk` bytes posted on the port's transmitq,
+ * re-posting each as soon as it is used, without rewriting its contents. The guest then costs
+ * little per byte, so the measurement is dominated by the device side (what workers scale).
+ * Reaches into the driver model's per-port queues (bench-only).
+ */
+async function flood(driver, port) {
+  const sc = driver.scports[port.id];
+  const vq = sc.outvq;
+  const bufs = Array.from({ length: cfg.inflight }, () => {
+    const a = driver.handle.allocBuffer(cfg.chunk);
+    driver.handle.memory.view(a, cfg.chunk).fill(port.id & 0xff);
+    return a;
+  });
+  const chains = Math.ceil(cfg.bytesPerPort / cfg.chunk);
+  let posted = 0;
+  let used = 0;
+  const post = (a) => { vq.queue.addBuffer(a, cfg.chunk, false, a); posted++; };
+  for (const a of bufs) if (posted < chains) post(a);
+  if (vq.queue.kickPrepare()) vq.kick();
+  while (used < chains) {
+    let got = 0;
+    for (;;) {
+      const u = vq.queue.getUsed();
+      if (u === null) break;
+      used++; got++;
+      if (posted < chains) post(u.token);
+    }
+    if (got > 0) { if (vq.queue.kickPrepare()) vq.kick(); continue; }
+    if (vq.queue.enableCallbacks()) continue;
+    await new Promise((resolve) => {
+      const t = setTimeout(done, 1);
+      const w = vq.watchCall(done);
+      function done() { clearTimeout(t); w.stop(); resolve(); }
+    });
+  }
+}
+
+async function main() {
+  for (const path of cfg.sockets) {
+    // Region 0 holds the buffers: 32 chains of `chunk` bytes per port plus the 128-byte rx buffers.
+    const bufBytes = cfg.portsPerGuest * (cfg.inflight * cfg.chunk + 64 * 1024) + (4 << 20);
+    const { driver } = await connectGuest(path, { txChunk: cfg.chunk, txInflight: cfg.inflight, frontend: { memory: [Math.max(16 << 20, bufBytes), 8 << 20] } });
+    guests.push(driver);
+  }
+  await waitFor(() => guests.every((d) => d.ports.length === cfg.portsPerGuest && d.ports.every((p) => p.name !== null)));
+  for (const d of guests) for (const p of d.ports) if (!p.console) await p.open();
+  process.send({ t: 'ready' });
+  process.on('message', async (m) => {
+    if (m === 'go') {
+      const t0 = process.hrtime.bigint();
+      await Promise.all(guests.flatMap((d) => d.ports.map((p) => (cfg.flood ? flood(d, p) : write(p)))));
+      process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0) });
+    } else if (m === 'exit') {
+      for (const d of guests) await d.detach().catch(() => {});
+      process.exit(0);
+    }
+  });
+}
+main().catch((e) => { console.error(e); process.exit(1); });
