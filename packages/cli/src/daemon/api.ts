@@ -5,13 +5,7 @@ import { breakBytes, type Config } from '../config/schema.js';
 import { ApiError, API_VERSION, type ErrorBody } from '../control/protocol.js';
 import type { Handlers } from '../control/server.js';
 import { FleetError, type Fleet, type FleetStats } from './fleet.js';
-import { readLogHistory } from './log-files.js';
-
-function lastLinesOf(text: Buffer, n: number): Buffer {
-  let i = text.length;
-  for (let k = 0; k < n && i > 0; k++) i = text.lastIndexOf(0x0a, i - 2) + 1;
-  return n === 0 ? Buffer.alloc(0) : text.subarray(i);
-}
+import { lastLinesOf, readLogHistory } from './log-files.js';
 
 export interface DaemonContext {
   fleet: Fleet;

@@ -11,6 +11,7 @@ import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogFileSink, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
+import { lastLinesOf } from './log-files.js';
 import type { Stack } from './stack.js';
 
 interface PortSinks {
@@ -213,11 +214,7 @@ export class ConsoleFleet implements Fleet {
     const { s } = this.sinks(vmName, port);
     if (opts.sinceMs !== undefined) {
       const bytes = s.scrollback.since(opts.sinceMs).bytes;
-      if (opts.lastLines === undefined) return bytes;
-      const text = Buffer.from(bytes);
-      let i = text.length;
-      for (let n = 0; n < opts.lastLines && i > 0; n++) i = text.lastIndexOf(0x0a, i - 2) + 1;
-      return text.subarray(i);
+      return opts.lastLines === undefined ? bytes : lastLinesOf(Buffer.from(bytes), opts.lastLines);
     }
     if (opts.lastLines !== undefined) return s.scrollback.lastLines(opts.lastLines).bytes;
     return s.scrollback.read(s.scrollback.startOffset).bytes;

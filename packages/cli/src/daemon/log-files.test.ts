@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { filterSince, readLogHistory } from './log-files.js';
+import { filterSince, lastLinesOf, readLogHistory } from './log-files.js';
 
 describe('readLogHistory', () => {
   it('concatenates rotated files oldest first', async () => {
@@ -19,5 +19,16 @@ describe('readLogHistory', () => {
   it('keeps lines stamped at or after --since, with their unstamped continuations', () => {
     const text = Buffer.from('2026-01-01T00:00:00.000Z old\n2026-01-01T00:01:00.000Z new\ncontinued\n');
     expect(filterSince(text, Date.parse('2026-01-01T00:00:30Z')).toString()).toBe('2026-01-01T00:01:00.000Z new\ncontinued\n');
+  });
+});
+
+describe('lastLinesOf', () => {
+  it('counts a final unterminated line as one, and 0 lines as nothing', () => {
+    const text = Buffer.from('a\r\nb\r\nvm1:~# ');
+    expect(lastLinesOf(text, 1).toString()).toBe('vm1:~# ');
+    expect(lastLinesOf(text, 2).toString()).toBe('b\r\nvm1:~# ');
+    expect(lastLinesOf(text, 9).toString()).toBe('a\r\nb\r\nvm1:~# ');
+    expect(lastLinesOf(text, 0).length).toBe(0);
+    expect(lastLinesOf(Buffer.from('x\ny\n'), 1).toString()).toBe('y\n');
   });
 });

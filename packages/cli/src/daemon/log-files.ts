@@ -1,26 +1,8 @@
-// Reads a port's log history across rotations: <path>.N (oldest) ... <path>.1, then <path>, the
-// naming @vtcon/console's LogFileSink rotates with. With `sinceMs`, keeps only lines whose ISO
+// A port's log history across rotations, read with @vtcon/console's readLogFiles (oldest file
+// first, the order LogFileSink rotates in). With `sinceMs`, keeps only lines whose ISO
 // timestamp prefix (sinks.timestamps) is at or after it; unstamped lines follow their
 // predecessor's fate so a multi-chunk line is not cut.
-import { readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-
-export async function rotatedLogFiles(path: string): Promise<string[]> {
-  const dir = dirname(path);
-  const base = basename(path);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const rotated = names
-    .map((n) => ({ n, m: n.startsWith(base + '.') ? /^\d+$/.exec(n.slice(base.length + 1)) : null }))
-    .filter((x) => x.m)
-    .sort((a, b) => Number(b.m![0]) - Number(a.m![0]))
-    .map((x) => join(dir, x.n));
-  return names.includes(base) ? [...rotated, path] : rotated;
-}
+import { loadConsole } from './stack.js';
 
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) /;
 
@@ -41,14 +23,16 @@ export function filterSince(text: Buffer, sinceMs: number): Buffer {
 }
 
 export async function readLogHistory(path: string, sinceMs?: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (const f of await rotatedLogFiles(path)) {
-    try {
-      parts.push(await readFile(f));
-    } catch {
-      // rotated away between listing and reading
-    }
-  }
+  const { readLogFiles } = await loadConsole();
+  const parts: Uint8Array[] = [];
+  for await (const chunk of readLogFiles(path)) parts.push(chunk);
   const all = Buffer.concat(parts);
   return sinceMs === undefined ? all : filterSince(all, sinceMs);
+}
+
+/** The last `n` lines of `text` (a final unterminated line counts as one). */
+export function lastLinesOf(text: Buffer, n: number): Buffer {
+  let i = text.length;
+  for (let k = 0; k < n && i > 0; k++) i = text.lastIndexOf(0x0a, i - 2) + 1;
+  return n === 0 ? Buffer.alloc(0) : text.subarray(i);
 }
