@@ -7,7 +7,8 @@
 //     with one port, with the main thread alone ('inline') and with 1 and 2 workers;
 //   - keystroke round trip: host send → guest echo (SimulatedGuest, same process) → host sink,
 //     p50/p99, inline and with 2 workers;
-//   - memory per idle guest and per port (heap+external and RSS deltas of the daemon process).
+//   - memory per idle guest and per port (heap+external delta of the daemon process after gc();
+//     RSS is not reported: it is dominated by shared guest-RAM pages and GC timing).
 //
 //   node benchmarks/console/console-bench.mjs [--quick]
 //
@@ -194,7 +195,6 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
   const p32 = await memory({ guests: 1, ports: 32 });
   onProgress?.(++done, plan.length + 2, 'memory per port');
   results.push({ suite: 'console', name: 'memory per idle guest (heap+external)', params: { guests: 16, ports: 1 }, unit: 'bytes/guest', value: Math.round((g16.heapPer - g1.heapPer) / 15), samples: 1 });
-  results.push({ suite: 'console', name: 'memory per idle guest (RSS)', params: { guests: 16, ports: 1 }, unit: 'bytes/guest', value: Math.round((g16.rssPer - g1.rssPer) / 15), samples: 1 });
   results.push({ suite: 'console', name: 'memory per port (heap+external)', params: { guests: 1, ports: 32 }, unit: 'bytes/port', value: Math.round((p32.heapPer - g1.heapPer) / 31), samples: 1 });
   // Two workers vs one (the scaling question), per guest kind and configuration.
   for (const guest of ['driver', 'flood']) {

@@ -40,6 +40,13 @@ export class SimulatedGuest extends EventEmitter<{ line: [port: VtconPort, line:
     this.started.add(p);
     this.lines.set(p, '');
     p.on('data', (b) => this.input(p, b));
+    // CONSOLE_PORT, RESIZE, PORT_NAME and PORT_OPEN usually arrive in one control batch: print
+    // the banner after the batch, so it can show the port's name.
+    setImmediate(() => this.printBanner(p));
+  }
+
+  private printBanner(p: VtconPort): void {
+    if (p.gone || !this.started.has(p)) return;
     const banner = this.opts.banner?.(p, this.hostname)
       ?? `[    0.000000] Linux version 6.12.0-vtcon (simulated)\r\n[    0.420000] virtio_console: port ${p.id}${p.name ? ` (${p.name})` : ''}${p.console ? ' is the console' : ''}\r\n\r\nWelcome to ${this.hostname}\r\n`;
     void p.write(banner + this.prompt).catch(() => {});
