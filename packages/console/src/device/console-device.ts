@@ -2,8 +2,23 @@
  * ConsoleDevice: the virtio-console device (virtio id 3) behind @vtcon/transport's backend.
  *
  * One instance per VM. The backend creates a connection per QEMU session and calls the
- * VhostUserDevice methods; host-side state (ports, names, sinks, backlog, counters) outlives
+ * VhostUserDevice methods; host-side state (ports, names, sinks, backlog, size, counters) outlives
  * connections, guest-side state (driver ready, port ready/open) is reset on disconnect/reset.
+ *
+ * Guest reset on a live connection (see GuestSnapshot below): when a Linux guest unbinds
+ * virtio_console or reboots, QEMU 11.1.3 (vhost-user-test-device-pci) sends SET_VRING_ENABLE 0
+ * and GET_VRING_BASE for every queue on the same connection and nothing else: no SET_STATUS 0, no
+ * RESET_DEVICE, and no PORT_OPEN 0 (the driver resets the device before unplugging its ports).
+ * Pausing the VM (stop/cont, snapshot, migration) sends the very same sequence, yet there the
+ * driver lives on and will never send DEVICE_READY or PORT_OPEN again. So "every queue stopped"
+ * is not "reset" in general, and the transport cannot tell the two apart; only this device knows
+ * that its handshake state lives outside the rings. Hence: when both control queues are stopped
+ * the driver cannot talk to us, so guest-side state is suspended (reported closed, host→guest
+ * bytes wait in the backlog); when a control queue starts again, a ring resuming where it stopped
+ * (last avail / used idx not 0) brings the suspended state back, while fresh rings (both control
+ * queues at 0/0, what a re-initialised driver sets up) or a DEVICE_READY mean a new driver: the
+ * suspended state and pending control output are dropped. An explicit reset (RESET_DEVICE,
+ * SET_STATUS 0 → reset()) or a disconnect resets at once.
  *
  * Threads: everything here runs on the main thread. The control queues (2, 3) are serviced here;
  * port queues go to a PortQueueEngine (inline or piscina workers).
@@ -107,6 +122,12 @@ export interface ConsoleDeviceEvents {
 
 const MAX_CONTROL_BATCH = 256;
 
+/** Guest-side state put aside while both control queues are stopped (see the module header). */
+interface GuestSnapshot {
+  driverReady: boolean;
+  ports: Map<number, { guestReady: boolean; guestOpen: boolean; announced: boolean; hostOpen: boolean; size: ConsoleSize | null }>;
+}
+
 export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements VhostUserDeviceLike {
   readonly features: bigint;
   readonly queueCount: number;
@@ -132,6 +153,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private emergencyBytes = 0;
   private readonly ctrlLimit: number;
   private readonly drainUnsubs = new Map<number, (() => void)[]>();
+  private suspended: GuestSnapshot | null = null;
 
   constructor(opts: ConsoleDeviceOptions = {}) {
     super();
@@ -281,6 +303,12 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const role = roleOf(index);
     if (role.kind === 'control') {
       const b = this.requireBind()(index, q);
+      if (role.dir === 'transmitq') this.ctrlTx = { b, kick: { stop() {} } }; else this.ctrlRx = { b, kick: { stop() {} } };
+      // Decide before servicing: a DEVICE_READY waiting in a fresh transmitq must meet reset state.
+      if (this.suspended) {
+        if (q.lastAvailIdx !== 0 || q.usedIdx !== 0) this.resumeGuest();
+        else if (this.ctrlRx && this.ctrlTx) this.dropSuspended('both control queues restarted from index 0');
+      }
       if (role.dir === 'transmitq') {
         this.ctrlTx = { b, kick: b.watchKick(() => this.serviceControlTx()) };
         this.serviceControlTx();
@@ -304,7 +332,13 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
       if (!c) return { lastAvailIdx: 0 };
       c.kick.stop();
       if (index === CONTROL_RECEIVEQ) this.ctrlRx = null; else this.ctrlTx = null;
+      if (!this.ctrlRx && !this.ctrlTx) this.suspendGuest();
       return { lastAvailIdx: c.b.queue.lastAvailIdx };
+    }
+    // Single-port mode has no control queues: the guest is listening exactly while port 0 runs.
+    if (!this.multiport && roleOf(index).kind === 'port') {
+      const p0 = this.ports.get(0);
+      if (p0) { p0.guestReady = false; p0.guestOpen = false; }
     }
     if (!this.engine) return { lastAvailIdx: 0 };
     return await this.engine.stop(index);
@@ -448,7 +482,62 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     this.sendControl(p.id, VIRTIO_CONSOLE_DEVICE_ADD, 1);
   }
 
+  /** Both control queues stopped: the driver may be gone (reset) or only paused; see the header. */
+  private suspendGuest(): void {
+    if (this.suspended) return;
+    const snap: GuestSnapshot = { driverReady: this.driverReady, ports: new Map() };
+    for (const p of this.ports.values()) {
+      snap.ports.set(p.id, { guestReady: p.guestReady, guestOpen: p.guestOpen, announced: p.announced, hostOpen: p.hostOpen, size: p.size ? { ...p.size } : null });
+    }
+    this.suspended = snap;
+    this.driverReady = false;
+    for (const p of this.ports.values()) {
+      const wasOpen = p.guestOpen;
+      p.resetGuestState();
+      if (wasOpen) this.emit('port-open', p.stats(), false);
+    }
+    this.log.info({ driverReady: snap.driverReady }, 'control queues stopped: guest-side state suspended until the driver resumes or starts afresh');
+  }
+
+  /** A control ring resumed where it stopped: the same driver is back (VM resumed, memory re-mapped). */
+  private resumeGuest(): void {
+    const snap = this.suspended;
+    if (!snap) return;
+    this.suspended = null;
+    this.driverReady = snap.driverReady;
+    const opened: ConsolePort[] = [];
+    for (const [id, s] of snap.ports) {
+      const p = this.ports.get(id);
+      if (!p) {
+        // Removed while suspended: tell the driver it still knows about it.
+        if (s.announced && snap.driverReady) this.sendControl(id, VIRTIO_CONSOLE_DEVICE_REMOVE, 0);
+        continue;
+      }
+      p.guestReady = s.guestReady; p.guestOpen = s.guestOpen; p.announced = s.announced;
+      if (p.guestOpen) opened.push(p);
+      // Host-side changes made while suspended could not be sent then.
+      if (p.guestReady && p.hostOpen !== s.hostOpen) this.sendControl(p.id, VIRTIO_CONSOLE_PORT_OPEN, p.hostOpen ? 1 : 0);
+      if (p.guestReady && p.console && p.size && (s.size?.cols !== p.size.cols || s.size?.rows !== p.size.rows)) {
+        this.sendControl(p.id, VIRTIO_CONSOLE_RESIZE, 0, encodeResize(p.size, this.resizeOrder));
+      }
+    }
+    if (this.driverReady) for (const p of this.ports.values()) if (!p.announced) this.announce(p);
+    this.log.info({ driverReady: this.driverReady }, 'control queues resumed: guest-side state restored');
+    for (const p of opened) { this.emit('port-open', p.stats(), true); this.pump(p); }
+  }
+
+  /** A new driver instance: what the old one was told or had pending is void. */
+  private dropSuspended(why: string): void {
+    if (!this.suspended) return;
+    this.suspended = null;
+    this.ctrlOut = [];
+    this.ctrlError = null;
+    for (const p of this.ports.values()) p.error = null;
+    this.log.info({ why }, 'guest driver restarted: suspended guest-side state dropped');
+  }
+
   private resetGuest(): void {
+    this.suspended = null;
     this.stopAll();
     this.driverReady = false;
     this.connected = false;
@@ -558,6 +647,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     if (!isKnownControlEvent(m.event)) return this.reject('UNKNOWN_EVENT', 'unknown control event from guest ignored', ctx);
     if (m.event === VIRTIO_CONSOLE_DEVICE_READY) {
       if (m.value !== 1) return this.reject('ATTACH_FAILED', 'guest driver reports it failed to initialise', ctx);
+      // Only a driver that (re)initialised sends DEVICE_READY: whatever was suspended is void.
+      this.dropSuspended('DEVICE_READY');
       if (this.driverReady) this.log.warn(ctx, 'second DEVICE_READY; announcing ports again');
       this.driverReady = true;
       this.emit('driver-ready');
