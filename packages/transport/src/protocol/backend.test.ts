@@ -98,6 +98,25 @@ describe('VhostUserBackend + VhostUserFrontend over a real socket', () => {
     fe.close();
   });
 
+  it('SET_STATUS 0 after a non-zero status resets the device (rings stopped first); other statuses do not', async () => {
+    const { path, devices } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await startEcho(fe);
+    const dev = devices[0]!;
+    const calls: string[] = [];
+    const stopQueue = dev.stopQueue.bind(dev);
+    dev.stopQueue = (i) => { calls.push(`stop ${i}`); return stopQueue(i); };
+    dev.reset = () => { calls.push('reset'); };
+    await fe.setStatus(0x0f);
+    expect(calls).toEqual([]);
+    await fe.setStatus(0);
+    expect(calls).toEqual(['stop 0', 'stop 1', 'reset']);
+    expect(await fe.getStatus()).toBe(0n);
+    await fe.setStatus(0); // already reset: nothing to do
+    expect(calls).toHaveLength(3);
+    fe.close();
+  });
+
   it('GET_VRING_BASE stops a queue and reports its last avail index', async () => {
     const { path } = setup();
     const fe = VhostUserFrontend.connect(path);

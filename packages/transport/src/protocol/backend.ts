@@ -337,7 +337,21 @@ class BackendSession {
         this.inflight = { fd, sab, size, numQueues, queueSize };
         return undefined;
       }
-      case R.SET_STATUS: this.status = Number((p as { value: bigint }).value & 0xffn); return undefined;
+      case R.SET_STATUS: {
+        const prev = this.status;
+        this.status = Number((p as { value: bigint }).value & 0xffn);
+        // Status 0 is a device reset by the driver (virtio 1.2 §2.1, §3.1.1; vhost-user.rst
+        // SET_STATUS). Unlike "every queue stopped" (QEMU 11.1.3 sends SET_VRING_ENABLE 0 +
+        // GET_VRING_BASE for all queues both on a guest reset and on a mere VM pause, which the
+        // device must tell apart itself), this is unambiguous for every device: stop the rings
+        // and let the device drop its driver-facing state. Queue set-up (fds, sizes, addresses)
+        // is the front-end's to redo; it is kept until then.
+        if (this.status === 0 && prev !== 0) {
+          await this.stopAll();
+          this.device.reset?.();
+        }
+        return undefined;
+      }
       case R.GET_STATUS: return { kind: 'u64', value: BigInt(this.status) };
       default:
         throw err('UNSUPPORTED_REQUEST', `${describeRequest('request', m.request)} is not supported by this back-end`);
