@@ -20,7 +20,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice } from '@vtcon/console';
+// VTCON_CONSOLE=/path/to/other/dist/index.js runs the daemon side on another build (A/B runs of
+// a change in one session).
+const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
 
 // A real gc() for the memory cases, without requiring node --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -40,7 +42,7 @@ async function until(cond, ms = 120_000, what = 'condition') {
 /** Serve `guests` VMs with `ports` ports each; returns devices, backends and a byte counter. */
 function daemon(dir, guests, ports, pool) {
   const vms = [];
-  const counter = { bytes: 0 };
+  const counter = { bytes: 0, target: Infinity, done: null };
   for (let g = 0; g < guests; g++) {
     const path = join(dir, `vm${g}.sock`);
     const dev = new ConsoleDevice({
@@ -48,7 +50,7 @@ function daemon(dir, guests, ports, pool) {
       maxPorts: Math.max(ports, 1),
       ...(pool ? { engine: (h) => pool.createEngine(h) } : {}),
       // A sink that only counts: the benchmark measures the console path, not log files.
-      sinksFor: () => [{ write: (c) => { counter.bytes += c.length; }, close: async () => {} }],
+      sinksFor: () => [{ write: (c) => { counter.bytes += c.length; if (counter.bytes >= counter.target) counter.done?.(); }, close: async () => {} }],
     });
     vms.push({ path, dev, backend: serveDevice(path, dev) });
   }
@@ -72,23 +74,33 @@ function startGuests(cfg) {
   return { child, next };
 }
 
-export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096 }) {
+export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096, inflight = 32 }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-cbench-'));
   const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
   const d = daemon(dir, guests, ports, pool);
-  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk, inflight: 32, bytesPerPort, flood });
+  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk, inflight, bytesPerPort, flood });
   try {
     await g.next('ready');
     const total = guests * ports * bytesPerPort;
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
+    // Event-driven end (no polling timer adding daemon CPU): the sink resolves at the total.
+    const reached = new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('console-bench: timeout waiting for bytes at the sinks')), 300_000);
+      d.counter.target = total;
+      d.counter.done = () => { clearTimeout(t); d.counter.done = null; resolve(); };
+    });
     g.child.send('go');
-    await until(() => d.counter.bytes >= total, 300_000, 'bytes at the sinks');
+    await reached;
     const ns = Number(process.hrtime.bigint() - t0);
+    const cpu = process.cpuUsage(cpu0);
     const bytesPerSec = total / (ns / 1e9);
     return {
       suite: 'console', name: 'guest→host throughput',
-      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, guest: flood ? 'flood' : 'driver' },
-      bytesPerSec, opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
+      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver' },
+      bytesPerSec,
+      // Daemon process CPU (all threads, user+system) per MiB moved.
+      cpuSecPerMiB: (cpu.user + cpu.system) / 1e6 / (total / (1 << 20)), opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
       perPortBytesPerSec: bytesPerSec / (guests * ports),
     };
   } finally {

@@ -23,6 +23,7 @@ import { type Logger, silentLogger } from '../device/logger.js';
 import type { EngineHost } from '../device/engine.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 import { WorkerEngine } from './worker-engine.js';
+import { DEFAULT_RING_BYTES, RingReader, createRingBuffer } from './byte-ring.js';
 
 export interface ConsoleWorkerPoolOptions {
   /** Worker threads (= shards). Default 2. */
@@ -33,6 +34,8 @@ export interface ConsoleWorkerPoolOptions {
   batch?: number;
   /** Guest→host bytes in flight per port before the worker waits for the main thread. */
   window?: number;
+  /** Bytes of each shard's guest→host ring (power of two). Default 1 MiB. */
+  ringBytes?: number;
   logger?: Logger;
 }
 
@@ -51,7 +54,13 @@ export class Shard {
   readonly starts = new Map<string, Extract<ToWorker, { t: 'start' }>>();
   readonly ports = new Set<string>();
   alive = false;
-  constructor(readonly id: number) {}
+  /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
+  readonly ring: SharedArrayBuffer;
+  readonly reader: RingReader;
+  constructor(readonly id: number, ringBytes: number) {
+    this.ring = createRingBuffer(ringBytes);
+    this.reader = new RingReader(this.ring);
+  }
 }
 
 export class ConsoleWorkerPool {
@@ -61,6 +70,8 @@ export class ConsoleWorkerPool {
   private readonly shards: Shard[] = [];
   private readonly engines = new Map<number, WorkerEngine>();
   private readonly stickiness = new Map<string, Shard>();
+  /** Engines that got ring records in the current drain (reused, main thread only). */
+  private readonly touched = new Set<WorkerEngine>();
   private readonly log: Logger;
   private readonly nativeModule: string;
   private readonly batch: number;
@@ -80,9 +91,10 @@ export class ConsoleWorkerPool {
       concurrentTasksPerWorker: 1, idleTimeout: Infinity, atomics: 'disabled',
     });
     for (let i = 0; i < this.threads; i++) {
-      const s = new Shard(i);
+      const s = new Shard(i, opts.ringBytes ?? DEFAULT_RING_BYTES);
       this.shards.push(s);
       this.launch(s);
+      this.watchRing(s);
     }
   }
 
@@ -130,6 +142,7 @@ export class ConsoleWorkerPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    for (const s of this.shards) s.reader.interrupt();
     for (const s of this.shards) if (s.alive) s.port.postMessage({ t: 'shutdown' } satisfies ToWorker);
     await Promise.allSettled(this.shards.map((s) => s.task));
     await this.piscina.destroy();
@@ -140,7 +153,7 @@ export class ConsoleWorkerPool {
     s.port = ch.port1;
     s.alive = true;
     ch.port1.on('message', (m: FromWorker) => this.onMessage(s, m));
-    const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch };
+    const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch, ring: s.ring };
     s.task = this.piscina.run(data, { transferList: [ch.port2] as never }).then(
       () => { s.alive = false; },
       (e: unknown) => {
@@ -149,6 +162,10 @@ export class ConsoleWorkerPool {
         // delivered (they carry guest→host bytes whose chains are already used), then close.
         setTimeout(() => ch.port1.close(), 1000).unref();
         if (this.closing) return;
+        // Bytes the worker put in the ring are safe (their chains may already be used): hand
+        // them on, and drop pieces of chains it never completed (the new worker re-reads those).
+        this.drainRing(s);
+        for (const e of this.engines.values()) e.dropPartial(s);
         const err = new ConsoleError('WORKER_FAILED', `console worker ${s.id} died: ${(e as Error)?.message ?? String(e)}`, { scope: 'queue', cause: e });
         this.log.error({ shard: s.id, queues: s.starts.size, err: err.message }, 'servicing worker died; restarting its queues');
         this.restart(s);
@@ -170,9 +187,42 @@ export class ConsoleWorkerPool {
     for (const e of this.engines.values()) e.resend(s);
   }
 
+  /**
+   * Drain the shard's ring whenever the worker publishes: Atomics.waitAsync on the ring's SEQ word
+   * (no message, no fd), every record of the wake-up handed on in one pass per port.
+   */
+  private watchRing(s: Shard): void {
+    const loop = (): void => {
+      for (let i = 0; i < 1000 && !this.closing; i++) {
+        this.drainRing(s);
+        const p = s.reader.waitAsync();
+        if (p !== null) { void p.then(loop); return; }
+      }
+      if (!this.closing) setImmediate(loop);
+    };
+    loop();
+  }
+
+  /** @internal */
+  drainRing(s: Shard): void {
+    const touched = this.touched;
+    const wantsSpace = s.reader.drain((dev, port, payload, flags) => {
+      const e = this.engines.get(dev);
+      if (e !== undefined && e.ringRecord(port, payload, flags)) touched.add(e);
+    });
+    if (wantsSpace && s.alive) s.port.postMessage({ t: 'space' } satisfies ToWorker);
+    if (touched.size === 0) return;
+    for (const e of touched) e.ringFlush(s);
+    touched.clear();
+  }
+
   private onMessage(s: Shard, m: FromWorker): void {
     if (m.t === 'ready') return;
-    if (m.t === 'stopped') { for (const e of this.engines.values()) e.onStopped(m.req, m.lastAvailIdx); return; }
+    if (m.t === 'stopped') {
+      this.drainRing(s); // bytes the worker wrote before it stopped come first
+      for (const e of this.engines.values()) e.onStopped(m.req, m.lastAvailIdx);
+      return;
+    }
     const e = this.engines.get(m.dev);
     if (!e) return;
     e.onMessage(s, m);

@@ -1,7 +1,8 @@
 /**
  * Messages between the main thread (WorkerEngine / ConsoleWorkerPool) and a long-lived servicing
  * task in a piscina worker. Plain structured-clone data: SharedArrayBuffers (guest memory) are
- * shared, byte payloads are transferred. Errors travel as {reason, message} strings.
+ * shared, byte payloads are transferred.
+ * Guest→host bytes do not travel here: they go through the shard's byte ring (byte-ring.ts). Errors travel as {reason, message} strings.
  */
 import type { MessagePort } from 'node:worker_threads';
 
@@ -15,13 +16,14 @@ export type ToWorker =
   | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
   | { t: 'credit'; dev: number; port: number; bytes: number }
   | { t: 'forget'; dev: number }
+  /** The main thread freed ring space the worker was waiting for. */
+  | { t: 'space' }
   /** Test hook: throw on the worker's event loop (an uncaught error ends the worker). */
   | { t: 'die' }
   | { t: 'shutdown' };
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'rx'; dev: number; port: number; bytes: Uint8Array; chains: number }
   | { t: 'wrote'; dev: number; port: number; bytes: number; chains: number }
   | { t: 'error'; dev: number; index: number; reason: string; message: string }
   | { t: 'stopped'; req: number; lastAvailIdx: number };
@@ -31,4 +33,6 @@ export interface ShardTaskData {
   /** Module specifier exporting eventfdRead/eventfdWrite/watchFd (or { native: … }). */
   nativeModule: string;
   batch: number;
+  /** The shard's guest→host byte ring (byte-ring.ts); outlives worker restarts. */
+  ring: SharedArrayBuffer;
 }

@@ -4,16 +4,18 @@
  * Why long-lived: a piscina round trip costs ~57 µs here, so a task per kick would cap a port at
  * ~17k kicks/s. Instead one task per worker runs until shutdown; it watches its queues' kick
  * eventfds with the addon's uv_poll on this worker's own event loop, processes rings in batches
- * and writes call eventfds — the main thread is not on the per-kick path. Guest→host bytes go
- * to the main thread (which owns the sinks) as transferred buffers, under a credit window per
- * port so a slow sink holds the guest back instead of growing memory.
+ * and writes call eventfds — the main thread is not on the per-kick path. Guest→host bytes are
+ * copied from guest memory straight into the shard's byte ring (byte-ring.ts), published, and
+ * only then the chains are marked used; the main thread (which owns the sinks) drains the ring.
+ * A credit window per port (credits come back in batches) and the ring's size hold the guest back
+ * when the main thread or a sink is slow, instead of growing memory.
  *
  * Loaded from dist/ (JS) by piscina. Thread contract: only this worker touches its queues'
  * rings while they are started here.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DeviceQueue, GuestMemory } from '@vtcon/ring';
-import { drainTransmitq } from '../port/transmit.js';
+import { DeviceQueue, GuestMemory, RawChain } from '@vtcon/ring';
+import { RECORD_COMPLETE, RingWriter } from './byte-ring.js';
 import { fillReceiveq } from '../port/receive.js';
 import { Backlog } from '../port/backlog.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
@@ -30,6 +32,8 @@ interface Q {
   /** transmitq: bytes posted to main not yet credited back. */
   outstanding: number; window: number;
   scheduled: boolean; dead: boolean;
+  /** transmitq: a popped chain too big for the ring's free space, written in pieces; used when done. */
+  partial: { head: number; bytes: Uint8Array; off: number } | null;
 }
 
 export default async function serviceShard(data: ShardTaskData): Promise<string> {
@@ -58,17 +62,88 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
     setImmediate(() => { q.scheduled = false; service(q); });
   }
 
+  const ring = new RingWriter(data.ring);
+  const raw = new RawChain();
+  /** transmitqs waiting for ring space (woken by the main thread's 'space'). */
+  const spaceWaiters = new Set<Q>();
+
+  /** Write what is left of q.partial; true when the chain is complete (and added used). */
+  function flushPartial(q: Q): boolean {
+    const p = q.partial!;
+    while (p.off < p.bytes.length) {
+      const n = Math.min(p.bytes.length - p.off, ring.maxPiece);
+      const at = ring.reserve(n);
+      if (at < 0) return false; // the caller publishes what fit, then waits for space
+      ring.data.set(p.bytes.subarray(p.off, p.off + n), at);
+      p.off += n;
+      const last = p.off === p.bytes.length;
+      ring.commit(q.dev, q.port, n, last ? RECORD_COMPLETE | 1 : 0);
+      q.outstanding += n;
+    }
+    q.queue.addUsed(p.head, 0);
+    q.partial = null;
+    return true;
+  }
+
+  /**
+   * One transmit pass: pop chains, copy each into the ring, publish the ring tail, then publish
+   * the used entries (the order that makes "used" imply "handed over"), signal the guest, and only
+   * then wake the main thread (its work is off the guest's latency path).
+   */
+  function serviceTransmit(q: Q): void {
+    let chains = 0;
+    let more = false;
+    let stalled = 0;
+    if (q.partial !== null) {
+      if (!flushPartial(q)) stalled = q.partial.bytes.length - q.partial.off;
+      else chains++;
+    }
+    let thrown: unknown = null;
+    if (stalled === 0) try {
+      q.queue.disableNotification();
+      for (;;) {
+        if (q.outstanding >= q.window) break; // wait for credit (backpressure)
+        if (!q.queue.popAvailableInto(raw)) {
+          if (q.queue.enableNotification()) { q.queue.disableNotification(); continue; }
+          break;
+        }
+        const len = raw.readableBytes;
+        const at = len <= ring.maxPiece ? ring.reserve(len) : -1;
+        if (at >= 0) {
+          raw.copyReadable(ring.data, at);
+          ring.commit(q.dev, q.port, len, RECORD_COMPLETE | 1);
+          q.queue.addUsed(raw.head, 0);
+          q.outstanding += len;
+        } else {
+          const bytes = new Uint8Array(len);
+          raw.copyReadable(bytes, 0);
+          q.partial = { head: raw.head, bytes, off: 0 };
+          if (!flushPartial(q)) { stalled = len - q.partial.off; break; }
+        }
+        if (++chains >= batch) { more = true; break; }
+      }
+    } catch (e) {
+      thrown = e; // a malformed chain: still publish what was handed over before it
+    }
+    const published = ring.publish();
+    if (chains > 0) {
+      q.queue.publishUsed();
+      if (q.queue.needsNotification()) ops.eventfdWrite(q.callFd, 1);
+    }
+    if (published) ring.wakeReader();
+    if (thrown !== null) throw thrown;
+    if (stalled > 0) {
+      spaceWaiters.add(q);
+      if (ring.waitForSpace(Math.min(stalled, ring.maxPiece))) { spaceWaiters.delete(q); schedule(q); }
+    } else if (more) schedule(q);
+  }
+
   function service(q: Q): void {
     if (q.dead) return;
     try {
       if (q.dir === 'transmitq') {
-        if (q.outstanding >= q.window) return; // wait for credit (backpressure)
-        const b = drainTransmitq(q.queue, () => ops.eventfdWrite(q.callFd, 1), batch, (t) => {
-          q.outstanding += t.bytes.length;
-          const bytes = t.bytes.byteOffset === 0 && t.bytes.byteLength === t.bytes.buffer.byteLength ? t.bytes : t.bytes.slice();
-          post({ t: 'rx', dev: q.dev, port: q.port, bytes, chains: t.chains }, [bytes.buffer as ArrayBuffer]);
-        });
-        if (b.more) schedule(q);
+        if (q.outstanding >= q.window && q.partial === null) return; // wait for credit (backpressure)
+        serviceTransmit(q);
       } else {
         const src = pending.get(key(q.dev, q.port));
         if (!src || src.empty) return;
@@ -94,7 +169,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           const q: Q = {
             dev: m.dev, index: m.index, port: m.port, dir: m.dir,
             queue: new DeviceQueue(mem.mem, { ...m.config, indirect: m.config.indirect ?? false }, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }),
-            callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false,
+            callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null,
           };
           queues.set(key(m.dev, m.index), q);
           (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
@@ -110,7 +185,10 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           let last = 0;
           if (q) {
             q.dead = true; q.watch?.stop(); q.watch = null;
-            last = q.queue.lastAvailIdx;
+            // A chain held in pieces is not used: give it back (the main thread drops its pieces),
+            // so lastAvailIdx = used.idx as the restart rule says.
+            last = (q.queue.lastAvailIdx - (q.partial !== null ? 1 : 0)) & 0xffff;
+            spaceWaiters.delete(q);
             queues.delete(key(m.dev, m.index));
             const map = q.dir === 'transmitq' ? txByPort : rxByPort;
             if (map.get(key(m.dev, q.port)) === q) map.delete(key(m.dev, q.port));
@@ -134,6 +212,12 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
             q.outstanding = Math.max(0, q.outstanding - m.bytes);
             if (wasBlocked && q.outstanding < q.window) service(q);
           }
+          break;
+        }
+        case 'space': {
+          const waiting = [...spaceWaiters];
+          spaceWaiters.clear();
+          for (const q of waiting) service(q);
           break;
         }
         case 'forget': {

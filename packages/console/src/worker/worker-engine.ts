@@ -10,15 +10,33 @@ import type { EngineHost, PortQueueEngine } from '../device/engine.js';
 import type { StartedQueueLike } from '../device/vhost-device.js';
 import type { FromWorker, RegionInit } from './protocol.js';
 import type { ConsoleWorkerPool, Shard } from './pool.js';
+import { RECORD_COMPLETE } from './byte-ring.js';
 
 interface Unacked { chunks: Uint8Array[]; bytes: number }
+
+/** guest→host ring records of one port since the last flush. */
+interface Incoming {
+  parts: Uint8Array[];
+  /** parts[0..doneParts) end at a chain boundary and may be delivered. */
+  doneParts: number;
+  doneBytes: number;
+  chains: number;
+  /** Bytes taken off the ring since the last flush (credit owed to the worker). */
+  consumed: number;
+  bytes: number;
+}
 
 let nextReq = 1;
 
 export class WorkerEngine implements PortQueueEngine {
   private readonly used = new Map<number, { memory: GuestMemory; usedAddr: number }>();
   private readonly unacked = new Map<number, Unacked>();
+  /** Credit held back while a sink pauses the port (returned on resumeTransmit). */
   private readonly uncredited = new Map<number, number>();
+  /** Credit owed but batched: returned once it reaches a quarter of the window. */
+  private readonly owed = new Map<number, number>();
+  private readonly incoming = new Map<number, Incoming>();
+  private readonly stopPorts = new Map<number, number>();
   private readonly paused = new Set<number>();
   private readonly stops = new Map<number, (n: number) => void>();
   private readonly indexes = new Set<number>();
@@ -51,6 +69,7 @@ export class WorkerEngine implements PortQueueEngine {
     if (role.kind !== 'port' || !this.indexes.has(index)) return Promise.resolve({ lastAvailIdx: 0 });
     this.indexes.delete(index);
     const req = nextReq++;
+    if (role.dir === 'transmitq') this.stopPorts.set(req, role.port);
     const shard = this.pool.shardFor(this.dev, role.port);
     return new Promise((resolve) => {
       const fallback = setTimeout(() => { this.stops.delete(req); resolve({ lastAvailIdx: this.ringStateOf(index) }); }, 2000);
@@ -99,7 +118,75 @@ export class WorkerEngine implements PortQueueEngine {
   }
 
   /** @internal */
-  outstandingOf(port: number): number { return this.uncredited.get(port) ?? 0; }
+  outstandingOf(port: number): number { return (this.uncredited.get(port) ?? 0) + (this.owed.get(port) ?? 0); }
+
+  /**
+   * @internal one ring record for `port` (payload valid during the call only). Returns true
+   * the first time the port is touched in this drain, so the pool calls ringFlush once.
+   */
+  ringRecord(port: number, payload: Uint8Array, flags: number): boolean {
+    let inc = this.incoming.get(port);
+    if (inc === undefined) {
+      inc = { parts: [], doneParts: 0, doneBytes: 0, chains: 0, consumed: 0, bytes: 0 };
+      this.incoming.set(port, inc);
+    }
+    if (payload.length > 0) inc.parts.push(payload.slice());
+    inc.bytes += payload.length;
+    inc.consumed += payload.length;
+    if ((flags & RECORD_COMPLETE) !== 0) {
+      inc.chains += flags & 0xffff;
+      inc.doneParts = inc.parts.length;
+      inc.doneBytes = inc.bytes;
+    }
+    return true;
+  }
+
+  /** @internal end of a drain: deliver complete chains to the sinks, then account the credit. */
+  ringFlush(s: Shard): void {
+    for (const [port, inc] of this.incoming) {
+      if (inc.chains > 0) {
+        const parts = inc.parts;
+        let bytes: Uint8Array;
+        if (inc.doneParts === 1) bytes = parts[0]!;
+        else if (inc.doneParts === 0) bytes = new Uint8Array(0);
+        else {
+          bytes = new Uint8Array(inc.doneBytes);
+          let off = 0;
+          for (let i = 0; i < inc.doneParts; i++) { bytes.set(parts[i]!, off); off += parts[i]!.length; }
+        }
+        const chains = inc.chains;
+        inc.parts = inc.doneParts === parts.length ? [] : parts.slice(inc.doneParts);
+        inc.bytes -= inc.doneBytes;
+        inc.doneParts = 0; inc.doneBytes = 0; inc.chains = 0;
+        if (!this.host.received(port, bytes, chains)) this.paused.add(port);
+      }
+      const n = inc.consumed;
+      inc.consumed = 0;
+      if (inc.bytes === 0) this.incoming.delete(port);
+      if (n > 0) this.credit(s, port, n);
+    }
+  }
+
+  private credit(s: Shard, port: number, n: number): void {
+    if (this.paused.has(port)) {
+      const owed = this.owed.get(port) ?? 0;
+      if (owed > 0) this.owed.delete(port);
+      this.uncredited.set(port, (this.uncredited.get(port) ?? 0) + n + owed);
+      return;
+    }
+    const owed = (this.owed.get(port) ?? 0) + n;
+    if (owed >= this.pool.window / 4) {
+      this.owed.delete(port);
+      this.pool.post(s, { t: 'credit', dev: this.dev, port, bytes: owed });
+    } else this.owed.set(port, owed);
+  }
+
+  /** @internal the shard's worker died: pieces of chains it had not completed will come again. */
+  dropPartial(s: Shard): void {
+    for (const port of [...this.incoming.keys()]) {
+      if (this.pool.shardFor(this.dev, port) === s) this.incoming.delete(port);
+    }
+  }
 
   /** @internal after shard s restarted: re-send the host→guest bytes it had not confirmed. */
   resend(s: Shard): void {
@@ -114,6 +201,12 @@ export class WorkerEngine implements PortQueueEngine {
 
   /** @internal */
   onStopped(req: number, lastAvailIdx: number): void {
+    const port = this.stopPorts.get(req);
+    if (port !== undefined) {
+      // The worker gave back a chain it held in pieces (not used): drop the pieces.
+      this.stopPorts.delete(req);
+      this.incoming.delete(port);
+    }
     const f = this.stops.get(req);
     if (f) { this.stops.delete(req); f(lastAvailIdx); }
   }
@@ -121,12 +214,6 @@ export class WorkerEngine implements PortQueueEngine {
   /** @internal */
   onMessage(s: Shard, m: FromWorker): void {
     switch (m.t) {
-      case 'rx': {
-        const ok = this.host.received(m.port, m.bytes, m.chains);
-        if (ok && !this.paused.has(m.port)) this.pool.post(s, { t: 'credit', dev: this.dev, port: m.port, bytes: m.bytes.length });
-        else { this.paused.add(m.port); this.uncredited.set(m.port, (this.uncredited.get(m.port) ?? 0) + m.bytes.length); }
-        break;
-      }
       case 'wrote': {
         const u = this.unacked.get(m.port);
         if (u) {
