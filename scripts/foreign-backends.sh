@@ -32,23 +32,8 @@ if [ -f "$stamp" ] && [ -x "$cache/bin/virtiofsd" ] && "$cache/bin/virtiofsd" --
   exit 0
 fi
 
-mkdir -p "$apt_root"/etc/apt/{apt.conf.d,preferences.d,trusted.gpg.d,sources.list.d} \
-  "$apt_root"/var/lib/apt/lists/partial "$apt_root"/var/cache/apt/archives/partial \
-  "$apt_root"/var/lib/dpkg "$apt_root"/var/log/apt
-: >"$apt_root/var/lib/dpkg/status"
-touch "$apt_root/etc/apt/sources.list"
-cat >"$apt_root/apt.conf" <<CONF
-Dir "$apt_root/";
-Dir::State::status "$apt_root/var/lib/dpkg/status";
-Debug::NoLocking "true";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APT::Sandbox::User "$(id -un)";
-Acquire::Languages "none";
-Acquire::Retries "3";
-CONF
+. "$repo/scripts/lib/private-apt.sh"
+private_apt_config "$apt_root"
 cat >"$apt_root/etc/apt/sources.list.d/trixie.sources" <<SRC
 Types: deb
 URIs: $mirror
@@ -56,7 +41,6 @@ Suites: trixie trixie-updates
 Components: main
 Signed-By: $keyring
 SRC
-export APT_CONFIG="$apt_root/apt.conf"
 log "apt-get update (private state, trixie)"
 apt-get -q update >"$apt_root/update.log" 2>&1 || { tail -20 "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
 

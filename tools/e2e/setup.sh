@@ -41,27 +41,12 @@ done
 lock_lines() { [ -f "$lock" ] && grep -E "^$1 " "$lock" | awk '{ print $2 "=" $3 }' || true; }
 
 # ---------------------------------------------------------------------------------------------
-# Private apt state. APT_CONFIG is read before anything else, so the host's /etc/apt (its sources,
-# its apt.conf.d hooks such as docker-clean) plays no part.
+# Private apt state (scripts/lib/private-apt.sh): trixie, trixie-updates, -security, -backports.
 apt_ready=0
 apt_init() {
   [ "$apt_ready" = 1 ] && return
-  mkdir -p "$apt_root"/etc/apt/{apt.conf.d,preferences.d,trusted.gpg.d,sources.list.d} \
-    "$apt_root"/var/lib/apt/lists/partial "$apt_root"/var/cache/apt/archives/partial \
-    "$apt_root"/var/lib/dpkg "$apt_root"/var/log/apt
-  touch "$apt_root/var/lib/dpkg/status" "$apt_root/etc/apt/sources.list"
-  cat >"$apt_root/apt.conf" <<EOF
-Dir "$apt_root/";
-Dir::State::status "$apt_root/var/lib/dpkg/status";
-Debug::NoLocking "true";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-APT::Sandbox::User "$(id -un)";
-Acquire::Languages "none";
-Acquire::Retries "3";
-EOF
+  . "$here/../../scripts/lib/private-apt.sh"
+  private_apt_config "$apt_root"
   cat >"$apt_root/etc/apt/sources.list.d/trixie.sources" <<EOF
 Types: deb
 URIs: $mirror
@@ -75,7 +60,6 @@ Suites: trixie-security
 Components: main
 Signed-By: $keyring
 EOF
-  export APT_CONFIG="$apt_root/apt.conf"
   log "apt-get update (private state: trixie, trixie-updates, trixie-security, trixie-backports)"
   apt-get -q update >"$apt_root/update.log" 2>&1 || { cat "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
   apt_ready=1
