@@ -74,11 +74,25 @@ function startGuests(cfg) {
   return { child, next };
 }
 
-export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096, inflight = 32 }) {
+/**
+ * Guests in `procs` child processes (guest g in process g % procs), so that with several
+ * guests the guest side is not one busy thread that caps what the daemon can show.
+ */
+function startGuestProcs(sockets, procs, cfg) {
+  const n = Math.max(1, Math.min(procs, sockets.length));
+  const gs = Array.from({ length: n }, (_, i) => startGuests({ ...cfg, sockets: sockets.filter((_s, g) => g % n === i) }));
+  return {
+    next: (t) => Promise.all(gs.map((g) => g.next(t))),
+    send: (m) => { for (const g of gs) g.child.send(m); },
+    exit: () => Promise.all(gs.map((g) => new Promise((r) => { g.child.once('exit', r); g.child.send('exit'); setTimeout(r, 5000); }))),
+  };
+}
+
+export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096, inflight = 32, guestProcs = 1 }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-cbench-'));
   const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
   const d = daemon(dir, guests, ports, pool);
-  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk, inflight, bytesPerPort, flood });
+  const g = startGuestProcs(d.vms.map((v) => v.path), guestProcs, { portsPerGuest: ports, chunk, inflight, bytesPerPort, flood });
   try {
     await g.next('ready');
     const total = guests * ports * bytesPerPort;
@@ -90,22 +104,21 @@ export async function throughput({ guests, ports, workers, bytesPerPort, flood =
       d.counter.target = total;
       d.counter.done = () => { clearTimeout(t); d.counter.done = null; resolve(); };
     });
-    g.child.send('go');
+    g.send('go');
     await reached;
     const ns = Number(process.hrtime.bigint() - t0);
     const cpu = process.cpuUsage(cpu0);
     const bytesPerSec = total / (ns / 1e9);
     return {
       suite: 'console', name: 'guest→host throughput',
-      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver' },
+      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver', guestProcs },
       bytesPerSec,
       // Daemon process CPU (all threads, user+system) per MiB moved.
       cpuSecPerMiB: (cpu.user + cpu.system) / 1e6 / (total / (1 << 20)), opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
       perPortBytesPerSec: bytesPerSec / (guests * ports),
     };
   } finally {
-    g.child.send('exit');
-    await new Promise((r) => { g.child.once('exit', r); setTimeout(r, 5000); });
+    await g.exit();
     await closeDaemon(d);
     await pool?.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Keystroke round trip (host send → guest echo → host sink), p50/p99, repeated runs.
+//   node benchmarks/console/keystroke-bench.mjs [--workers N] [--n N] [--runs N]
+import { keystroke } from './console-bench.mjs';
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+};
+const workers = arg('workers', 2);
+const n = arg('n', 2000);
+const runs = arg('runs', 3);
+const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const rows = [];
+for (let i = 0; i < runs; i++) {
+  const r = await keystroke({ workers, n });
+  rows.push(r);
+  console.log(`run ${i + 1}: p50 ${(r.p50Ns / 1e3).toFixed(1)} µs  p99 ${(r.p99Ns / 1e3).toFixed(1)} µs`);
+}
+console.log(`median of ${runs} (workers=${workers} n=${n}): p50 ${(med(rows.map((r) => r.p50Ns)) / 1e3).toFixed(1)} µs, p99 ${(med(rows.map((r) => r.p99Ns)) / 1e3).toFixed(1)} µs`);
