@@ -22,7 +22,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 // VTCON_CONSOLE=/path/to/other/dist/index.js runs the daemon side on another build (A/B runs of
 // a change in one session).
-const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice, Scrollback, LogFileSink } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
 
 // A real gc() for the memory cases, without requiring node --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -39,18 +39,29 @@ async function until(cond, ms = 120_000, what = 'condition') {
   }
 }
 
-/** Serve `guests` VMs with `ports` ports each; returns devices, backends and a byte counter. */
-function daemon(dir, guests, ports, pool) {
+/**
+ * Serve `guests` VMs with `ports` ports each; returns devices, backends and a byte counter.
+ * realSinks: every port also gets what the CLI daemon gives it (a 1 MiB Scrollback and a
+ * LogFileSink in `dir`), to see their share of the per-chain cost.
+ */
+async function daemon(dir, guests, ports, pool, realSinks = false) {
   const vms = [];
   const counter = { bytes: 0, target: Infinity, done: null };
   for (let g = 0; g < guests; g++) {
     const path = join(dir, `vm${g}.sock`);
+    const extra = [];
+    if (realSinks) {
+      for (let i = 0; i < ports; i++) {
+        extra.push([new Scrollback({ capacityBytes: 1 << 20 }), await LogFileSink.open({ path: join(dir, `vm${g}`, `p${i}.log`) })]);
+      }
+    }
+    let next = 0;
     const dev = new ConsoleDevice({
       ports: Array.from({ length: ports }, (_, i) => ({ name: `g${g}.p${i}`, console: i === 0 })),
       maxPorts: Math.max(ports, 1),
       ...(pool ? { engine: (h) => pool.createEngine(h) } : {}),
       // A sink that only counts: the benchmark measures the console path, not log files.
-      sinksFor: () => [{ write: (c) => { counter.bytes += c.length; if (counter.bytes >= counter.target) counter.done?.(); }, close: async () => {} }],
+      sinksFor: () => [...(extra[next++] ?? []), { write: (c) => { counter.bytes += c.length; if (counter.bytes >= counter.target) counter.done?.(); }, close: async () => {} }],
     });
     vms.push({ path, dev, backend: serveDevice(path, dev) });
   }
@@ -88,10 +99,13 @@ function startGuestProcs(sockets, procs, cfg) {
   };
 }
 
-export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096, inflight = 32, guestProcs = 1 }) {
+/** Pool options from the environment for A/B runs: VTCON_COALESCE_MS. */
+const poolOpts = () => (process.env.VTCON_COALESCE_MS !== undefined ? { coalesceMs: Number(process.env.VTCON_COALESCE_MS) } : {});
+
+export async function throughput({ guests, ports, workers, bytesPerPort, flood = false, chunk = 4096, inflight = 32, guestProcs = 1, realSinks = false }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-cbench-'));
-  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
-  const d = daemon(dir, guests, ports, pool);
+  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers, ...poolOpts() }) : null;
+  const d = await daemon(dir, guests, ports, pool, realSinks);
   const g = startGuestProcs(d.vms.map((v) => v.path), guestProcs, { portsPerGuest: ports, chunk, inflight, bytesPerPort, flood });
   try {
     await g.next('ready');
@@ -111,7 +125,7 @@ export async function throughput({ guests, ports, workers, bytesPerPort, flood =
     const bytesPerSec = total / (ns / 1e9);
     return {
       suite: 'console', name: 'guest→host throughput',
-      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver', guestProcs },
+      params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver', guestProcs, ...(realSinks ? { sinks: 'scrollback+log' } : {}) },
       bytesPerSec,
       // Daemon process CPU (all threads, user+system) per MiB moved.
       cpuSecPerMiB: (cpu.user + cpu.system) / 1e6 / (total / (1 << 20)), opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
@@ -125,9 +139,17 @@ export async function throughput({ guests, ports, workers, bytesPerPort, flood =
   }
 }
 
-export async function keystroke({ workers, n }) {
+/**
+ * Keystroke round trip on one console; with `background` ({ guests, ports, trickleMs, chunk })
+ * that many more guests (own process) keep every port active, each writing `chunk` bytes every
+ * trickleMs, served by the same daemon (same pool) while the keystrokes are timed.
+ */
+export async function keystroke({ workers, n, background = null }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-kbench-'));
-  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers }) : null;
+  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers, ...poolOpts() }) : null;
+  const bg = background ? await daemon(dir, background.guests, background.ports, pool) : null;
+  const bgGuests = bg ? startGuests({ sockets: bg.vms.map((v) => v.path), portsPerGuest: background.ports, chunk: background.chunk ?? 64, inflight: 1, bytesPerPort: 0, trickleMs: background.trickleMs }) : null;
+  if (bgGuests) { await bgGuests.next('ready'); bgGuests.child.send('go'); }
   const path = join(dir, 'vm.sock');
   let out = '';
   let echoed = null;
@@ -150,15 +172,23 @@ export async function keystroke({ workers, n }) {
       if (i >= 50) lat.push(Number(process.hrtime.bigint() - t0));
     }
     lat.sort((a, b) => a - b);
+    const bgBytes = bg?.counter.bytes ?? 0;
     return {
       suite: 'console', name: 'keystroke round trip (host send → guest echo → host sink)',
-      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: true },
+      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: true, ...(background ? { activePorts: background.guests * background.ports, trickleMs: background.trickleMs, bgBytes } : {}) },
       p50Ns: pct(lat, 0.5), p99Ns: pct(lat, 0.99), meanNs: lat.reduce((a, b) => a + b, 0) / lat.length, samples: lat.length,
     };
   } finally {
     await driver.detach();
     await backend.close();
     await dev.close();
+    if (bgGuests) {
+      bgGuests.child.send('stop');
+      await bgGuests.next('stopped').catch(() => {});
+      bgGuests.child.send('exit');
+      await new Promise((r) => { bgGuests.child.once('exit', r); setTimeout(r, 5000); });
+      await closeDaemon(bg);
+    }
     await pool?.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -174,7 +204,7 @@ function mem() {
 async function memory({ guests, ports }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-mbench-'));
   const before = mem();
-  const d = daemon(dir, guests, ports, null);
+  const d = await daemon(dir, guests, ports, null);
   const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: ports, chunk: 4096, inflight: 1, bytesPerPort: 0 });
   try {
     await g.next('ready');

@@ -3,7 +3,8 @@
 // daemon's sockets. On 'go' every port floods `bytesPerPort` bytes with pipelined 4 KiB chains.
 //
 // IPC: parent → {sockets, portsPerGuest, chunk, inflight}; child → {t:'ready'}; parent → 'go';
-// child → {t:'done', ns}. Parent → 'exit'.
+// child → {t:'done', ns}. Parent → 'exit'. With cfg.trickleMs every port writes `chunk` bytes
+// every trickleMs ms from 'go' until 'stop' (background load for latency cases).
 import { connectGuest } from '@vtcon/console';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -62,6 +63,17 @@ async function flood(driver, port) {
   }
 }
 
+/** Trickle mode: every port writes `chunk` bytes every `trickleMs` until 'stop' (background load). */
+let trickling = true;
+async function trickle(p) {
+  const piece = data.subarray(0, cfg.chunk);
+  await new Promise((r) => setTimeout(r, Math.random() * cfg.trickleMs));
+  while (trickling) {
+    await p.write(piece);
+    await new Promise((r) => setTimeout(r, cfg.trickleMs));
+  }
+}
+
 async function main() {
   for (const path of cfg.sockets) {
     // Region 0 holds the buffers: 32 chains of `chunk` bytes per port plus the 128-byte rx buffers.
@@ -73,7 +85,12 @@ async function main() {
   for (const d of guests) for (const p of d.ports) if (!p.console) await p.open();
   process.send({ t: 'ready' });
   process.on('message', async (m) => {
-    if (m === 'go') {
+    if (m === 'go' && cfg.trickleMs) {
+      await Promise.all(guests.flatMap((d) => d.ports.map((p) => trickle(p))));
+      process.send({ t: 'stopped' });
+    } else if (m === 'stop') {
+      trickling = false;
+    } else if (m === 'go') {
       const t0 = process.hrtime.bigint();
       await Promise.all(guests.flatMap((d) => d.ports.map((p) => (cfg.flood ? flood(d, p) : write(p)))));
       process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0) });

@@ -36,6 +36,8 @@ export interface ConsoleWorkerPoolOptions {
   window?: number;
   /** Bytes of each shard's guest→host ring (power of two). Default 1 MiB. */
   ringBytes?: number;
+  /** Main-thread wake-up coalescing for streaming ports, ms (see ShardTaskData). Default 1; 0 = off. */
+  coalesceMs?: number;
   logger?: Logger;
 }
 
@@ -75,6 +77,7 @@ export class ConsoleWorkerPool {
   private readonly log: Logger;
   private readonly nativeModule: string;
   private readonly batch: number;
+  private readonly coalesceMs: number;
   private nextDev = 1;
   private rr = 0;
   private closing = false;
@@ -84,6 +87,7 @@ export class ConsoleWorkerPool {
     if (!Number.isInteger(this.threads) || this.threads < 1) throw new ConsoleError('BAD_OPTIONS', `threads ${this.threads}`);
     this.window = opts.window ?? 256 * 1024;
     this.batch = opts.batch ?? 256;
+    this.coalesceMs = opts.coalesceMs ?? 1;
     this.log = opts.logger ?? silentLogger;
     this.nativeModule = opts.nativeModule ?? '@vtcon/transport';
     this.piscina = new Piscina({
@@ -153,7 +157,7 @@ export class ConsoleWorkerPool {
     s.port = ch.port1;
     s.alive = true;
     ch.port1.on('message', (m: FromWorker) => this.onMessage(s, m));
-    const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch, ring: s.ring };
+    const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch, coalesceMs: this.coalesceMs, ring: s.ring };
     s.task = this.piscina.run(data, { transferList: [ch.port2] as never }).then(
       () => { s.alive = false; },
       (e: unknown) => {

@@ -34,6 +34,8 @@ interface Q {
   scheduled: boolean; dead: boolean;
   /** transmitq: a popped chain too big for the ring's free space, written in pieces; used when done. */
   partial: { head: number; bytes: Uint8Array; off: number } | null;
+  /** transmitq: when this queue last woke the main thread (performance.now()). */
+  lastWake: number;
 }
 
 export default async function serviceShard(data: ShardTaskData): Promise<string> {
@@ -63,6 +65,18 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
   }
 
   const ring = new RingWriter(data.ring);
+  const coalesceMs = data.coalesceMs;
+  let wakeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Wake the main thread now if q was quiet, else once the coalescing interval is over. */
+  function wakeMain(q: Q): void {
+    const now = performance.now();
+    if (coalesceMs <= 0 || now - q.lastWake >= coalesceMs) {
+      q.lastWake = now;
+      ring.wakeReader();
+      return;
+    }
+    wakeTimer ??= setTimeout(() => { wakeTimer = null; ring.wakeReader(); }, coalesceMs);
+  }
   const raw = new RawChain();
   /** transmitqs waiting for ring space (woken by the main thread's 'space'). */
   const spaceWaiters = new Set<Q>();
@@ -130,7 +144,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       q.queue.publishUsed();
       if (q.queue.needsNotification()) ops.eventfdWrite(q.callFd, 1);
     }
-    if (published) ring.wakeReader();
+    if (published) wakeMain(q);
     if (thrown !== null) throw thrown;
     if (stalled > 0) {
       spaceWaiters.add(q);
@@ -148,7 +162,13 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
         const src = pending.get(key(q.dev, q.port));
         if (!src || src.empty) return;
         const r = fillReceiveq(q.queue, src, () => ops.eventfdWrite(q.callFd, 1), batch);
-        if (r.chains > 0) post({ t: 'wrote', dev: q.dev, port: q.port, bytes: r.bytes, chains: r.chains });
+        if (r.chains > 0) {
+          post({ t: 'wrote', dev: q.dev, port: q.port, bytes: r.bytes, chains: r.chains });
+          // Host→guest bytes on this port: the guest's answer (an echo) is interactive; its
+          // wake-up is not coalesced.
+          const tx = txByPort.get(key(q.dev, q.port));
+          if (tx !== undefined) tx.lastWake = -Infinity;
+        }
         if (!r.starved && !src.empty) schedule(q);
       }
     } catch (e) {
@@ -169,7 +189,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           const q: Q = {
             dev: m.dev, index: m.index, port: m.port, dir: m.dir,
             queue: new DeviceQueue(mem.mem, { ...m.config, indirect: m.config.indirect ?? false }, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }),
-            callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null,
+            callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null, lastWake: -Infinity,
           };
           queues.set(key(m.dev, m.index), q);
           (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
@@ -229,6 +249,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           setImmediate(() => { throw new Error('injected worker death (test hook)'); });
           break;
         case 'shutdown':
+          if (wakeTimer !== null) clearTimeout(wakeTimer);
           for (const q of queues.values()) { q.dead = true; q.watch?.stop(); }
           queues.clear();
           port.close();

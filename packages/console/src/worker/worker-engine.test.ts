@@ -21,8 +21,9 @@ let pool: ConsoleWorkerPool;
 
 function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
+  const where = new Error('timeout').stack;
   return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error('timeout')) : void setTimeout(tick, 2));
+    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error(`timeout ${where}`)) : void setTimeout(tick, 2));
     tick();
   });
 }
@@ -66,6 +67,8 @@ describe('worker servicing', () => {
       for (let off = 0; off < out.length; off += 50_000) dev.send(p.id, out.subarray(off, off + 50_000));
       await until(() => back.reduce((n, b) => n + b.length, 0) >= out.length);
       expect(sha(Buffer.concat(back))).toBe(sha(out));
+      // The worker's 'wrote' confirmation reaches the main thread after the guest saw the bytes.
+      await until(() => dev.port(p.id).bytesOut === out.length);
       expect(dev.port(p.id)).toMatchObject({ bytesOut: out.length, backlogBytes: 0 });
     }
     expect(pool.stats().every((s) => s.queues > 0)).toBe(true);
@@ -81,7 +84,9 @@ describe('worker servicing', () => {
     pool.killShard(0);
     await Promise.all(writes);
     for (const p of drv.ports) {
-      await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) >= data[p.id]!.length);
+      await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) >= data[p.id]!.length).catch((e: Error) => {
+        throw new Error(`port ${p.id}: ${(rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0)} of ${data[p.id]!.length} bytes; ${JSON.stringify(pool.stats())}; ${e.message}`);
+      });
       expect(sha(Buffer.concat(rx.get(p.id)!))).toBe(sha(data[p.id]!));
     }
     await until(() => pool.stats()[0]!.restarts === restartsBefore[0]! + 1 && pool.stats()[0]!.alive);
