@@ -24,8 +24,10 @@ const rows = [];
 for (let i = 0; i < runs; i++) {
   const r = await throughput({ guests: 1, ports, workers, flood: true, chunk, inflight, realSinks, bytesPerPort: Math.floor((mib << 20) / ports / chunk) * chunk });
   rows.push(r);
-  console.log(`run ${i + 1}: ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  ${(r.opsPerSec / 1e3).toFixed(1)} kchains/s  daemon CPU ${r.cpuSecPerMiB.toFixed(4)} s/MiB  (${((r.cpuSecPerMiB / ((1 << 20) / chunk)) * 1e6).toFixed(1)} µs/chain)`);
+  console.log(`run ${i + 1}: ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  ${(r.opsPerSec / 1e3).toFixed(1)} kchains/s  daemon CPU ${r.cpuSecPerMiB.toFixed(4)} s/MiB  (${((r.cpuSecPerMiB / ((1 << 20) / chunk)) * 1e6).toFixed(1)} µs/chain)  post→used p50 ${((r.usedP50Ns ?? 0) / 1e3).toFixed(1)} µs p99 ${((r.usedP99Ns ?? 0) / 1e3).toFixed(1)} µs`);
 }
 const m = med(rows.map((r) => r.bytesPerSec));
 const c = med(rows.map((r) => r.cpuSecPerMiB));
-console.log(`median of ${runs} (workers=${workers} chunk=${chunk} inflight=${inflight} ports=${ports}${realSinks ? ' +scrollback+log' : ''}): ${(m / 1e6).toFixed(1)} MB/s, daemon CPU ${c.toFixed(4)} s/MiB (${((c / ((1 << 20) / chunk)) * 1e6).toFixed(1)} µs/chain)`);
+const u50 = med(rows.map((r) => r.usedP50Ns ?? 0));
+const u99 = med(rows.map((r) => r.usedP99Ns ?? 0));
+console.log(`median of ${runs} (workers=${workers} chunk=${chunk} inflight=${inflight} ports=${ports}${realSinks ? ' +scrollback+log' : ''}): ${(m / 1e6).toFixed(1)} MB/s, daemon CPU ${c.toFixed(4)} s/MiB (${((c / ((1 << 20) / chunk)) * 1e6).toFixed(1)} µs/chain), post→used p50 ${(u50 / 1e3).toFixed(1)} µs p99 ${(u99 / 1e3).toFixed(1)} µs`);

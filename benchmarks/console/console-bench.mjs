@@ -5,8 +5,12 @@
 // numbers cross a process boundary like QEMU guests do.
 //   - guest→host throughput per port and aggregate: 1/8/32 ports on one guest, 1/16/128 guests
 //     with one port, with the main thread alone ('inline') and with 1 and 2 workers;
+//   - hvc0-like per-chain cost: one 2 KiB chain in flight, daemon CPU s/MiB and post→used
+//     latency seen by the guest, with the CLI daemon's sinks (chain-bench.mjs repeats it);
+//   - 1 vs 2 workers with guests in two processes (scale-bench.mjs repeats it interleaved);
 //   - keystroke round trip: host send → guest echo (SimulatedGuest, same process) → host sink,
-//     p50/p99, inline and with 2 workers;
+//     p50/p99, inline, with 2 workers, and with 2 workers while 256 more ports trickle
+//     (keystroke-bench.mjs repeats it);
 //   - memory per idle guest and per port (heap+external delta of the daemon process after gc();
 //     RSS is not reported: it is dominated by shared guest-RAM pages and GC timing).
 //
@@ -122,13 +126,17 @@ export async function throughput({ guests, ports, workers, bytesPerPort, flood =
     await reached;
     const ns = Number(process.hrtime.bigint() - t0);
     const cpu = process.cpuUsage(cpu0);
+    // Flood guests report post→used latency per chain (kick → used → the guest saw it).
+    const done = flood ? await Promise.race([g.next('done'), new Promise((r) => setTimeout(() => r(null), 5000))]) : null;
+    const used = done ? done.map((x) => x).sort((a, b) => b.usedP99Ns - a.usedP99Ns)[0] : null;
     const bytesPerSec = total / (ns / 1e9);
     return {
       suite: 'console', name: 'guest→host throughput',
       params: { guests, ports, workers: workers === 0 ? 'inline' : workers, chunk, inflight, guest: flood ? 'flood' : 'driver', guestProcs, ...(realSinks ? { sinks: 'scrollback+log' } : {}) },
       bytesPerSec,
       // Daemon process CPU (all threads, user+system) per MiB moved.
-      cpuSecPerMiB: (cpu.user + cpu.system) / 1e6 / (total / (1 << 20)), opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
+      cpuSecPerMiB: (cpu.user + cpu.system) / 1e6 / (total / (1 << 20)),
+      ...(used ? { usedP50Ns: used.usedP50Ns, usedP99Ns: used.usedP99Ns } : {}), opsPerSec: (total / chunk) / (ns / 1e9), samples: 1,
       perPortBytesPerSec: bytesPerSec / (guests * ports),
     };
   } finally {
@@ -237,7 +245,18 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
       plan.push(() => throughput({ guests, ports, workers, flood: true, chunk: 512, bytesPerPort: Math.max(64 * 1024, Math.floor(floodBudget / (guests * ports) / 512) * 512) }));
     }
   }
+  // hvc0-like: 2 KiB chains, the guest waits for each (per-chain cost and latency), with the
+  // CLI daemon's sinks (Scrollback + LogFileSink) on the port.
+  for (const workers of [0, 2]) {
+    plan.push(() => throughput({ guests: 1, ports: 1, workers, flood: true, chunk: 2048, inflight: 1, realSinks: true, bytesPerPort: quick ? 4 * MB : 16 * MB }));
+  }
+  // 1 vs 2 workers with the guests split over two processes (see scale-bench.mjs).
+  for (const workers of [1, 2]) {
+    plan.push(() => throughput({ guests: 16, ports: 4, workers, flood: true, chunk: 512, guestProcs: 2, bytesPerPort: Math.max(512, Math.floor(floodBudget / 64 / 512) * 512) }));
+  }
   for (const workers of [0, 2]) plan.push(() => keystroke({ workers, n: quick ? 200 : 2000 }));
+  // Keystrokes while 256 more ports (8 guests × 32, own process) each write 64 B every 100 ms.
+  plan.push(() => keystroke({ workers: 2, n: quick ? 200 : 2000, background: { guests: 8, ports: 32, trickleMs: 100 } }));
   const results = [];
   let done = 0;
   for (const step of plan) {
@@ -253,10 +272,10 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
   results.push({ suite: 'console', name: 'memory per port (heap+external)', params: { guests: 1, ports: 32 }, unit: 'bytes/port', value: Math.round((p32.heapPer - g1.heapPer) / 31), samples: 1 });
   // Two workers vs one (the issue's scaling question), per guest kind and configuration.
   for (const guest of ['driver', 'flood']) {
-    for (const [guests, ports] of [[1, 32], [16, 1], [128, 1]]) {
-      const pick = (w) => results.find((r) => r.params.guest === guest && r.params.workers === w && r.params.guests === guests && r.params.ports === ports);
+    for (const [guests, ports, procs] of [[1, 32, 1], [16, 1, 1], [128, 1, 1], [16, 4, 2]]) {
+      const pick = (w) => results.find((r) => r.params.guest === guest && r.params.workers === w && r.params.guests === guests && r.params.ports === ports && r.params.guestProcs === procs && r.params.inflight !== 1);
       const one = pick(1); const two = pick(2);
-      if (one && two) results.push({ suite: 'console', name: '2 workers / 1 worker throughput', params: { guests, ports, guest }, unit: 'x', value: two.bytesPerSec / one.bytesPerSec, samples: 1 });
+      if (one && two) results.push({ suite: 'console', name: '2 workers / 1 worker throughput', params: { guests, ports, guest, guestProcs: procs }, unit: 'x', value: two.bytesPerSec / one.bytesPerSec, samples: 1 });
     }
   }
   return results.map(({ perPortBytesPerSec, ...r }) => (perPortBytesPerSec === undefined ? r : { ...r, params: { ...r.params, perPortMBps: Math.round(perPortBytesPerSec / 1e4) / 100 } }));
@@ -265,7 +284,7 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
 function table(rows) {
   const fmt = (r) => {
     const p = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
-    const v = r.bytesPerSec !== undefined ? `${(r.bytesPerSec / 1e6).toFixed(1)} MB/s`
+    const v = r.bytesPerSec !== undefined ? `${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  ${r.cpuSecPerMiB.toFixed(4)} s/MiB${r.usedP99Ns !== undefined ? `  post→used p50 ${(r.usedP50Ns / 1e3).toFixed(0)} µs p99 ${(r.usedP99Ns / 1e3).toFixed(0)} µs` : ''}`
       : r.p50Ns !== undefined ? `p50 ${(r.p50Ns / 1e3).toFixed(0)} µs  p99 ${(r.p99Ns / 1e3).toFixed(0)} µs`
         : `${r.unit === 'x' ? r.value.toFixed(2) : Math.round(r.value)} ${r.unit}`;
     return `${r.name.padEnd(58)} ${p.padEnd(62)} ${v}`;

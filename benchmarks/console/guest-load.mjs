@@ -42,7 +42,8 @@ async function flood(driver, port) {
   const chains = Math.ceil(cfg.bytesPerPort / cfg.chunk);
   let posted = 0;
   let used = 0;
-  const post = (a) => { vq.queue.addBuffer(a, cfg.chunk, false, a); posted++; };
+  const postedAt = new Map();
+  const post = (a) => { postedAt.set(a, process.hrtime.bigint()); vq.queue.addBuffer(a, cfg.chunk, false, a); posted++; };
   for (const a of bufs) if (posted < chains) post(a);
   if (vq.queue.kickPrepare()) vq.kick();
   while (used < chains) {
@@ -50,6 +51,8 @@ async function flood(driver, port) {
     for (;;) {
       const u = vq.queue.getUsed();
       if (u === null) break;
+      const t0 = postedAt.get(u.token);
+      if (t0 !== undefined && lat.length < 200_000) lat.push(Number(process.hrtime.bigint() - t0));
       used++; got++;
       if (posted < chains) post(u.token);
     }
@@ -65,6 +68,8 @@ async function flood(driver, port) {
 
 /** Trickle mode: every port writes `chunk` bytes every `trickleMs` until 'stop' (background load). */
 let trickling = true;
+/** Flood mode: ns from posting a chain (then kick) to seeing it used, per chain. */
+const lat = [];
 async function trickle(p) {
   const piece = data.subarray(0, cfg.chunk);
   await new Promise((r) => setTimeout(r, Math.random() * cfg.trickleMs));
@@ -93,7 +98,9 @@ async function main() {
     } else if (m === 'go') {
       const t0 = process.hrtime.bigint();
       await Promise.all(guests.flatMap((d) => d.ports.map((p) => (cfg.flood ? flood(d, p) : write(p)))));
-      process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0) });
+      lat.sort((a, b) => a - b);
+      const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
+      process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0), usedP50Ns: pct(0.5), usedP99Ns: pct(0.99), chains: lat.length });
     } else if (m === 'exit') {
       for (const d of guests) await d.detach().catch(() => {});
       process.exit(0);
