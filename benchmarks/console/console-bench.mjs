@@ -152,7 +152,7 @@ export async function throughput({ guests, ports, workers, bytesPerPort, flood =
  * that many more guests (own process) keep every port active, each writing `chunk` bytes every
  * trickleMs, served by the same daemon (same pool) while the keystrokes are timed.
  */
-export async function keystroke({ workers, n, background = null }) {
+export async function keystroke({ workers, n, background = null, guestProc = false }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-kbench-'));
   const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers, ...poolOpts() }) : null;
   const bg = background ? await daemon(dir, background.guests, background.ports, pool) : null;
@@ -165,7 +165,10 @@ export async function keystroke({ workers, n, background = null }) {
   // The sink side: the round trip ends when the echo reaches the device's 'data' event.
   dev.on('data', (_p, b) => { out += Buffer.from(b).toString('latin1'); echoed?.(); });
   const backend = serveDevice(path, dev);
-  const { driver } = await connectGuest(path, { shell: { hostname: 'bench' } });
+  // guestProc: the echoing guest runs in a child process (as a QEMU guest would), so its own
+  // event loop (the driver model polls with 1 ms timers) does not share the daemon's thread.
+  const child = guestProc ? startGuests({ sockets: [path], portsPerGuest: 1, chunk: 4096, inflight: 1, bytesPerPort: 0, shell: true }) : null;
+  const { driver } = child ? { driver: { detach: async () => { child.child.send('exit'); await new Promise((r) => { child.child.once('exit', r); setTimeout(r, 5000); }); } } } : await connectGuest(path, { shell: { hostname: 'bench' } });
   try {
     await until(() => out.includes('bench:~# ') && dev.port(0).guestOpen, 20_000, 'guest prompt');
     const lat = [];
@@ -183,7 +186,7 @@ export async function keystroke({ workers, n, background = null }) {
     const bgBytes = bg?.counter.bytes ?? 0;
     return {
       suite: 'console', name: 'keystroke round trip (host send → guest echo → host sink)',
-      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: true, ...(background ? { activePorts: background.guests * background.ports, trickleMs: background.trickleMs, bgBytes } : {}) },
+      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: !guestProc, ...(background ? { activePorts: background.guests * background.ports, trickleMs: background.trickleMs, bgBytes } : {}) },
       p50Ns: pct(lat, 0.5), p99Ns: pct(lat, 0.99), meanNs: lat.reduce((a, b) => a + b, 0) / lat.length, samples: lat.length,
     };
   } finally {

@@ -83,7 +83,8 @@ async function main() {
   for (const path of cfg.sockets) {
     // Region 0 holds the buffers: 32 chains of `chunk` bytes per port plus the 128-byte rx buffers.
     const bufBytes = cfg.portsPerGuest * (cfg.inflight * cfg.chunk + 64 * 1024) + (4 << 20);
-    const { driver } = await connectGuest(path, { txChunk: cfg.chunk, txInflight: cfg.inflight, frontend: { memory: [Math.max(16 << 20, bufBytes), 8 << 20] } });
+    // cfg.shell: a SimulatedGuest (echoing shell) on each guest, for keystroke round trips.
+    const { driver } = await connectGuest(path, { txChunk: cfg.chunk, txInflight: cfg.inflight, frontend: { memory: [Math.max(16 << 20, bufBytes), 8 << 20] }, ...(cfg.shell ? { shell: { hostname: 'bench' } } : {}) });
     guests.push(driver);
   }
   await waitFor(() => guests.every((d) => d.ports.length === cfg.portsPerGuest && d.ports.every((p) => p.name !== null)));
