@@ -216,7 +216,11 @@ export class ConsoleWorkerPool {
     });
     if (wantsSpace && s.alive) s.port.postMessage({ t: 'space' } satisfies ToWorker);
     if (touched.size === 0) return;
-    for (const e of touched) e.ringFlush(s);
+    for (const e of touched) {
+      // A throwing host callback must not stop the ring watcher (it would stall every port of
+      // the shard); the records are consumed either way.
+      try { e.ringFlush(s); } catch (err) { this.log.error({ shard: s.id, dev: e.dev, err: (err as Error)?.message ?? String(err) }, 'delivering guest→host bytes failed'); }
+    }
     touched.clear();
   }
 
