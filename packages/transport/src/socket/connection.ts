@@ -26,6 +26,12 @@ export interface ConnectionHandlers {
 }
 
 const RECV_BUF = 64 * 1024;
+/**
+ * One receive buffer per thread, shared by every connection: recvmsg fills it and the framer copies
+ * the bytes out in the same synchronous turn, so no connection's data outlives the call. A buffer
+ * per connection cost 64 KiB per idle VM (two connections each with BACKEND_REQ).
+ */
+const recvBuf = new Uint8Array(RECV_BUF);
 /** Each recvmsg may carry at most this many fds; SET_MEM_TABLE needs 8. More is MSG_CTRUNC. */
 const MAX_FDS_PER_RECV = 16;
 /** Bound the work per readiness callback so one chatty peer cannot starve the loop. */
@@ -41,7 +47,6 @@ export class VhostUserConnection {
   private watchingWritable = false;
   private readonly queue: Pending[] = [];
   private queued = 0;
-  private readonly recvBuf = new Uint8Array(RECV_BUF);
   private closed = false;
   readonly maxQueuedBytes: number;
 
@@ -136,7 +141,7 @@ export class VhostUserConnection {
     for (let i = 0; i < MAX_RECVS_PER_WAKEUP && !this.closed; i++) {
       let r: { bytes: number; fds: number[]; ctrunc: boolean } | null;
       try {
-        r = native.recvMsg(this.fd, this.recvBuf, MAX_FDS_PER_RECV);
+        r = native.recvMsg(this.fd, recvBuf, MAX_FDS_PER_RECV);
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === 'ECONNRESET') { this.close(new VhostUserError('PEER_CLOSED', 'connection reset by peer', { cause: e })); return; }
@@ -152,7 +157,7 @@ export class VhostUserConnection {
         this.close(this.framer.eofError() ?? new VhostUserError('PEER_CLOSED', 'peer closed the connection'));
         return;
       }
-      const res = this.framer.push(this.recvBuf.subarray(0, r.bytes), r.fds); // the framer copies
+      const res = this.framer.push(recvBuf.subarray(0, r.bytes), r.fds); // the framer copies
       for (const m of res.messages) {
         if (this.closed) { for (const fd of m.fds) safeClose(fd); continue; }
         this.handlers.onMessage(m);
