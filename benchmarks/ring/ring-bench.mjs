@@ -5,6 +5,13 @@
 // gcc -O2) built here and run in the same session; plus single-thread
 // tinybench micro-benchmarks of the device hot path.
 //
+// Work per chain, the same on both sides (details: benchmarks/ring/README.md):
+// driver fills the whole payload with the chain's sequence number, adds one
+// descriptor (addBuffer), publishes avail.idx every `batch` chains, collects
+// used entries; device pops with every guest-input check, copies the payload
+// into a rotating 4 MiB sink, checks first word == last word, sums it, and
+// publishes used.idx every `batch` chains. Queue size 256, both sides spin.
+//
 //   node benchmarks/ring/ring-bench.mjs [--quick]
 //
 // Exports runRingBench({ quick }) for benchmarks/run.mjs.
@@ -75,7 +82,8 @@ export async function runJsOnce(payload, batch, chains) {
     let k = 0;
     while (k < batch && sent < chains && drv.numFree > 0) {
       const slot = sent & mask;
-      payloadWords[slot * wordsPerBuf] = sent;
+      // A real producer touches the data: the whole payload, every chain.
+      payloadWords.fill(sent, slot * wordsPerBuf, (slot + 1) * wordsPerBuf);
       drv.addBuffer(bufBase + slot * payload, payload, false, undefined);
       sent++;
       k++;
