@@ -50,6 +50,7 @@ import { ConsolePort, type PortStats } from '../port/port.js';
 import type { PortSink } from '../port/sink.js';
 import type { QueueBinding } from '../port/queue.js';
 import { DEFAULT_BACKLOG_LIMIT } from '../port/backlog.js';
+import { popReadableChains } from '../port/transmit.js';
 import { emergencyWriteByte, readConfigRange, VIRTIO_CONSOLE_CONFIG_SIZE } from './config.js';
 import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, queueCount, roleOf } from './queue-map.js';
 import type { BackendChannelLike, StartedQueueLike, VhostUserDeviceLike } from './vhost-device.js';
@@ -600,25 +601,11 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private serviceControlTx(): void {
     const c = this.ctrlTx;
     if (!c) return;
-    const msgs: Uint8Array[] = [];
+    let msgs: Uint8Array[] = [];
     let more = false;
     try {
-      const q = c.b.queue;
-      q.disableNotification();
-      for (;;) {
-        const chain = q.popAvailable();
-        if (chain === null) {
-          if (q.enableNotification()) { q.disableNotification(); continue; }
-          break;
-        }
-        const buf = new Uint8Array(chain.readableBytes);
-        let off = 0;
-        for (const seg of chain.readable) { buf.set(seg, off); off += seg.length; }
-        q.pushUsed(chain.head, 0);
-        msgs.push(buf);
-        if (msgs.length >= MAX_CONTROL_BATCH) { more = true; break; }
-      }
-      if (msgs.length > 0 && q.needsNotification()) c.b.notify();
+      ({ copies: msgs, more } = popReadableChains(c.b.queue, MAX_CONTROL_BATCH));
+      if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
     } catch (e) {
       c.kick.stop();
       this.ctrlTx = null;

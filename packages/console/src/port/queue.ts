@@ -14,9 +14,6 @@ export interface ChainLike {
 export interface DeviceQueueLike {
   popAvailable(): ChainLike | null;
   pushUsed(head: number, writtenLen: number): void;
-  /** Batching pair (DeviceQueue has both): write used entries, publish used.idx once. */
-  addUsed?(head: number, writtenLen: number): void;
-  publishUsed?(): void;
   needsNotification(): boolean;
   enableNotification(): boolean;
   disableNotification(): void;

@@ -16,51 +16,46 @@ export interface TransmitBatch {
   more: boolean;
 }
 
-/** Copy the readable part of a chain into dst at off. */
-function copyReadable(readable: Uint8Array[], dst: Uint8Array, off: number): number {
-  for (const seg of readable) { dst.set(seg, off); off += seg.length; }
-  return off;
-}
-
 /**
- * Pop up to maxChains transmit chains, copy their bytes, push them used with len 0 (the device
- * wrote nothing into them), and notify if the driver asked (EVENT_IDX/NO_INTERRUPT). Re-enables
- * notifications when the ring runs dry, re-polling if a chain raced in (enableNotification()).
+ * Pop up to maxChains chains, copy each one's readable bytes (one copy per chain: guest memory may
+ * change once the chain is used), and push each used with len 0 (the device wrote nothing into
+ * it). Re-enables notifications when the ring runs dry, re-polling if a chain raced in
+ * (enableNotification()). Does not signal the driver: the caller does, once per batch.
+ * Shared by the port transmitqs and the control transmitq, whose chains are one message each.
  */
-export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256, handOff?: (batch: TransmitBatch) => void): TransmitBatch {
-  // With handOff (worker servicing): used entries are written but published only after the
-  // copied bytes were handed off, so a thread dying mid-batch leaves the chains unused (the
-  // device sees them again after restart) instead of losing their bytes.
-  const deferred = handOff !== undefined && q.addUsed !== undefined && q.publishUsed !== undefined;
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  let chains = 0;
-  let more = false;
+export function popReadableChains(q: DeviceQueueLike, maxChains: number): { copies: Uint8Array[]; more: boolean } {
+  const copies: Uint8Array[] = [];
   q.disableNotification();
   for (;;) {
     const chain = q.popAvailable();
     if (chain === null) {
       if (q.enableNotification()) { q.disableNotification(); continue; }
-      break;
+      return { copies, more: false };
     }
     const copy = new Uint8Array(chain.readableBytes);
-    copyReadable(chain.readable, copy, 0);
-    if (deferred) q.addUsed!(chain.head, 0); else q.pushUsed(chain.head, 0);
-    parts.push(copy);
-    total += copy.length;
-    chains++;
-    if (chains >= maxChains) { more = true; break; }
+    let off = 0;
+    for (const seg of chain.readable) { copy.set(seg, off); off += seg.length; }
+    q.pushUsed(chain.head, 0);
+    copies.push(copy);
+    if (copies.length >= maxChains) return { copies, more: true };
   }
+}
+
+/**
+ * Drain a transmitq: popReadableChains, then the bytes of the batch concatenated, and notify if
+ * the driver asked (EVENT_IDX/NO_INTERRUPT).
+ */
+export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256): TransmitBatch {
+  const { copies, more } = popReadableChains(q, maxChains);
   let bytes: Uint8Array;
-  if (parts.length === 1) bytes = parts[0]!;
+  if (copies.length === 1) bytes = copies[0]!;
   else {
+    let total = 0;
+    for (const c of copies) total += c.length;
     bytes = new Uint8Array(total);
     let off = 0;
-    for (const p of parts) { bytes.set(p, off); off += p.length; }
+    for (const c of copies) { bytes.set(c, off); off += c.length; }
   }
-  const batch = { bytes, chains, more };
-  if (chains > 0 && handOff) handOff(batch);
-  if (deferred) q.publishUsed!();
-  if (chains > 0 && q.needsNotification()) notify();
-  return batch;
+  if (copies.length > 0 && q.needsNotification()) notify();
+  return { bytes, chains: copies.length, more };
 }
