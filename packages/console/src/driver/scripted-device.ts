@@ -22,6 +22,8 @@ export class ScriptedDevice implements VhostUserDeviceLike {
   private readonly queues = new Map<number, QueueBinding>();
   private readonly pending = new Map<number, Backlog>();
   private ctrlOut: Uint8Array[] = [];
+  /** Port transmitq indexes whose used buffers are published without a call (a lost interrupt). */
+  readonly silentCalls = new Set<number>();
 
   constructor(readonly features: bigint, readonly queueCount: number, private readonly bind: (i: number, q: StartedQueueLike) => QueueBinding) {}
 
@@ -77,7 +79,7 @@ export class ScriptedDevice implements VhostUserDeviceLike {
     const role = roleOf(index);
     if (role.kind !== 'port') return;
     if (role.dir === 'transmitq') {
-      const t = drainTransmitq(b.queue, () => b.notify());
+      const t = drainTransmitq(b.queue, () => { if (!this.silentCalls.has(index)) b.notify(); });
       if (t.chains > 0) {
         const list = this.portBytes.get(role.port) ?? [];
         list.push(t.bytes);

@@ -2,7 +2,7 @@
  * Driver-model tests, one per seed branch; each names the seed function (shared/seed/
  * virtio_console.c) it covers. The device side is a ScriptedDevice over the in-process loopback.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Loopback } from './loopback.js';
 import { ScriptedDevice } from './scripted-device.js';
 import { VtconDriver, VTCON_FLAG_MULTIPORT, VTCON_FLAG_SIZE } from './vtcon-driver.js';
@@ -42,6 +42,7 @@ const events = (dev: ScriptedDevice, id: number, event: number) => dev.received.
 const ascii = (s: string) => new TextEncoder().encode(s);
 
 describe('VtconDriver (seed model)', () => {
+  afterEach(() => { vi.useRealTimers(); });
   it('vtcon_determine_max_ports: min(max_nr_ports, 32), 0 → 1, 1 without multiport', async () => {
     const { drv } = await setup({ maxNrPorts: 100 });
     expect(drv.maxPorts).toBe(32);
@@ -215,6 +216,40 @@ describe('VtconDriver (seed model)', () => {
     expect(dev.portChains.get(0)).toBe(3);
     expect(Buffer.concat(dev.portBytes.get(0)!).length).toBe(300);
     await drv.detach();
+  });
+
+  it('vtcon_port_out: waits on the call eventfd (vtcon_vq_intr), no timer poll; an unsignalled used entry is found only at the pollTimeoutMs bound', async () => {
+    const { drv, dev } = await setup({ driver: { pollTimeoutMs: 500 } });
+    dev.inject(0, VIRTIO_CONSOLE_PORT_ADD, 1);
+    await until(() => drv.portById(0) !== null);
+    await drv.portById(0)!.write('signalled'); // the call eventfd wakes the writer
+    dev.silentCalls.add(1);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let done = false;
+    const w = drv.portById(0)!.write('x').then(() => { done = true; });
+    const turns = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r)); };
+    await turns();
+    expect(dev.portChains.get(0)).toBe(2); // the device used the chain but did not signal
+    vi.advanceTimersByTime(50); // a 1 ms safety poll would have found it by now
+    await turns();
+    expect(done).toBe(false);
+    vi.advanceTimersByTime(500);
+    await w;
+    expect(done).toBe(true);
+    await drv.detach();
+  });
+
+  it('vtcon_detach: a writer sleeping on the call eventfd is woken at once (no timer needed)', async () => {
+    const { drv, dev } = await setup();
+    dev.inject(0, VIRTIO_CONSOLE_PORT_ADD, 1);
+    await until(() => drv.portById(0) !== null);
+    dev.silentCalls.add(1);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const w = drv.portById(0)!.write('x');
+    await new Promise<void>((r) => setImmediate(r));
+    await drv.detach();
+    await w; // resolves without advancing the fake clock
+    expect(drv.portById(0)).toBeNull();
   });
 
   it('vtcon_tty_open / vtcon_tty_close: PORT_OPEN(1) / PORT_OPEN(0)', async () => {

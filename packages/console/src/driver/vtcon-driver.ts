@@ -6,8 +6,9 @@
  * simulated guest can report its size).
  *
  * Threading: one driver per VirtioHandle, on one thread. Where the seed busy-polls the control and
- * port transmit queues (virtqueue_poll) this model awaits the used entry; one control message and
- * one write per port are in flight at a time, like the seed's VTCON_CTRL_TX_LOCK / port lock.
+ * port transmit queues (virtqueue_poll) this model awaits the used entry, woken by the queue's call
+ * eventfd only (no timer poll: a 1 ms fallback tick dominated keystroke p99); one control message
+ * and one write per port are in flight at a time, like the seed's VTCON_CTRL_TX_LOCK / port lock.
  */
 import { EventEmitter } from 'node:events';
 import type { DriverQueue } from '@vtcon/ring';
@@ -49,7 +50,11 @@ export interface VtconDriverOptions {
   /** Test hook standing in for the seed's allocation failures in vtcon_port_create. */
   failPortCreate?: (id: number) => boolean;
   logger?: Logger;
-  /** How long to await a used entry on a transmit queue before failing (ms). */
+  /**
+   * How long to await a used entry on a transmit queue before failing with QUEUE_STARVED (ms,
+   * default 10 000). The only timer in the wait: a used entry the device never signalled is
+   * picked up at this bound, not sooner.
+   */
   pollTimeoutMs?: number;
 }
 
@@ -130,6 +135,11 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
   private ctrlTxBuf = 0;
   private taskRunning = false;
   private taskAgain = false;
+  /**
+   * Wake-ups of transmit waiters sleeping on a call eventfd. Teardown (port gone, detach) runs
+   * them so the waiters see their abort condition at once instead of at the starvation deadline.
+   */
+  private readonly wakers = new Set<() => void>();
 
   constructor(readonly handle: VirtioHandle, readonly opts: VtconDriverOptions = {}) {
     super();
@@ -172,6 +182,7 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
   async detach(): Promise<void> {
     this.flags |= VTCON_FLAG_DETACHED;
     this.disableInterrupts();
+    this.wakeWaiters();
     this.ctrlRxvq = null;
     this.destroyPorts();
     await this.handle.stop();
@@ -386,7 +397,7 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
   private async pollOne(vq: DriverQueueBinding, addr: number, len: number): Promise<void> {
     if (vq.queue.addBuffer(addr, len, false, addr) === null) throw new ConsoleError('QUEUE_BROKEN', `queue ${vq.index} not empty (KASSERT virtqueue_empty)`, { scope: 'queue' });
     if (vq.queue.kickPrepare()) vq.kick();
-    await waitUsed(vq, this.opts.pollTimeoutMs ?? 10_000, () => (this.flags & VTCON_FLAG_DETACHED) !== 0);
+    await waitUsed(vq, this.opts.pollTimeoutMs ?? 10_000, () => (this.flags & VTCON_FLAG_DETACHED) !== 0, this.wakers);
   }
 
   // ---- ports -----------------------------------------------------------------------------
@@ -475,7 +486,7 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
     const timeout = this.opts.pollTimeoutMs ?? 10_000;
     const stop = (): boolean => port.gone || (this.flags & VTCON_FLAG_DETACHED) !== 0;
     for (let off = 0; off < data.length; off += this.txChunk) {
-      while (free.length === 0) { await reclaimUsed(sc.outvq, free, timeout, stop); if (stop()) return; }
+      while (free.length === 0) { await reclaimUsed(sc.outvq, free, timeout, stop, this.wakers); if (stop()) return; }
       if (stop()) return;
       const buf = free.pop()!;
       const piece = data.subarray(off, off + this.txChunk);
@@ -485,7 +496,7 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
       }
       if (sc.outvq.queue.kickPrepare()) sc.outvq.kick();
     }
-    while (free.length < all && !stop()) await reclaimUsed(sc.outvq, free, timeout, stop);
+    while (free.length < all && !stop()) await reclaimUsed(sc.outvq, free, timeout, stop, this.wakers);
   }
 
   /** vtcon_port_submit_event */
@@ -498,7 +509,10 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
     port.flags |= VTCON_PORT_FLAG_GONE;
     port.emit('gone');
     this.emit('port-gone', port);
+    this.wakeWaiters();
   }
+
+  private wakeWaiters(): void { for (const w of [...this.wakers]) w(); }
 
   /** vtcon_port_update_console_size (port 0, single-port mode). */
   async portUpdateConsoleSize(): Promise<void> {
@@ -532,8 +546,26 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
   }
 }
 
-/** Collect used transmit buffers into `free`, waiting (call eventfd or 1 ms tick) until one arrives. */
-async function reclaimUsed(vq: DriverQueueBinding, free: number[], timeoutMs: number, abort: () => boolean): Promise<void> {
+/**
+ * Sleep until the queue's used-buffer interrupt (call eventfd), `wake` (teardown), or the
+ * starvation deadline. Interrupt-driven like the seed's vtcon_vq_intr: there is no periodic poll.
+ * Callers first re-enable callbacks and re-check "more pending" (virtqueue_enable_intr), and the
+ * watch is registered synchronously after that check on this single thread, so a used entry
+ * published between the check and the sleep still signals the call eventfd (the device reads
+ * used_event / flags after publishing used.idx) and wakes us. The deadline timer is the
+ * QUEUE_STARVED bound (pollTimeoutMs), not a poll: it fires only if the device stops answering.
+ */
+function sleepForCall(vq: DriverQueueBinding, deadline: number, wakers: Set<() => void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(done, Math.max(0, deadline - Date.now()) + 1);
+    const w = vq.watchCall(done);
+    wakers.add(done);
+    function done(): void { clearTimeout(t); w.stop(); wakers.delete(done); resolve(); }
+  });
+}
+
+/** Collect used transmit buffers into `free`, sleeping on the call eventfd until one arrives. */
+async function reclaimUsed(vq: DriverQueueBinding, free: number[], timeoutMs: number, abort: () => boolean, wakers: Set<() => void>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let got = 0;
@@ -545,28 +577,20 @@ async function reclaimUsed(vq: DriverQueueBinding, free: number[], timeoutMs: nu
     }
     if (got > 0 || abort()) return;
     if (Date.now() > deadline) throw new ConsoleError('QUEUE_STARVED', `no used entry on queue ${vq.index} after ${timeoutMs} ms`, { scope: 'queue' });
-    if (vq.queue.enableCallbacks()) continue;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, 1);
-      const w = vq.watchCall(done);
-      function done(): void { clearTimeout(t); w.stop(); resolve(); }
-    });
+    if (vq.queue.enableCallbacks()) continue; // more pending: raced in while callbacks were stale
+    await sleepForCall(vq, deadline, wakers);
   }
 }
 
-/** Await a used entry on a queue the driver polls, waking on the call eventfd or a 1 ms tick. */
-export async function waitUsed(vq: DriverQueueBinding, timeoutMs: number, abort: () => boolean): Promise<void> {
+/** Await one used entry on a queue the seed polls (control transmitq), sleeping on the call eventfd. */
+async function waitUsed(vq: DriverQueueBinding, timeoutMs: number, abort: () => boolean, wakers: Set<() => void>): Promise<void> {
   const q: DriverQueue = vq.queue;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (q.getUsed() !== null) return;
     if (abort()) return;
     if (Date.now() > deadline) throw new ConsoleError('QUEUE_STARVED', `no used entry on queue ${vq.index} after ${timeoutMs} ms`, { scope: 'queue' });
-    q.enableCallbacks();
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(done, 1);
-      const w = vq.watchCall(done);
-      function done(): void { clearTimeout(t); w.stop(); resolve(); }
-    });
+    if (q.enableCallbacks()) continue; // more pending: re-check instead of sleeping on a call that may not come
+    await sleepForCall(vq, deadline, wakers);
   }
 }
