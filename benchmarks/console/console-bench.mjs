@@ -8,9 +8,11 @@
 //   - hvc0-like per-chain cost: one 2 KiB chain in flight, daemon CPU s/MiB and post→used
 //     latency seen by the guest, with the CLI daemon's sinks (chain-bench.mjs repeats it);
 //   - 1 vs 2 workers with guests in two processes (scale-bench.mjs repeats it interleaved);
-//   - keystroke round trip: host send → guest echo (SimulatedGuest, same process) → host sink,
+//   - keystroke round trip: host send → guest echo (SimulatedGuest, child process) → host sink,
 //     p50/p99, inline, with 2 workers, and with 2 workers while 256 more ports trickle
 //     (keystroke-bench.mjs repeats it);
+//   - kick → used latency seen by the guest (one chain at a time), inline / 1 / 2 workers;
+//   - idle VMs: 1,000 (quick 200) connected idle VMs in one fresh daemon process, RSS per VM;
 //   - memory per idle guest and per port (heap+external delta of the daemon process after gc();
 //     RSS is not reported: it is dominated by shared guest-RAM pages and GC timing).
 //
@@ -166,7 +168,7 @@ export async function keystroke({ workers, n, background = null, guestProc = fal
   dev.on('data', (_p, b) => { out += Buffer.from(b).toString('latin1'); echoed?.(); });
   const backend = serveDevice(path, dev);
   // guestProc: the echoing guest runs in a child process (as a QEMU guest would), so its own
-  // event loop (the driver model polls with 1 ms timers) does not share the daemon's thread.
+  // event loop does not share the daemon's thread.
   const child = guestProc ? startGuests({ sockets: [path], portsPerGuest: 1, chunk: 4096, inflight: 1, bytesPerPort: 0, shell: true }) : null;
   const { driver } = child ? { driver: { detach: async () => { child.child.send('exit'); await new Promise((r) => { child.child.once('exit', r); setTimeout(r, 5000); }); } } } : await connectGuest(path, { shell: { hostname: 'bench' } });
   try {
@@ -186,7 +188,7 @@ export async function keystroke({ workers, n, background = null, guestProc = fal
     const bgBytes = bg?.counter.bytes ?? 0;
     return {
       suite: 'console', name: 'keystroke round trip (host send → guest echo → host sink)',
-      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: !guestProc, ...(background ? { activePorts: background.guests * background.ports, trickleMs: background.trickleMs, bgBytes } : {}) },
+      params: { workers: workers === 0 ? 'inline' : workers, guestInProcess: !guestProc, ...(background ? { ports: background.guests * background.ports, activePorts: background.guests * background.ports, trickleMs: background.trickleMs, bgBytes } : {}) },
       p50Ns: pct(lat, 0.5), p99Ns: pct(lat, 0.99), meanNs: lat.reduce((a, b) => a + b, 0) / lat.length, samples: lat.length,
     };
   } finally {
@@ -203,6 +205,63 @@ export async function keystroke({ workers, n, background = null, guestProc = fal
     await pool?.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kick → used: the guest (child process) posts one 64-byte transmit chain and kicks; the time
+ * until it sees the used entry, woken by the call eventfd like an interrupt-driven driver.
+ * One VM, one port, the port queues inline or on `workers` worker threads.
+ */
+export async function kickToUsed({ workers, kicks }) {
+  const dir = mkdtempSync(join(tmpdir(), 'vtcon-kick-'));
+  const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers, ...poolOpts() }) : null;
+  const d = await daemon(dir, 1, 1, pool);
+  const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: 1, chunk: 64, inflight: 1, bytesPerPort: 0, kicks, warmup: 200 });
+  try {
+    await g.next('ready');
+    g.child.send('go');
+    const r = await g.next('done');
+    return {
+      suite: 'console', name: 'kick-to-used latency (guest kick → used entry seen by the guest)',
+      params: { workers: workers === 0 ? 'inline' : workers, guests: 1, ports: 1, chunk: 64 },
+      p50Ns: r.p50Ns, p99Ns: r.p99Ns, meanNs: r.meanNs, samples: r.samples,
+    };
+  } finally {
+    g.child.send('exit');
+    await new Promise((r) => { g.child.once('exit', r); setTimeout(r, 5000); });
+    await closeDaemon(d);
+    await pool?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `vms` idle VMs in one fresh daemon process (idle-daemon.mjs): ConsoleDevice + VhostUserBackend
+ * per VM on a 2-thread pool (the CLI default), guests attached from `guestProcs` processes with
+ * 1 MiB + 1 MiB guest RAM. value = the daemon's RSS growth per VM (private pages + the guest-RAM
+ * pages it touched); params carry the split. fds per VM bound the count: RLIMIT_NOFILE here is
+ * 20,000 (hard), and each VM holds 2 sockets + 2 eventfds per queue (maxPorts 1 → 4 queues).
+ */
+export async function idleVms({ vms, maxPorts = 1, workers = 2, guestProcs = 5, snapshot = false }) {
+  const guestRam = [1 << 20, 1 << 20];
+  const child = fork(join(here, 'idle-daemon.mjs'), [JSON.stringify({ vms, maxPorts, workers, guestProcs, guestRam, snapshot })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const m = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('console-bench: idle daemon timed out')), 600_000);
+    child.on('message', (x) => { if (x.t === 'result') { clearTimeout(t); resolve(x); } });
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`idle-daemon exited ${code}`)); });
+  });
+  await new Promise((r) => { if (child.exitCode !== null) r(); else { child.once('exit', r); setTimeout(r, 30_000); } });
+  const { before: b, after: a } = m;
+  const per = (x) => Math.round(x / vms);
+  return {
+    suite: 'console', name: 'idle VM memory (daemon RSS growth per connected idle VM)',
+    params: {
+      vms, maxPorts, workers, guestRamKiB: (guestRam[0] + guestRam[1]) >> 10, connected: m.connected,
+      anonPerVm: per(a.anon - b.anon), shmemPerVm: per(a.shmem - b.shmem), heapExternalPerVm: per(a.heap + a.external - b.heap - b.external),
+      fdsPerVm: Math.round(((a.fds - b.fds) / vms) * 10) / 10, ...(m.snapshot ? { snapshot: m.snapshot } : {}),
+    },
+    unit: 'bytes/vm', value: per(a.rss - b.rss), samples: 1,
+  };
 }
 
 function mem() {
@@ -257,9 +316,17 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
   for (const workers of [1, 2]) {
     plan.push(() => throughput({ guests: 16, ports: 4, workers, flood: true, chunk: 512, guestProcs: 2, bytesPerPort: Math.max(512, Math.floor(floodBudget / 64 / 512) * 512) }));
   }
-  for (const workers of [0, 2]) plan.push(() => keystroke({ workers, n: quick ? 200 : 2000 }));
-  // Keystrokes while 256 more ports (8 guests × 32, own process) each write 64 B every 100 ms.
-  plan.push(() => keystroke({ workers: 2, n: quick ? 200 : 2000, background: { guests: 8, ports: 32, trickleMs: 100 } }));
+  // Kick → used latency (target p99 < 50 µs), inline and with 1 and 2 workers.
+  for (const workers of [0, 1, 2]) plan.push(() => kickToUsed({ workers, kicks: quick ? 1000 : 5000 }));
+  // Keystrokes with the echoing guest in a child process (its loop is not the daemon's).
+  for (const workers of [0, 2]) plan.push(() => keystroke({ workers, n: quick ? 200 : 2000, guestProc: true }));
+  // Target case: keystrokes while 256 more ports (8 guests × 32, own process) each write 64 B
+  // every 100 ms, 2 workers (params.ports 256).
+  plan.push(() => keystroke({ workers: 2, n: quick ? 200 : 2000, guestProc: true, background: { guests: 8, ports: 32, trickleMs: 100 } }));
+  // Target case: 1,000 idle VMs in one daemon (quick: 200).
+  plan.push(() => idleVms({ vms: quick ? 200 : 1000 }));
+  // The CLI's default maxPorts (8: 18 queues, 36 eventfds per VM) fits ~450 VMs under the fd limit.
+  if (!quick) plan.push(() => idleVms({ vms: 400, maxPorts: 8 }));
   const results = [];
   let done = 0;
   for (const step of plan) {
