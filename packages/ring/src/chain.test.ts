@@ -167,6 +167,17 @@ describe('chain walk: each untrusted-input check has its own reason', () => {
     r.publish(0);
     expectBroken(r.dev, 'ADDR_OUT_OF_RANGE');
   });
+  it('out-of-range messages name the offending descriptor (built only on failure)', () => {
+    const r = rig();
+    const region = r.t.memory.regions[0]!;
+    r.desc(2, region.end - 8, 16, 0);
+    r.publish(2);
+    expect(() => r.dev.popAvailable()).toThrow(/^ADDR_OUT_OF_RANGE: desc 2: \[0x[0-9a-f]+, \+16\) is not inside one memory region$/);
+    const r2 = rig();
+    r2.desc(0, 0, 16, 0, 0, 0x0100_0000);
+    r2.publish(0);
+    expect(() => r2.dev.popAvailable()).toThrow('ADDR_OUT_OF_RANGE: desc 0: addr 0x100000000000000 is beyond every region');
+  });
   it('ADDR_OVERFLOW: addr + len wraps 64 bits', () => {
     const r = rig();
     r.desc(0, 0xffff_fff0, 0x20, 0, 0, 0xffff_ffff);

@@ -129,7 +129,8 @@ export class DriverQueue {
   #writeDesc(i: number, addr: number, len: number, flags: number, next: number): void {
     const w = i << 2;
     this.#descU32[w] = addr >>> 0;
-    this.#descU32[w + 1] = Math.floor(addr / TWO_POW_32);
+    // Addresses below 4 GiB are the common case: skip the float division.
+    this.#descU32[w + 1] = addr < TWO_POW_32 ? 0 : Math.floor(addr / TWO_POW_32);
     this.#descU32[w + 2] = len;
     const h = i << 3;
     this.#descU16[h + 6] = flags;
