@@ -108,15 +108,18 @@ async function microBench(quick) {
     const drv = new DriverQueue(q.memory, q.config);
     const dev = new DeviceQueue(q.memory, q.config);
     const chain = new RawChain();
-    const dst = new Uint8Array(payload);
-    const dstWords = new Int32Array(dst.buffer);
+    // Same sink as the cross-thread device (rotating 4 MiB destination).
+    const sink = new Uint8Array(4 << 20);
+    const sinkWords = new Int32Array(sink.buffer);
+    let pos = 0;
     const B = 64;
     const bench = new Bench({ time: quick ? 200 : 1000, warmup: true });
     bench.add(`single-thread pop+copy+push ${payload}B x${B}`, () => {
       for (let i = 0; i < B; i++) drv.addBuffer(base + i * payload, payload, false, undefined);
       drv.kickPrepare();
       while (dev.popAvailableInto(chain)) {
-        chain.copyReadable(dst, 0, dstWords);
+        if (pos + chain.readableBytes > sink.length) pos = 0;
+        pos += chain.copyReadable(sink, pos, sinkWords);
         dev.addUsed(chain.head, 0);
       }
       dev.publishUsed();
