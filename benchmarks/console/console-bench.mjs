@@ -238,12 +238,15 @@ export async function kickToUsed({ workers, kicks }) {
 /**
  * `vms` idle VMs in one fresh daemon process (idle-daemon.mjs): ConsoleDevice + VhostUserBackend
  * per VM on a 2-thread pool (the CLI default), guests attached from `guestProcs` processes with
- * 1 MiB + 1 MiB guest RAM. value = the daemon's RSS growth per VM (private pages + the guest-RAM
- * pages it touched); params carry the split. fds per VM bound the count: RLIMIT_NOFILE here is
+ * 1 MiB + 1 MiB guest RAM (ring region larger when maxPorts needs it). value = the daemon's RSS growth per VM (private pages + the guest-RAM
+ * pages it touched); params carry the split: anon (private; mostly V8's committed heap, heapTotal,
+ * ~2.5× the live heapUsed+external after gc), shmem (ring/buffer pages of guest RAM, which the
+ * guest's RSS counts too), malloc ([heap] mapping: addon/libuv native allocations). fds per VM bound the count: RLIMIT_NOFILE here is
  * 20,000 (hard), and each VM holds 2 sockets + 2 eventfds per queue (maxPorts 1 → 4 queues).
  */
 export async function idleVms({ vms, maxPorts = 1, workers = 2, guestProcs = 5, snapshot = false }) {
-  const guestRam = [1 << 20, 1 << 20];
+  // Region 1 holds the rings (64 KiB per queue, VhostUserFrontend's layout): 1 MiB fits 16 queues.
+  const guestRam = [1 << 20, Math.max(1 << 20, (2 + 2 * maxPorts) * (64 << 10))];
   const child = fork(join(here, 'idle-daemon.mjs'), [JSON.stringify({ vms, maxPorts, workers, guestProcs, guestRam, snapshot })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const m = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('console-bench: idle daemon timed out')), 600_000);
@@ -258,6 +261,7 @@ export async function idleVms({ vms, maxPorts = 1, workers = 2, guestProcs = 5, 
     params: {
       vms, maxPorts, workers, guestRamKiB: (guestRam[0] + guestRam[1]) >> 10, connected: m.connected,
       anonPerVm: per(a.anon - b.anon), shmemPerVm: per(a.shmem - b.shmem), heapExternalPerVm: per(a.heap + a.external - b.heap - b.external),
+      heapTotalPerVm: per(a.heapTotal - b.heapTotal), mallocPerVm: per(a.mallocAnon - b.mallocAnon),
       fdsPerVm: Math.round(((a.fds - b.fds) / vms) * 10) / 10, ...(m.snapshot ? { snapshot: m.snapshot } : {}),
     },
     unit: 'bytes/vm', value: per(a.rss - b.rss), samples: 1,

@@ -26,13 +26,25 @@ const cfg = JSON.parse(process.argv[2]);
 function status() {
   const s = readFileSync('/proc/self/status', 'utf8');
   const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')) ?? [])[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), shmem: kb('RssShmem'), file: kb('RssFile') };
+  // Private anonymous pages split by mapping: the malloc heap ([heap]: native allocations of
+  // the addon, libuv handles, V8 off-heap) vs other anonymous maps (V8's heap pages, thread stacks).
+  let mallocAnon = 0;
+  let otherAnon = 0;
+  let inHeap = false;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inHeap = line.endsWith('[heap]');
+    else if (line.startsWith('Anonymous:')) {
+      const b = Number(line.split(/\s+/)[1]) * 1024;
+      if (inHeap) mallocAnon += b; else otherAnon += b;
+    }
+  }
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), shmem: kb('RssShmem'), file: kb('RssFile'), mallocAnon, otherAnon };
 }
 
 async function settle() {
   for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setTimeout(r, 100)); }
   const m = process.memoryUsage();
-  return { heap: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, fds: readdirSync('/proc/self/fd').length, ...status() };
+  return { heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, fds: readdirSync('/proc/self/fd').length, ...status() };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'vtcon-idle-'));
