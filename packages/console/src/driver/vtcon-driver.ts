@@ -27,6 +27,9 @@ import { type Logger, silentLogger } from '../device/logger.js';
 import { ConsoleError } from '../errors.js';
 import type { DriverQueueBinding, VirtioHandle } from './virtio-handle.js';
 
+/** One encoder for every port's writes (the echo path writes a string per keystroke). */
+const utf8 = new TextEncoder();
+
 export const VTCON_PORT_FLAG_GONE = 0x01;
 export const VTCON_PORT_FLAG_CONSOLE = 0x02;
 export const VTCON_PORT_FLAG_ALIAS = 0x04;
@@ -110,7 +113,7 @@ export class VtconPort extends EventEmitter<{ data: [bytes: Uint8Array]; gone: [
 
   /** vtcon_tty_outwakeup: write bytes in txChunk pieces, each awaited like vtcon_port_out. */
   write(bytes: Uint8Array | string): Promise<void> {
-    const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes.slice();
+    const data = typeof bytes === 'string' ? utf8.encode(bytes) : bytes.slice();
     const p = this.outChain.then(async () => {
       if (this.gone) return;
       await this.driver.portOut(this, data);
