@@ -3,6 +3,13 @@
 // With --active P: P more ports (guests of 32 ports in a child process) each write 64 bytes
 // every --trickle ms meanwhile.
 //   node benchmarks/console/keystroke-bench.mjs [--workers N] [--n N] [--runs N] [--active 256] [--trickle 100] [--guest-proc]
+// Cold vs steady state: keystroke() warms up with only 50 keystrokes, so with the default n=2000
+// the timed window (~0.25 s right after the guests connect) overlaps V8 tier-up compilation in
+// four isolates (main, 2 workers, guest) on a 2-core box, and that dominates p99. Measured
+// 2026-11-25 (2 workers, 256 active ports, guest process, medians of 3): n=2000 p99 1.5–2.1 ms,
+// the same with `node --no-opt --no-maglev` 0.33 ms; one n=20000 run split by sample index:
+// p99 1.7 ms (1st 2000), 0.88 ms (next 2000), 0.58 ms (4000–8000), 0.29 ms (8000–20000).
+// Use --n 20000 (or more) for the steady state a long-running daemon sees.
 import { keystroke } from './console-bench.mjs';
 
 const arg = (name, def) => {
