@@ -78,14 +78,19 @@ describe('worker servicing', () => {
   it('a worker that dies takes only its queues down; they restart without loss', async () => {
     const { dev, drv, rx } = await vm('k', 2);
     const restartsBefore = pool.stats().map((s) => s.restarts);
-    const data = [randomBytes(300 * 1024), randomBytes(300 * 1024)];
+    // Large enough that the kill lands mid-transfer: the main thread may receive a port's bytes in
+    // a few coalesced chunks, so wait for bytes, not for a count of 'data' events.
+    const data = [randomBytes(4 << 20), randomBytes(4 << 20)];
+    const received = (id: number): number => (rx.get(id) ?? []).reduce((n, b) => n + b.length, 0);
     const writes = drv.ports.map((p, i) => p.write(data[i]!));
-    await until(() => (rx.get(0)?.length ?? 0) > 2);
+    await until(() => received(0) > 0);
+    const atKill = received(0);
     pool.killShard(0);
     await Promise.all(writes);
+    expect(atKill).toBeLessThan(data[0]!.length); // the kill really was mid-transfer
     for (const p of drv.ports) {
-      await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) >= data[p.id]!.length).catch((e: Error) => {
-        throw new Error(`port ${p.id}: ${(rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0)} of ${data[p.id]!.length} bytes; ${JSON.stringify(pool.stats())}; ${e.message}`);
+      await until(() => received(p.id) >= data[p.id]!.length).catch((e: Error) => {
+        throw new Error(`port ${p.id}: ${received(p.id)} of ${data[p.id]!.length} bytes; ${JSON.stringify(pool.stats())}; ${e.message}`);
       });
       expect(sha(Buffer.concat(rx.get(p.id)!))).toBe(sha(data[p.id]!));
     }
