@@ -32,13 +32,8 @@ import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY, vringNeedEvent } fr
 import { isVirtqueueError, VirtqueueError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { QueueConfig } from './layout.js';
-import { ringViews } from './ring-views.js';
+import { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, ringViews, USED_FLAGS, USED_IDX } from './ring-views.js';
 
-const AVAIL_FLAGS = 0;
-const AVAIL_IDX = 1;
-const AVAIL_RING = 2;
-const USED_FLAGS = 0;
-const USED_IDX = 1;
 
 export interface DeviceQueueState {
   /** Next avail.ring slot to consume (free-running 16-bit index). */

@@ -24,7 +24,7 @@ import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, V
 import { VirtqueueError } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import { VIRTQ_DESC_SIZE, type QueueConfig } from './layout.js';
-import { ringViews } from './ring-views.js';
+import { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, ringViews, USED_FLAGS, USED_IDX } from './ring-views.js';
 
 export interface BufferSegment {
   /** Guest-physical address. */
@@ -47,11 +47,6 @@ export interface UsedBuffer {
 /** Sentinel returned by DriverQueue.getUsedToken() when no used entry is pending. */
 export const NO_USED: unique symbol = Symbol('NO_USED');
 
-const AVAIL_FLAGS = 0;
-const AVAIL_IDX = 1;
-const AVAIL_RING = 2;
-const USED_FLAGS = 0;
-const USED_IDX = 1;
 const TWO_POW_32 = 0x1_0000_0000;
 
 export class DriverQueue {

@@ -13,10 +13,15 @@ import type { GuestMemory, MemoryRegion } from './guest-memory.js';
 import {
   assertQueueSize,
   VIRTQ_AVAIL_ALIGN,
+  VIRTQ_AVAIL_FLAGS,
+  VIRTQ_AVAIL_IDX,
+  VIRTQ_AVAIL_RING,
   VIRTQ_DESC_ALIGN,
   VIRTQ_DESC_SIZE,
   VIRTQ_USED_ALIGN,
   VIRTQ_USED_ELEM_SIZE,
+  VIRTQ_USED_FLAGS,
+  VIRTQ_USED_IDX,
   VIRTQ_USED_RING,
   type QueueConfig,
 } from './layout.js';
@@ -24,6 +29,13 @@ import {
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error('@vtcon/ring requires a little-endian host');
 }
+
+/** Element indices into RingViews' availU16 / usedU16 (the layout's byte offsets / 2). */
+export const AVAIL_FLAGS = VIRTQ_AVAIL_FLAGS / 2;
+export const AVAIL_IDX = VIRTQ_AVAIL_IDX / 2;
+export const AVAIL_RING = VIRTQ_AVAIL_RING / 2;
+export const USED_FLAGS = VIRTQ_USED_FLAGS / 2;
+export const USED_IDX = VIRTQ_USED_IDX / 2;
 
 export interface RingViews {
   /** Descriptor table as u32 words (addr lo/hi, len) and u16 halves (flags, next). */
