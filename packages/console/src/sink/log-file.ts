@@ -2,14 +2,10 @@
  * LogFileSink: an append-only log file per port with size-based rotation and optional
  * per-line timestamps, written through a bounded queue.
  *
- * Files: `path` is the live file; rotation renames path → path.1 → path.2 ... and keeps
- * `keep` files in total (path plus path.1 .. path.(keep-1)); the oldest is deleted.
- * A file never exceeds maxBytes: the cut is made after the last LF that fits when that
- * keeps the file at least half full, otherwise exactly at maxBytes. Nothing is lost across
- * a rotation: the concatenation of the files, oldest first, is the byte stream written.
- *
- * Timestamps (option): each line start gets `<ISO-8601 UTC> ` using the `at` of the write
- * that delivered the line's first byte. A line split across writes gets one stamp.
+ * Files, size cap, rotation and timestamps follow log-format.ts (shared with AppendLog, the
+ * synchronous writer): `path` is the live file, rotated to path.1 .. path.(keep-1); a file
+ * never exceeds maxBytes; the concatenation of the files, oldest first, is the byte stream
+ * written; optional `<ISO-8601 UTC> ` line prefixes.
  *
  * Flow control (the zero-loss target): write() always accepts and copies the chunk, because
  * the port has already taken it off the transmitq. When the queue reaches highWaterMark
@@ -36,6 +32,7 @@ import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { PortSink } from './sink.js';
 import { SinkError } from './sink-error.js';
+import { LineStamper, checkRotationOptions, cutPoint, isEnoent, rotationRenames } from './log-format.js';
 
 export interface LogFileOptions {
   /** The live log file, e.g. /var/log/vtcon/vm1/console.log. Its directory is created. */
@@ -70,8 +67,6 @@ export interface LogFileStats {
   bytesDropped: number;
 }
 
-const LF = 0x0a;
-
 export class LogFileSink extends EventEmitter implements PortSink {
   readonly path: string;
   readonly maxBytes: number;
@@ -87,7 +82,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
   private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private overMark = false;
-  private atLineStart = true;
+  private readonly stamper = new LineStamper();
   private closed = false;
   private failure: SinkError | null = null;
   private readonly counters: LogFileStats = {
@@ -113,8 +108,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
       maxBytes: 16 * 1024 * 1024, keep: 5, timestamps: false, highWaterMark: 1024 * 1024,
       batchBytes: 256 * 1024, mode: 0o640, ...options,
     };
-    if (!(o.maxBytes > 0)) throw new SinkError('BAD_OPTION', `maxBytes must be > 0, got ${o.maxBytes}`);
-    if (!Number.isSafeInteger(o.keep) || o.keep < 1) throw new SinkError('BAD_OPTION', `keep must be an integer >= 1, got ${o.keep}`);
+    checkRotationOptions(o.maxBytes, o.keep);
     if (!(o.highWaterMark > 0)) throw new SinkError('BAD_OPTION', `highWaterMark must be > 0, got ${o.highWaterMark}`);
     if (!(o.batchBytes > 0)) throw new SinkError('BAD_OPTION', `batchBytes must be > 0, got ${o.batchBytes}`);
     try {
@@ -149,7 +143,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
       this.counters.bytesDropped += chunk.length;
       return;
     }
-    const data = this.timestamps ? this.stamp(chunk, at) : chunk.slice();
+    const data = this.timestamps ? this.stamper.stamp(chunk, at) : chunk.slice();
     this.queue.push(data);
     this.counters.bytesQueued += data.length;
     if (this.counters.bytesQueued > this.counters.queuedPeak) this.counters.queuedPeak = this.counters.bytesQueued;
@@ -196,31 +190,6 @@ export class LogFileSink extends EventEmitter implements PortSink {
     if (this.failure) throw this.failure;
   }
 
-  /** Inserts `<ISO time> ` at each line start of chunk (copying). */
-  private stamp(chunk: Uint8Array, at: number): Uint8Array {
-    const prefix = Buffer.from(`${new Date(at).toISOString()} `, 'latin1');
-    let lines = this.atLineStart ? 1 : 0;
-    for (let i = 0; i < chunk.length - 1; i++) if (chunk[i] === LF) lines++;
-    const out = new Uint8Array(chunk.length + lines * prefix.length);
-    let o = 0;
-    let from = 0;
-    let start = this.atLineStart;
-    while (from < chunk.length) {
-      if (start) {
-        out.set(prefix, o);
-        o += prefix.length;
-      }
-      const lf = chunk.indexOf(LF, from);
-      const to = lf < 0 ? chunk.length : lf + 1;
-      out.set(chunk.subarray(from, to), o);
-      o += to - from;
-      from = to;
-      start = lf >= 0;
-    }
-    this.atLineStart = chunk[chunk.length - 1] === LF;
-    return out;
-  }
-
   private idle(): Promise<void> {
     if (!this.pumping && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -246,23 +215,13 @@ export class LogFileSink extends EventEmitter implements PortSink {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
-  /** Where to cut `batch` so the live file stays <= maxBytes (0 = rotate first). */
-  private cutPoint(batch: Uint8Array): number {
-    const room = this.maxBytes - this.fileSize;
-    if (batch.length <= room) return batch.length;
-    if (room <= 0) return 0;
-    const lf = batch.lastIndexOf(LF, room - 1);
-    if (lf >= 0 && this.fileSize + lf + 1 >= this.maxBytes / 2) return lf + 1;
-    return room;
-  }
-
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.queue.length > 0 && !this.failure) {
         let batch = this.takeBatch();
         while (batch.length > 0) {
-          const cut = this.cutPoint(batch);
+          const cut = cutPoint(batch, this.fileSize, this.maxBytes);
           if (cut === 0) {
             await this.rotate();
             continue;
@@ -300,14 +259,9 @@ export class LogFileSink extends EventEmitter implements PortSink {
   private async rotate(): Promise<void> {
     await this.fh.sync();
     await this.fh.close();
-    if (this.keep === 1) {
-      await unlink(this.path).catch(ignoreEnoent);
-    } else {
-      for (let k = this.keep - 1; k >= 1; k--) {
-        const src = k === 1 ? this.path : `${this.path}.${k - 1}`;
-        await rename(src, `${this.path}.${k}`).catch(ignoreEnoent);
-      }
-    }
+    const plan = rotationRenames(this.path, this.keep);
+    if (plan.unlink !== undefined) await unlink(plan.unlink).catch(ignoreEnoent);
+    for (const [from, to] of plan.renames) await rename(from, to).catch(ignoreEnoent);
     this.fh = await open(this.path, 'a', this.mode);
     this.fileSize = 0;
     await syncDir(dirname(this.path));
@@ -330,7 +284,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
 }
 
 function ignoreEnoent(e: unknown): void {
-  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  if (!isEnoent(e)) throw e;
 }
 
 /** fsync the directory so the renames of a rotation survive a crash. */
