@@ -49,13 +49,19 @@ export class LineStamper {
  * How many bytes of `batch` go into the live file (currently fileSize bytes) before it must
  * rotate: all of it if it fits; else after the last LF that fits when that keeps the file at
  * least half full; else exactly up to maxBytes. 0 = rotate before writing anything.
+ *
+ * fileEndsWithLF: the live file's last byte is an LF, so the file's end is itself a line end
+ * that fits. A writer whose batches are small (AppendLog: one transmit pass) passes it, else
+ * a batch without an LF in the room left would split a line across files although the file
+ * already ends at a line. LogFileSink cuts 256 KiB batches and leaves it false.
  */
-export function cutPoint(batch: Uint8Array, fileSize: number, maxBytes: number): number {
+export function cutPoint(batch: Uint8Array, fileSize: number, maxBytes: number, fileEndsWithLF = false): number {
   const room = maxBytes - fileSize;
   if (batch.length <= room) return batch.length;
   if (room <= 0) return 0;
   const lf = batch.lastIndexOf(LF, room - 1);
   if (lf >= 0 && fileSize + lf + 1 >= maxBytes / 2) return lf + 1;
+  if (fileEndsWithLF && fileSize >= maxBytes / 2) return 0;
   return room;
 }
 
