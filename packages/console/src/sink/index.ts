@@ -10,6 +10,8 @@ export { Scrollback } from './scrollback.js';
 export type { ScrollbackOptions, ScrollbackRead, ScrollbackStats } from './scrollback.js';
 export { LogFileSink } from './log-file.js';
 export type { LogFileOptions, LogFileStats } from './log-file.js';
+export { AppendLog } from './append-log.js';
+export type { AppendLogStats, PortLogOptions } from './append-log.js';
 export { followLogFile, logFilePaths, readLogFiles } from './log-reader.js';
 export type { FollowOptions } from './log-reader.js';
 export { AttachServer } from './attach.js';
