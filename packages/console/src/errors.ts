@@ -36,6 +36,8 @@ export type ConsoleErrorReason =
   | 'QUEUE_STARVED'
   /** A servicing worker died or failed (cause: the worker error, wrapped). */
   | 'WORKER_FAILED'
+  /** A port's log file could not be opened or written (cause/message: the file error). */
+  | 'LOG_FAILED'
   /** The device/driver was configured with impossible options. */
   | 'BAD_OPTIONS'
   /** The driver model met a device it cannot drive (feature negotiation, attach failure). */

@@ -36,7 +36,7 @@
  * ignored; a broken queue is isolated (stops) and nothing else breaks.
  */
 import { EventEmitter } from 'node:events';
-import { ConsoleError, type ConsoleErrorReason } from '../errors.js';
+import { ConsoleError, isConsoleError, type ConsoleErrorReason } from '../errors.js';
 import {
   CONTROL_EVENT_NAMES, featureBit, isKnownControlEvent, VIRTIO_CONSOLE_CONSOLE_PORT, VIRTIO_CONSOLE_DEVICE_ADD,
   VIRTIO_CONSOLE_DEVICE_READY, VIRTIO_CONSOLE_DEVICE_REMOVE, VIRTIO_CONSOLE_F_EMERG_WRITE, VIRTIO_CONSOLE_F_MULTIPORT,
@@ -59,6 +59,7 @@ import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
 import { makeBindQueue } from './bind-queue.js';
 import { native } from '@vtcon/transport';
+import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface ConsolePortOptions {
   name?: string;
@@ -69,6 +70,12 @@ export interface ConsolePortOptions {
   hostOpen?: boolean;
   /** Sinks for this port in addition to those from sinksFor. */
   sinks?: PortSink[];
+  /**
+   * The port's log file. Unlike a sink, it is written by the thread that services the port's
+   * transmitq, before the guest's chains are marked used: a byte the guest saw acknowledged is in
+   * the file even if the daemon is killed the next instant. Open while a guest is connected.
+   */
+  log?: PortLogOptions;
 }
 
 export interface PortInfo { id: number; name: string | null; console: boolean }
@@ -115,6 +122,8 @@ export interface ConsoleDeviceEvents {
   'port-removed': [port: PortStats];
   'driver-ready': [];
   'queue-error': [info: { index: number; port: number | null; error: ConsoleError }];
+  /** A port's log could not be opened or written; the port goes on without it. */
+  'log-failed': [info: { port: number; error: ConsoleError }];
   'emergency-write': [byte: number];
   'features': [acked: bigint];
   'disconnected': [];
@@ -224,6 +233,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   addPort(p: ConsolePortOptions): PortStats {
     if (!this.multiport) throw new ConsoleError('FEATURE_NOT_NEGOTIATED', 'adding ports needs VIRTIO_CONSOLE_F_MULTIPORT');
     const port = this.createPort(p);
+    if (this.engine) this.openLog(this.engine, port);
     if (this.driverReady) this.announce(port);
     this.emit('port-added', port.stats());
     return port.stats();
@@ -238,6 +248,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     if (discarded > 0) this.log.warn({ port: port.id, discarded }, 'port removed with undelivered host→guest bytes');
     for (const u of this.drainUnsubs.get(port.id) ?? []) u();
     this.drainUnsubs.delete(port.id);
+    if (port.log !== null && this.engine) await this.engine.setLog(port.id, null).catch(() => undefined);
     await Promise.all(port.sinks.map((s) => s.close()));
     const st = port.stats();
     this.emit('port-removed', st);
@@ -268,9 +279,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
 
   /** Stop servicing, close every sink. The device can't be used afterwards. */
   async close(): Promise<void> {
-    this.stopAll();
-    await this.engine?.close();
-    this.engine = null;
+    await this.stopAll(); // the port logs are closed and fsynced when this resolves
     const sinks = [...this.ports.values()].flatMap((p) => p.sinks);
     await Promise.all(sinks.map((s) => s.close()));
   }
@@ -287,7 +296,12 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     if (byte === null) { this.log.warn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
     this.emergencyBytes++;
     const p0 = this.ports.get(0);
-    if (p0) p0.deliver(new Uint8Array([byte]), Date.now());
+    if (p0) {
+      const bytes = new Uint8Array([byte]);
+      const at = Date.now();
+      if (p0.log !== null) this.ensureEngine().appendLog(0, bytes, at);
+      p0.deliver(bytes, at);
+    }
     this.emit('emergency-write', byte);
   }
 
@@ -379,10 +393,27 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
           const p = this.ports.get(port);
           if (p) p.backlog.reserved = Math.max(0, p.backlog.reserved + delta);
         },
+        logFailed: (port, message) => this.onLogFailed(port, new ConsoleError('LOG_FAILED', message, { scope: 'none' })),
       };
-      this.engine = this.opts.engine ? this.opts.engine(host, this.bind) : new InlineEngine(host, this.bind);
+      const engine = this.opts.engine ? this.opts.engine(host, this.bind) : new InlineEngine(host, this.bind);
+      this.engine = engine;
+      for (const p of this.ports.values()) this.openLog(engine, p);
     }
     return this.engine;
+  }
+
+  /** Open the port's log in the engine that services its transmitq (before any chain is popped). */
+  private openLog(engine: PortQueueEngine, p: ConsolePort): void {
+    if (p.log === null) return;
+    engine.setLog(p.id, p.log).catch((e: unknown) => {
+      const ce = isConsoleError(e) && e.reason === 'LOG_FAILED' ? e as ConsoleError : new ConsoleError('LOG_FAILED', (e as Error)?.message ?? String(e), { scope: 'none', cause: e });
+      this.onLogFailed(p.id, ce);
+    });
+  }
+
+  private onLogFailed(portId: number, error: ConsoleError): void {
+    this.log.error({ port: portId, err: error.message }, 'port log failed; the port goes on without it');
+    this.emit('log-failed', { port: portId, error });
   }
 
   /** Linux discards bytes arriving on a port no process has open (in_intr → discard_port_data),
@@ -474,6 +505,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const sinks = [...(this.opts.sinksFor?.(info) ?? []), ...(o.sinks ?? [])];
     const port = new ConsolePort(id, info.name, info.console, o.hostOpen ?? true, sinks,
       this.opts.backlogLimit ?? DEFAULT_BACKLOG_LIMIT, info.console ? { ...this.size } : null);
+    port.log = o.log ?? null;
     this.ports.set(id, port);
     return port;
   }
@@ -539,7 +571,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
 
   private resetGuest(): void {
     this.suspended = null;
-    this.stopAll();
+    void this.stopAll();
     this.driverReady = false;
     this.connected = false;
     this.acked = 0n;
@@ -548,11 +580,15 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     for (const p of this.ports.values()) { p.resetGuestState(); p.error = null; }
   }
 
-  private stopAll(): void {
+  /** Stop servicing; resolves once the engine stopped its queues and closed the port logs. */
+  private stopAll(): Promise<void> {
     this.ctrlRx?.kick.stop(); this.ctrlRx = null;
     this.ctrlTx?.kick.stop(); this.ctrlTx = null;
-    void this.engine?.close();
+    const engine = this.engine;
     this.engine = null;
+    return Promise.resolve(engine?.close()).catch((e: unknown) => {
+      this.log.error({ err: (e as Error)?.message ?? String(e) }, 'stopping the port queues failed');
+    });
   }
 
   /** Queue a device→driver control message and push it into posted control buffers. */
@@ -601,15 +637,13 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private serviceControlTx(): void {
     const c = this.ctrlTx;
     if (!c) return;
-    let msgs: Uint8Array[] = [];
-    let more = false;
-    try {
-      ({ copies: msgs, more } = popReadableChains(c.b.queue, MAX_CONTROL_BATCH));
-      if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
-    } catch (e) {
+    const { copies: msgs, more, error } = popReadableChains(c.b.queue, MAX_CONTROL_BATCH);
+    c.b.queue.publishUsed();
+    if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
+    if (error !== null) {
       c.kick.stop();
       this.ctrlTx = null;
-      this.onQueueFailed(CONTROL_TRANSMITQ, e);
+      this.onQueueFailed(CONTROL_TRANSMITQ, error);
     }
     for (const m of msgs) this.handleControl(m);
     if (more && !this.ctrlTxScheduled) {

@@ -7,6 +7,7 @@
  * the EngineHost callbacks on the main thread too.
  */
 import type { StartedQueueLike } from './vhost-device.js';
+import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface EngineHost {
   /** guest→host bytes of port `port`, already pushed used. Returns false to pause the transmitq. */
@@ -18,6 +19,8 @@ export interface EngineHost {
   queueFailed(index: number, error: unknown): void;
   /** Bytes taken with takeOutgoing but still held by the engine (+) or written/dropped (−). */
   inFlight(port: number, delta: number): void;
+  /** The port's log failed (disk full, EIO...): from now on its bytes are not logged. */
+  logFailed(port: number, message: string): void;
 }
 
 export interface PortQueueEngine {
@@ -27,5 +30,15 @@ export interface PortQueueEngine {
   pumpReceive(port: number): void;
   /** A sink drained: consume the port's transmitq again. */
   resumeTransmit(port: number): void;
+  /**
+   * Open (options) or close (null) the port's log. The thread that services the port's transmitq
+   * appends each batch to it before the chains are published used (see port/transmit.ts), so a
+   * byte the guest saw acknowledged survives a crash of the daemon. Resolves once the file is open,
+   * or closed and fsynced; rejects with the reason it could not be opened.
+   */
+  setLog(port: number, options: PortLogOptions | null): Promise<void>;
+  /** Append bytes that did not come through the transmitq (emergency writes) to the port's log. */
+  appendLog(port: number, bytes: Uint8Array, at: number): void;
+  /** Stop every queue; close (fsync) every log. */
   close(): Promise<void> | void;
 }

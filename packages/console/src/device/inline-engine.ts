@@ -1,8 +1,11 @@
 /**
  * InlineEngine: services port queues on the main thread. One kick → one batch pass; passes that
  * hit the batch limit continue on setImmediate so one busy guest cannot starve the event loop.
+ * Port logs are AppendLogs on this thread, appended inside the pass before the used entries are
+ * published.
  */
 import { drainTransmitq } from '../port/transmit.js';
+import { AppendLog, type PortLogOptions } from '../sink/append-log.js';
 import { fillReceiveq } from '../port/receive.js';
 import type { QueueBinding } from '../port/queue.js';
 import { roleOf } from './queue-map.js';
@@ -24,6 +27,7 @@ interface Running {
 export class InlineEngine implements PortQueueEngine {
   private readonly running = new Map<number, Running>();
   private readonly byPort = new Map<number, { rx?: Running; tx?: Running }>();
+  private readonly logs = new Map<number, AppendLog>();
 
   constructor(private readonly host: EngineHost, private readonly bind: BindQueue, private readonly batch = 256) {}
 
@@ -62,8 +66,26 @@ export class InlineEngine implements PortQueueEngine {
     if (r && r.paused) { r.paused = false; this.service(r); }
   }
 
+  setLog(port: number, options: PortLogOptions | null): Promise<void> {
+    this.logs.get(port)?.close();
+    this.logs.delete(port);
+    if (options === null) return Promise.resolve();
+    try {
+      this.logs.set(port, AppendLog.open(options, (err) => this.host.logFailed(port, err.message)));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
+  appendLog(port: number, bytes: Uint8Array, at: number): void {
+    this.logs.get(port)?.append([bytes], at);
+  }
+
   close(): void {
     for (const i of [...this.running.keys()]) this.stop(i);
+    for (const log of this.logs.values()) log.close();
+    this.logs.clear();
   }
 
   private schedule(r: Running): void {
@@ -77,11 +99,13 @@ export class InlineEngine implements PortQueueEngine {
     try {
       if (r.dir === 'transmitq') {
         if (r.paused) return;
-        const b = drainTransmitq(r.binding.queue, () => r.binding.notify(), this.batch);
+        const b = drainTransmitq(r.binding.queue, () => r.binding.notify(), this.batch, this.logs.get(r.port));
         if (b.chains > 0) {
           const more = this.host.received(r.port, b.bytes, b.chains);
+          if (b.error !== null) throw b.error;
           if (!more) { r.paused = true; return; }
         }
+        if (b.error !== null) throw b.error;
         if (b.more) this.schedule(r);
       } else {
         if (this.host.outgoingBytes(r.port) === 0) return;

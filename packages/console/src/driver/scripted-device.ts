@@ -64,6 +64,7 @@ export class ScriptedDevice implements VhostUserDeviceLike {
     if (!b) return;
     if (index === CONTROL_TRANSMITQ) {
       const t = drainTransmitq(b.queue, () => b.notify());
+      if (t.error !== null) throw t.error;
       for (let off = 0; off + 8 <= t.bytes.length; off += 8) this.received.push(decodeControl(t.bytes.subarray(off, off + 8)));
       return;
     }
@@ -86,6 +87,7 @@ export class ScriptedDevice implements VhostUserDeviceLike {
         this.portBytes.set(role.port, list);
         this.portChains.set(role.port, (this.portChains.get(role.port) ?? 0) + t.chains);
       }
+      if (t.error !== null) throw t.error;
     } else {
       const src = this.pending.get(role.port);
       if (src) fillReceiveq(b.queue, src, () => b.notify());

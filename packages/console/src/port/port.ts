@@ -6,6 +6,7 @@
 import { Backlog, DEFAULT_BACKLOG_LIMIT } from './backlog.js';
 import type { PortSink } from './sink.js';
 import type { ConsoleSize } from '../control/resize.js';
+import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface PortStats {
   id: number;
@@ -45,6 +46,8 @@ export class ConsolePort {
   paused = false;
   error: string | null = null;
   size: ConsoleSize | null;
+  /** The port's log (written before used by the engine), or null. */
+  log: PortLogOptions | null = null;
 
   constructor(
     readonly id: number,

@@ -14,6 +14,9 @@ export interface ChainLike {
 export interface DeviceQueueLike {
   popAvailable(): ChainLike | null;
   pushUsed(head: number, writtenLen: number): void;
+  /** Write a used entry without publishing it (the driver sees it at publishUsed). */
+  addUsed(head: number, writtenLen: number): void;
+  publishUsed(): void;
   needsNotification(): boolean;
   enableNotification(): boolean;
   disableNotification(): void;

@@ -54,6 +54,8 @@ export class Shard {
   restarts = 0;
   /** (dev:index) → start message, replayed after a restart. */
   readonly starts = new Map<string, Extract<ToWorker, { t: 'start' }>>();
+  /** (dev:port) → open log message, replayed (before the starts) after a restart. */
+  readonly logs = new Map<string, Extract<ToWorker, { t: 'log' }>>();
   readonly ports = new Set<string>();
   alive = false;
   /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
@@ -122,6 +124,10 @@ export class ConsoleWorkerPool {
   post(s: Shard, m: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (m.t === 'start') s.starts.set(`${m.dev}:${m.index}`, m);
     if (m.t === 'stop') s.starts.delete(`${m.dev}:${m.index}`);
+    if (m.t === 'log') {
+      if (m.options !== null) s.logs.set(`${m.dev}:${m.port}`, { ...m, req: 0 });
+      else s.logs.delete(`${m.dev}:${m.port}`);
+    }
     if (s.alive) s.port.postMessage(m, transfer);
   }
 
@@ -129,7 +135,7 @@ export class ConsoleWorkerPool {
   forget(dev: number): void {
     this.engines.delete(dev);
     for (const [k, s] of this.stickiness) {
-      if (k.startsWith(`${dev}:`)) { this.stickiness.delete(k); s.ports.delete(k); }
+      if (k.startsWith(`${dev}:`)) { this.stickiness.delete(k); s.ports.delete(k); s.logs.delete(k); }
     }
     for (const s of this.shards) if (s.alive) s.port.postMessage({ t: 'forget', dev } satisfies ToWorker);
   }
@@ -180,6 +186,7 @@ export class ConsoleWorkerPool {
   private restart(s: Shard): void {
     s.restarts++;
     this.launch(s);
+    for (const m of s.logs.values()) s.port.postMessage(m);
     for (const [k, m] of s.starts) {
       const engine = this.engines.get(m.dev);
       if (!engine) { s.starts.delete(k); continue; }
@@ -229,6 +236,10 @@ export class ConsoleWorkerPool {
     if (m.t === 'stopped') {
       this.drainRing(s); // bytes the worker wrote before it stopped come first
       for (const e of this.engines.values()) e.onStopped(m.req, m.lastAvailIdx);
+      return;
+    }
+    if (m.t === 'logged') {
+      for (const e of this.engines.values()) e.onLogged(m.req, m.error);
       return;
     }
     const e = this.engines.get(m.dev);

@@ -5,6 +5,7 @@
  * Guest→host bytes do not travel here: they go through the shard's byte ring (byte-ring.ts). Errors travel as {reason, message} strings.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface RegionInit { guestPhysAddr: number; size: number; buffer: SharedArrayBuffer; offset: number }
 
@@ -15,6 +16,10 @@ export type ToWorker =
   | { t: 'stop'; dev: number; index: number; req: number }
   | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
   | { t: 'credit'; dev: number; port: number; bytes: number }
+  /** Open (options) or close (null) the port's log; answered with 'logged' (req 0: no answer). */
+  | { t: 'log'; dev: number; port: number; options: PortLogOptions | null; req: number }
+  /** Bytes for the port's log that did not come through the transmitq (emergency writes). */
+  | { t: 'append'; dev: number; port: number; bytes: Uint8Array; at: number }
   | { t: 'forget'; dev: number }
   /** The main thread freed ring space the worker was waiting for. */
   | { t: 'space' }
@@ -26,7 +31,9 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'wrote'; dev: number; port: number; bytes: number; chains: number }
   | { t: 'error'; dev: number; index: number; reason: string; message: string }
-  | { t: 'stopped'; req: number; lastAvailIdx: number };
+  | { t: 'stopped'; req: number; lastAvailIdx: number }
+  | { t: 'logged'; req: number; error: string | null }
+  | { t: 'logFailed'; dev: number; port: number; message: string };
 
 export interface ShardTaskData {
   port: MessagePort;

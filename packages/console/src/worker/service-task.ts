@@ -9,6 +9,8 @@
  * only then the chains are marked used; the main thread (which owns the sinks) drains the ring.
  * A credit window per port (credits come back in batches) and the ring's size hold the guest back
  * when the main thread or a sink is slow, instead of growing memory.
+ * A port with a log (AppendLog) has each pass's bytes appended to it before the used entries are
+ * published: "used" means "in the log", which a crash of the daemon does not undo.
  *
  * Loaded from dist/ (JS) by piscina. Thread contract: only this worker touches its queues'
  * rings while they are started here.
@@ -18,6 +20,7 @@ import { DeviceQueue, GuestMemory, RawChain } from '@vtcon/ring';
 import { RECORD_COMPLETE, RingWriter } from './byte-ring.js';
 import { fillReceiveq } from '../port/receive.js';
 import { Backlog } from '../port/backlog.js';
+import { AppendLog } from '../sink/append-log.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 
 interface EventfdOps {
@@ -36,6 +39,8 @@ interface Q {
   partial: { head: number; bytes: Uint8Array; off: number } | null;
   /** transmitq: when this queue last woke the main thread (performance.now()). */
   lastWake: number;
+  /** transmitq: the port's log, if it has one. */
+  log: AppendLog | undefined;
 }
 
 export default async function serviceShard(data: ShardTaskData): Promise<string> {
@@ -48,6 +53,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
   const rxByPort = new Map<string, Q>();
   const pending = new Map<string, Backlog>();
   const memories = new Map<number, { key: string; mem: GuestMemory }>();
+  const logs = new Map<string, AppendLog>();
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
   const key = (dev: number, n: number): string => `${dev}:${n}`;
 
@@ -80,6 +86,8 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
   const raw = new RawChain();
   /** transmitqs waiting for ring space (woken by the main thread's 'space'). */
   const spaceWaiters = new Set<Q>();
+  /** The current pass's bytes for the port log (views into the ring, valid until publish). */
+  const journal: Uint8Array[] = [];
 
   /** Write what is left of q.partial; true when the chain is complete (and added used). */
   function flushPartial(q: Q): boolean {
@@ -94,15 +102,17 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       ring.commit(q.dev, q.port, n, last ? RECORD_COMPLETE | 1 : 0);
       q.outstanding += n;
     }
+    if (q.log !== undefined) journal.push(p.bytes);
     q.queue.addUsed(p.head, 0);
     q.partial = null;
     return true;
   }
 
   /**
-   * One transmit pass: pop chains, copy each into the ring, publish the ring tail, then publish
-   * the used entries (the order that makes "used" imply "handed over"), signal the guest, and only
-   * then wake the main thread (its work is off the guest's latency path).
+   * One transmit pass: pop chains, copy each into the ring, append them to the port's log, publish
+   * the ring tail, then publish the used entries (the order that makes "used" imply "logged and
+   * handed over"), signal the guest, and only then wake the main thread (its work is off the
+   * guest's latency path).
    */
   function serviceTransmit(q: Q): void {
     let chains = 0;
@@ -125,6 +135,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
         const at = len <= ring.maxPiece ? ring.reserve(len) : -1;
         if (at >= 0) {
           raw.copyReadable(ring.data, at);
+          if (q.log !== undefined) journal.push(ring.data.subarray(at, at + len));
           ring.commit(q.dev, q.port, len, RECORD_COMPLETE | 1);
           q.queue.addUsed(raw.head, 0);
           q.outstanding += len;
@@ -138,6 +149,10 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       }
     } catch (e) {
       thrown = e; // a malformed chain: still publish what was handed over before it
+    }
+    if (journal.length > 0) {
+      q.log!.append(journal, Date.now()); // never throws for I/O: a failed log reports and drops
+      journal.length = 0;
     }
     const published = ring.publish();
     if (chains > 0) {
@@ -190,6 +205,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
             dev: m.dev, index: m.index, port: m.port, dir: m.dir,
             queue: new DeviceQueue(mem.mem, { ...m.config, indirect: m.config.indirect ?? false }, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }),
             callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null, lastWake: -Infinity,
+            log: m.dir === 'transmitq' ? logs.get(key(m.dev, m.port)) : undefined,
           };
           queues.set(key(m.dev, m.index), q);
           (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
@@ -240,7 +256,30 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           for (const q of waiting) service(q);
           break;
         }
+        case 'log': {
+          const k = key(m.dev, m.port);
+          logs.get(k)?.close();
+          logs.delete(k);
+          let error: string | null = null;
+          if (m.options !== null) {
+            const { dev, port: p } = m;
+            try {
+              logs.set(k, AppendLog.open(m.options, (err) => post({ t: 'logFailed', dev, port: p, message: err.message })));
+            } catch (e) {
+              error = (e as Error).message;
+            }
+          }
+          const tx = txByPort.get(k);
+          if (tx !== undefined) tx.log = logs.get(k);
+          if (m.req !== 0) post({ t: 'logged', req: m.req, error });
+          break;
+        }
+        case 'append':
+          logs.get(key(m.dev, m.port))?.append([m.bytes], m.at);
+          break;
         case 'forget': {
+          for (const [k, log] of logs) if (k.startsWith(`${m.dev}:`)) { log.close(); logs.delete(k); }
+          for (const q of queues.values()) if (q.dev === m.dev) q.log = undefined;
           memories.delete(m.dev);
           for (const k of [...pending.keys()]) if (k.startsWith(`${m.dev}:`)) pending.delete(k);
           break;
@@ -252,6 +291,8 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           if (wakeTimer !== null) clearTimeout(wakeTimer);
           for (const q of queues.values()) { q.dead = true; q.watch?.stop(); }
           queues.clear();
+          for (const log of logs.values()) log.close(); // fsync: a clean shutdown is durable on disk
+          logs.clear();
           port.close();
           resolve('shutdown');
           break;

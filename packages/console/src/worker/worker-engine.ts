@@ -11,6 +11,7 @@ import type { StartedQueueLike } from '../device/vhost-device.js';
 import type { FromWorker, RegionInit } from './protocol.js';
 import type { ConsoleWorkerPool, Shard } from './pool.js';
 import { RECORD_COMPLETE } from './byte-ring.js';
+import type { PortLogOptions } from '../sink/append-log.js';
 
 interface Unacked { chunks: Uint8Array[]; bytes: number }
 
@@ -40,6 +41,9 @@ export class WorkerEngine implements PortQueueEngine {
   private readonly paused = new Set<number>();
   private readonly stops = new Map<number, (n: number) => void>();
   private readonly indexes = new Set<number>();
+  /** Ports whose log is open in their shard's worker. */
+  private readonly logPorts = new Set<number>();
+  private readonly logReplies = new Map<number, (error: string | null) => void>();
 
   constructor(private readonly pool: ConsoleWorkerPool, readonly dev: number, private readonly host: EngineHost) {}
 
@@ -102,8 +106,32 @@ export class WorkerEngine implements PortQueueEngine {
     }
   }
 
+  setLog(port: number, options: PortLogOptions | null): Promise<void> {
+    if (options !== null) this.logPorts.add(port); else this.logPorts.delete(port);
+    const shard = this.pool.shardFor(this.dev, port);
+    const req = nextReq++;
+    this.pool.post(shard, { t: 'log', dev: this.dev, port, options, req });
+    // A shard being restarted gets the open replayed (pool.ts); nothing to wait for.
+    if (!shard.alive) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const fallback = setTimeout(() => { this.logReplies.delete(req); resolve(); }, 5000);
+      this.logReplies.set(req, (error) => {
+        clearTimeout(fallback);
+        if (error === null) resolve();
+        else reject(new ConsoleError('LOG_FAILED', error));
+      });
+    });
+  }
+
+  appendLog(port: number, bytes: Uint8Array, at: number): void {
+    if (!this.logPorts.has(port)) return;
+    this.pool.post(this.pool.shardFor(this.dev, port), { t: 'append', dev: this.dev, port, bytes: bytes.slice(), at });
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.indexes].map((i) => this.stop(i)));
+    // Close (fsync) the logs after the queues stopped: nothing is appended after this.
+    await Promise.allSettled([...this.logPorts].map((p) => this.setLog(p, null)));
     for (const [port, u] of this.unacked) this.host.inFlight(port, -u.bytes);
     this.unacked.clear();
     this.pool.forget(this.dev);
@@ -212,6 +240,12 @@ export class WorkerEngine implements PortQueueEngine {
   }
 
   /** @internal */
+  onLogged(req: number, error: string | null): void {
+    const f = this.logReplies.get(req);
+    if (f) { this.logReplies.delete(req); f(error); }
+  }
+
+  /** @internal */
   onMessage(s: Shard, m: FromWorker): void {
     switch (m.t) {
       case 'wrote': {
@@ -228,6 +262,9 @@ export class WorkerEngine implements PortQueueEngine {
         this.host.wrote(m.port, m.bytes, m.chains);
         break;
       }
+      case 'logFailed':
+        this.host.logFailed(m.port, m.message);
+        break;
       case 'error':
         this.host.queueFailed(m.index, new ConsoleError('QUEUE_BROKEN', `${m.reason}: ${m.message}`, { scope: 'queue' }));
         break;
