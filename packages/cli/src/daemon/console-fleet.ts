@@ -1,6 +1,8 @@
 // The Fleet backed by the real device stack: per VM one ConsoleDevice (host-side port state that
 // outlives guest connections) served by one VhostUserBackend on the VM's socket; per port a
 // scrollback, a log file and an attach socket, plus a fan-out for `logs -f`.
+// The log file is the port's `log` (not a sink): the worker that services the port appends to it
+// before it acknowledges the guest's bytes, so `kill -9` of the daemon loses nothing acknowledged.
 //
 // Threads: main thread. Port queues are serviced on the daemon.workers piscina threads.
 import { mkdirSync } from 'node:fs';
@@ -9,7 +11,7 @@ import type { Logger } from 'pino';
 import { attachSocketPath } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
-import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogFileSink, PortSink, PortStats, Scrollback } from '@vtcon/console';
+import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
 import type { Stack } from './stack.js';
@@ -17,7 +19,7 @@ import type { Stack } from './stack.js';
 interface PortSinks {
   cfg: PortConfig;
   scrollback: Scrollback;
-  log: LogFileSink;
+  log: PortLogOptions;
   attach: AttachServer;
   subscribers: Set<(chunk: Uint8Array) => void>;
 }
@@ -95,10 +97,13 @@ export class ConsoleFleet implements Fleet {
   private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDevice): Promise<PortSinks> {
     const c = this.stack.console;
     const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
-    const log = await c.LogFileSink.open({
+    const log: PortLogOptions = {
       path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
       maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
-    });
+    };
+    // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
+    // `vtcon logs` before the guest connects. The servicing worker opens it for real.
+    c.AppendLog.open(log).close();
     const attachPath = attachSocketPath(this.runtimeDir, vm.name, port.name);
     mkdirSync(dirname(attachPath), { recursive: true, mode: 0o700 });
     const attach = await c.AttachServer.listen({
@@ -130,7 +135,7 @@ export class ConsoleFleet implements Fleet {
       },
       close: async () => s.subscribers.clear(),
     };
-    return [s.scrollback, s.log, s.attach, fanout];
+    return [s.scrollback, s.attach, fanout];
   }
 
   async addVm(cfg: VmConfig): Promise<void> {
@@ -140,7 +145,7 @@ export class ConsoleFleet implements Fleet {
     for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
     const c = this.stack.console;
     const opts = {
-      ports: cfg.ports.map((p) => ({ name: p.name, console: p.console, sinks: this.sinkList(ports.get(p.name)!) })),
+      ports: cfg.ports.map((p) => ({ name: p.name, console: p.console, sinks: this.sinkList(ports.get(p.name)!), log: ports.get(p.name)!.log })),
       maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
       logger: this.logger.child({ vm: cfg.name }),
@@ -169,9 +174,9 @@ export class ConsoleFleet implements Fleet {
     const sinks = await this.openSinks(vm.cfg, cfg, () => vm.device);
     let st: PortStats;
     try {
-      st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks) });
+      st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks), log: sinks.log });
     } catch (err) {
-      await Promise.allSettled([sinks.log.close(), sinks.attach.close()]);
+      await Promise.allSettled([sinks.attach.close()]);
       const reason = (err as { reason?: string }).reason;
       throw new FleetError(reason === 'NO_FREE_PORT' || /free|maxPorts/i.test((err as Error).message) ? 'NO_FREE_PORT' : 'BAD_ARGUMENT', (err as Error).message, { cause: err });
     }
