@@ -131,7 +131,9 @@ export class VtconDaemon {
     this.starts++;
     const fd = openSync(this.logPath, 'a');
     writeFileSync(fd, `----- vtcon serve start #${this.starts} at ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [cliPath(), 'serve', '--config', this.configPath], {
+    // VTCON_DAEMON_NODE_ARGS: node flags for the daemon only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+    const nodeArgs = process.env.VTCON_DAEMON_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, cliPath(), 'serve', '--config', this.configPath], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, NO_COLOR: '1' },
     });
@@ -192,6 +194,11 @@ export class VtconDaemon {
   /** CPU seconds (user + system) the daemon process has used so far. */
   cpuSeconds(): number {
     return parseProcStatCpu(readFileSync(`/proc/${this.pid}/stat`, 'utf8'));
+  }
+
+  /** CPU seconds of the daemon's main thread alone (the rest: workers, V8's GC threads, libuv). */
+  mainThreadCpuSeconds(): number {
+    return parseProcStatCpu(readFileSync(`/proc/${this.pid}/task/${this.pid}/stat`, 'utf8'));
   }
 
   /** Runs `vtcon -s CONTROL ARGS...`; never throws for a non-zero exit. */

@@ -17,7 +17,7 @@ const startDaemon = daemonsPerTest();
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.VTCON_TP_MIB ?? 8);
 
-interface Figure { what: string; mib: number; hostSeconds: number; mbps: number; guestDd: string; cpuSecondsPerMiB: number }
+interface Figure { what: string; mib: number; hostSeconds: number; mbps: number; guestDd: string; cpuSecondsPerMiB: number; mainThreadCpuSecondsPerMiB?: number }
 
 /** Repeats of the random file per guest→host run: the named port is too fast for 8 MiB to time well. */
 const REPEATS: Record<string, number> = { '2048': 1, '64k': 8 };
@@ -27,6 +27,7 @@ async function guestToHost(d: VtconDaemon, g: Guest, port: string, dev: string, 
   const bytes = SIZE_MIB * MiB * repeats;
   const before = (await d.portNow('vm1', port))!.bytesIn;
   const cpu0 = d.cpuSeconds();
+  const main0 = d.mainThreadCpuSeconds();
   const from = g.serial.lines().length;
   // hvc: raw on the open fd (no \n → \r\n); a vport is a plain character device
   const open = dev.startsWith('/dev/hvc') ? `exec 3<>${dev}; stty raw -echo <&3;` : `exec 3<>${dev};`;
@@ -45,6 +46,7 @@ async function guestToHost(d: VtconDaemon, g: Guest, port: string, dev: string, 
   const r = await run;
   expect(r.rc).toBe(0);
   const cpu1 = d.cpuSeconds();
+  const main1 = d.mainThreadCpuSeconds();
   expect((await d.portNow('vm1', port))!.bytesIn - before).toBe(bytes);
   // from the command being typed (includes the guest shell starting dd) to the last byte counted
   const hostSeconds = Number(t1 - t0) / 1e9;
@@ -56,6 +58,7 @@ async function guestToHost(d: VtconDaemon, g: Guest, port: string, dev: string, 
     what: `guest→host ${dev} dd bs=${bs}`, mib, hostSeconds, mbps: bytes / 1e6 / hostSeconds,
     guestDd: `guest-timed ${guestSeconds.toFixed(2)} s = ${(bytes / 1e6 / guestSeconds).toFixed(1)} MB/s; host first→last byte ${firstToLast.toFixed(2)} s`,
     cpuSecondsPerMiB: (cpu1 - cpu0) / mib,
+    mainThreadCpuSecondsPerMiB: (main1 - main0) / mib,
   };
 }
 
@@ -101,7 +104,7 @@ describe('throughput with a real guest (figures, not assertions on time)', () =>
 
     process.stdout.write('\nTHROUGHPUT (real QEMU 11.1.3 TCG guest, Linux 6.12; one vCPU; MB = 10^6 bytes)\n');
     for (const f of figures) {
-      process.stdout.write(`  ${f.what}: ${f.mib} MiB in ${f.hostSeconds.toFixed(2)} s = ${f.mbps.toFixed(1)} MB/s; daemon CPU ${f.cpuSecondsPerMiB.toFixed(3)} s/MiB; guest: ${f.guestDd}\n`);
+      process.stdout.write(`  ${f.what}: ${f.mib} MiB in ${f.hostSeconds.toFixed(2)} s = ${f.mbps.toFixed(1)} MB/s; daemon CPU ${f.cpuSecondsPerMiB.toFixed(3)} s/MiB${f.mainThreadCpuSecondsPerMiB !== undefined ? ` (main thread ${f.mainThreadCpuSecondsPerMiB.toFixed(3)})` : ''}; guest: ${f.guestDd}\n`);
     }
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   });

@@ -127,6 +127,7 @@ export interface ConsoleDeviceEvents {
   'emergency-write': [byte: number];
   'features': [acked: bigint];
   'disconnected': [];
+  /** guest→host bytes of a port, after the sinks got them (a copy the listener owns). */
   'data': [port: number, bytes: Uint8Array];
 }
 
@@ -440,7 +441,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     } catch (e) {
       this.log.error({ port: portId, err: e }, 'sink write failed');
     }
-    this.emit('data', portId, bytes);
+    // `bytes` may be a view into a worker's byte ring, valid only now: listeners get their own copy.
+    if (this.listenerCount('data') > 0) this.emit('data', portId, bytes.slice());
     if (p.sinksWantMore()) return true;
     if (p.paused) return false; // already waiting for a drain
     // Backpressure: leave the guest's chains in the ring until every sink drained.

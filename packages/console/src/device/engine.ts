@@ -10,7 +10,10 @@ import type { StartedQueueLike } from './vhost-device.js';
 import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface EngineHost {
-  /** guest→host bytes of port `port`, already pushed used. Returns false to pause the transmitq. */
+  /**
+   * guest→host bytes of port `port`, already pushed used. `bytes` may be a view valid only during
+   * the call (a worker's byte ring): copy what must outlive it. Returns false to pause the transmitq.
+   */
   received(port: number, bytes: Uint8Array, chains: number): boolean;
   /** Pull up to `max` host→guest bytes for the port (only when the guest may receive). */
   takeOutgoing(port: number, dst: Uint8Array): number;

@@ -149,11 +149,11 @@ export class RingReader extends RingView {
   }
 
   /**
-   * Hand every published record to `cb` (payload is a view into the ring, valid only during the
-   * call: copy it), then free the space. Returns true if the writer was waiting for space (the
-   * caller tells it so).
+   * Hand every published record to `cb`, then call `beforeRelease`, then free the space. A payload
+   * is a view into the ring: valid until beforeRelease returns, so copy what must outlive it.
+   * Returns true if the writer was waiting for space (the caller tells it so).
    */
-  drain(cb: (dev: number, port: number, payload: Uint8Array, flags: number) => void): boolean {
+  drain(cb: (dev: number, port: number, payload: Uint8Array, flags: number) => void, beforeRelease?: () => void): boolean {
     const tail = Atomics.load(this.ctl, TAIL);
     let h = this.head;
     if (h === tail) return false;
@@ -165,6 +165,7 @@ export class RingReader extends RingView {
       cb(this.words[w + 1]!, this.words[w + 2]!, this.data.subarray(p + HEADER, p + HEADER + len), this.words[w + 3]!);
       h = (h + recordBytes(len)) | 0;
     }
+    beforeRelease?.();
     this.head = h;
     Atomics.store(this.ctl, HEAD, h);
     return Atomics.exchange(this.ctl, SPACE_WAIT, 0) === 1;

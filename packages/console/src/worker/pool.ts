@@ -58,6 +58,7 @@ export class Shard {
   readonly logs = new Map<string, Extract<ToWorker, { t: 'log' }>>();
   readonly ports = new Set<string>();
   alive = false;
+  draining = false;
   /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
   readonly ring: SharedArrayBuffer;
   readonly reader: RingReader;
@@ -216,19 +217,27 @@ export class ConsoleWorkerPool {
 
   /** @internal */
   drainRing(s: Shard): void {
+    if (s.draining) return; // a host callback re-entered: the outer drain delivers these records
+    s.draining = true;
+    try { this.drainRecords(s); } finally { s.draining = false; }
+  }
+
+  private drainRecords(s: Shard): void {
     const touched = this.touched;
+    // Records are delivered straight from the ring (sinks copy what they keep), before the space is
+    // released: no per-chain allocation on the main thread, which kept V8's GC busy.
     const wantsSpace = s.reader.drain((dev, port, payload, flags) => {
       const e = this.engines.get(dev);
       if (e !== undefined && e.ringRecord(port, payload, flags)) touched.add(e);
+    }, () => {
+      for (const e of touched) {
+        // A throwing host callback must not stop the ring watcher (it would stall every port of
+        // the shard); the records are consumed either way.
+        try { e.ringFlush(s); } catch (err) { this.log.error({ shard: s.id, dev: e.dev, err: (err as Error)?.message ?? String(err) }, 'delivering guest→host bytes failed'); }
+      }
+      touched.clear();
     });
     if (wantsSpace && s.alive) s.port.postMessage({ t: 'space' } satisfies ToWorker);
-    if (touched.size === 0) return;
-    for (const e of touched) {
-      // A throwing host callback must not stop the ring watcher (it would stall every port of
-      // the shard); the records are consumed either way.
-      try { e.ringFlush(s); } catch (err) { this.log.error({ shard: s.id, dev: e.dev, err: (err as Error)?.message ?? String(err) }, 'delivering guest→host bytes failed'); }
-    }
-    touched.clear();
   }
 
   private onMessage(s: Shard, m: FromWorker): void {

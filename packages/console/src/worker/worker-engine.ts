@@ -17,6 +17,7 @@ interface Unacked { chunks: Uint8Array[]; bytes: number }
 
 /** guest→host ring records of one port since the last flush. */
 interface Incoming {
+  /** Views into the shard's ring (this drain) or copies (pieces held from an earlier drain). */
   parts: Uint8Array[];
   /** parts[0..doneParts) end at a chain boundary and may be delivered. */
   doneParts: number;
@@ -41,6 +42,8 @@ export class WorkerEngine implements PortQueueEngine {
   private readonly paused = new Set<number>();
   private readonly stops = new Map<number, (n: number) => void>();
   private readonly indexes = new Set<number>();
+  /** Where a drain's records of one port are joined; reused (sinks copy what they keep). */
+  private scratch = new Uint8Array(64 * 1024);
   /** Ports whose log is open in their shard's worker. */
   private readonly logPorts = new Set<number>();
   private readonly logReplies = new Map<number, (error: string | null) => void>();
@@ -158,7 +161,7 @@ export class WorkerEngine implements PortQueueEngine {
       inc = { parts: [], doneParts: 0, doneBytes: 0, chains: 0, consumed: 0, bytes: 0 };
       this.incoming.set(port, inc);
     }
-    if (payload.length > 0) inc.parts.push(payload.slice());
+    if (payload.length > 0) inc.parts.push(payload); // a view: valid until ringFlush returns
     inc.bytes += payload.length;
     inc.consumed += payload.length;
     if ((flags & RECORD_COMPLETE) !== 0) {
@@ -169,7 +172,11 @@ export class WorkerEngine implements PortQueueEngine {
     return true;
   }
 
-  /** @internal end of a drain: deliver complete chains to the sinks, then account the credit. */
+  /**
+   * @internal end of a drain, before the ring space is released: deliver complete chains to the
+   * sinks (a view valid during the call, per the PortSink contract), keep copies of the pieces of
+   * an incomplete chain, then account the credit.
+   */
   ringFlush(s: Shard): void {
     for (const [port, inc] of this.incoming) {
       if (inc.chains > 0) {
@@ -178,7 +185,8 @@ export class WorkerEngine implements PortQueueEngine {
         if (inc.doneParts === 1) bytes = parts[0]!;
         else if (inc.doneParts === 0) bytes = new Uint8Array(0);
         else {
-          bytes = new Uint8Array(inc.doneBytes);
+          if (this.scratch.length < inc.doneBytes) this.scratch = new Uint8Array(Math.max(inc.doneBytes, this.scratch.length * 2));
+          bytes = this.scratch.subarray(0, inc.doneBytes);
           let off = 0;
           for (let i = 0; i < inc.doneParts; i++) { bytes.set(parts[i]!, off); off += parts[i]!.length; }
         }
@@ -187,6 +195,11 @@ export class WorkerEngine implements PortQueueEngine {
         inc.bytes -= inc.doneBytes;
         inc.doneParts = 0; inc.doneBytes = 0; inc.chains = 0;
         if (!this.host.received(port, bytes, chains)) this.paused.add(port);
+      }
+      // Pieces of a chain not complete yet outlive this drain: copy those still in the ring.
+      for (let i = 0; i < inc.parts.length; i++) {
+        const p = inc.parts[i]!;
+        if (p.buffer instanceof SharedArrayBuffer) inc.parts[i] = p.slice();
       }
       const n = inc.consumed;
       inc.consumed = 0;
