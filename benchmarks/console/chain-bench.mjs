@@ -4,7 +4,7 @@
 // posted and re-posts it as soon as it is used, so the rate is the kick → used → call round trip
 // and the daemon CPU per MiB is the daemon's per-chain cost.
 //
-// --real-sinks adds the CLI daemon's sinks (Scrollback + LogFileSink) to every port.
+// --real-sinks adds what the CLI daemon gives every port: a Scrollback, and its log (appended before used).
 //   node benchmarks/console/chain-bench.mjs [--workers N] [--chunk BYTES] [--mib N] [--runs N] [--inflight N] [--ports N] [--real-sinks]
 import { throughput } from './console-bench.mjs';
 

@@ -28,7 +28,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 // VTCON_CONSOLE=/path/to/other/dist/index.js runs the daemon side on another build (A/B runs of
 // a change in one session).
-const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice, Scrollback, LogFileSink } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice, Scrollback } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
 
 // A real gc() for the memory cases, without requiring node --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -47,8 +47,8 @@ async function until(cond, ms = 120_000, what = 'condition') {
 
 /**
  * Serve `guests` VMs with `ports` ports each; returns devices, backends and a byte counter.
- * realSinks: every port also gets what the CLI daemon gives it (a 1 MiB Scrollback and a
- * LogFileSink in `dir`), to see their share of the per-chain cost.
+ * realSinks: every port also gets what the CLI daemon gives it (a 1 MiB Scrollback, and its log
+ * in `dir`, appended before each chain is used), to see their share of the per-chain cost.
  */
 async function daemon(dir, guests, ports, pool, realSinks = false) {
   const vms = [];
@@ -56,14 +56,12 @@ async function daemon(dir, guests, ports, pool, realSinks = false) {
   for (let g = 0; g < guests; g++) {
     const path = join(dir, `vm${g}.sock`);
     const extra = [];
-    if (realSinks) {
-      for (let i = 0; i < ports; i++) {
-        extra.push([new Scrollback({ capacityBytes: 1 << 20 }), await LogFileSink.open({ path: join(dir, `vm${g}`, `p${i}.log`) })]);
-      }
-    }
+    if (realSinks) for (let i = 0; i < ports; i++) extra.push([new Scrollback({ capacityBytes: 1 << 20 })]);
     let next = 0;
     const dev = new ConsoleDevice({
-      ports: Array.from({ length: ports }, (_, i) => ({ name: `g${g}.p${i}`, console: i === 0 })),
+      ports: Array.from({ length: ports }, (_, i) => ({
+        name: `g${g}.p${i}`, console: i === 0, ...(realSinks ? { log: { path: join(dir, `vm${g}`, `p${i}.log`) } } : {}),
+      })),
       maxPorts: Math.max(ports, 1),
       ...(pool ? { engine: (h) => pool.createEngine(h) } : {}),
       // A sink that only counts: the benchmark measures the console path, not log files.
@@ -321,7 +319,7 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
     }
   }
   // hvc0-like: 2 KiB chains, the guest waits for each (per-chain cost and latency), with the
-  // CLI daemon's sinks (Scrollback + LogFileSink) on the port.
+  // CLI daemon's sinks and log (Scrollback + the port log) on the port.
   for (const workers of [0, 2]) {
     plan.push(() => throughput({ guests: 1, ports: 1, workers, flood: true, chunk: 2048, inflight: 1, realSinks: true, bytesPerPort: quick ? 4 * MB : 16 * MB }));
   }
