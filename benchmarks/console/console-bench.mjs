@@ -219,10 +219,10 @@ export async function keystroke({ workers, n, background = null, guestProc = fal
  * own wake-up; that case is named without "kick" so the dashboard does not take it for the target.
  * One VM, one port, the port queues inline or on `workers` worker threads.
  */
-export async function kickToUsed({ workers, kicks, spin = true }) {
+export async function kickToUsed({ workers, kicks, spin = true, realSinks = false }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-kick-'));
   const pool = workers > 0 ? new ConsoleWorkerPool({ threads: workers, ...poolOpts() }) : null;
-  const d = await daemon(dir, 1, 1, pool);
+  const d = await daemon(dir, 1, 1, pool, realSinks);
   const g = startGuests({ sockets: d.vms.map((v) => v.path), portsPerGuest: 1, chunk: 64, inflight: 1, bytesPerPort: 0, kicks, warmup: 200, spin });
   try {
     await g.next('ready');
@@ -230,7 +230,7 @@ export async function kickToUsed({ workers, kicks, spin = true }) {
     const r = await g.next('done');
     return {
       suite: 'console', name: spin ? 'kick-to-used latency (guest kick → used entry, guest polling like the seed)' : 'TX post → used seen by an interrupt-driven guest (call eventfd wake)',
-      params: { workers: workers === 0 ? 'inline' : workers, guests: 1, ports: 1, chunk: 64 },
+      params: { workers: workers === 0 ? 'inline' : workers, guests: 1, ports: 1, chunk: 64, ...(realSinks ? { sinks: 'scrollback+log' } : {}) },
       p50Ns: r.p50Ns, p99Ns: r.p99Ns, meanNs: r.meanNs, samples: r.samples,
     };
   } finally {
@@ -329,6 +329,8 @@ export async function runConsoleBench({ quick = false, onProgress } = {}) {
   }
   // Kick → used latency (target p99 < 50 µs), inline and with 1 and 2 workers.
   for (const workers of [0, 1, 2]) plan.push(() => kickToUsed({ workers, kicks: quick ? 1000 : 5000 }));
+  // The daemon's port: the log is written between the kick and the used entry.
+  plan.push(() => kickToUsed({ workers: 2, kicks: quick ? 1000 : 5000, realSinks: true }));
   for (const workers of [0, 2]) plan.push(() => kickToUsed({ workers, kicks: quick ? 1000 : 5000, spin: false }));
   // Keystrokes with the echoing guest in a child process (its loop is not the daemon's).
   for (const workers of [0, 2]) plan.push(() => keystroke({ workers, n: quick ? 200 : 2000, warmup: quick ? 200 : 3000, guestProc: true }));
