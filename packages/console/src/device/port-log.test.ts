@@ -66,6 +66,28 @@ async function boot(name: string, engine: keyof typeof engines, logs: (PortLogOp
   return { dev, drv, failures, received };
 }
 
+describe('port log across a worker restart', () => {
+  it('the restarted worker reopens the log and appends after what the dead one wrote', async () => {
+    const paths = [join(dir, 'restart', 'console.log'), join(dir, 'restart', 'data.log')];
+    const { dev, drv } = await boot('restart', 'workers', paths.map((path) => ({ path })));
+    const data = [randomBytes(3 << 20), randomBytes(3 << 20)];
+    const size = (i: number): number => (existsSync(paths[i]!) ? readFileSync(paths[i]!).length : 0);
+    const writes = drv.ports.map((p, i) => p.write(data[i]!));
+    await until(() => size(0) > 0 && size(1) > 0);
+    const before = pool.stats().map((s) => s.restarts);
+    const atKill = [size(0), size(1)];
+    pool.killShard(0);
+    pool.killShard(1);
+    await Promise.all(writes);
+    expect(pool.stats().map((s) => s.restarts)).toEqual(before.map((n) => n + 1));
+    expect(atKill[0]! < data[0]!.length && atKill[1]! < data[1]!.length).toBe(true); // mid-transfer
+    // The kill lands between passes: every chain is in the log exactly once.
+    for (const i of [0, 1]) expect(readFileSync(paths[i]!).equals(data[i]!)).toBe(true);
+    await drv.detach();
+    await dev.close();
+  });
+});
+
 describe.each(Object.keys(engines) as (keyof typeof engines)[])('port log (%s engine)', (engine) => {
   it('holds every byte the guest saw acknowledged, at the moment it was acknowledged', async () => {
     const paths = [join(dir, engine, 'a', 'console.log'), join(dir, engine, 'a', 'data.log')];
