@@ -16,7 +16,7 @@
  * rings while they are started here.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DeviceQueue, GuestMemory, RawChain } from '@vtcon/ring';
+import { DeviceQueue, GuestMemory, RawChain, type QueueConfig } from '@vtcon/ring';
 import { RECORD_COMPLETE, RingWriter } from './byte-ring.js';
 import { fillReceiveq } from '../port/receive.js';
 import { Backlog } from '../port/backlog.js';
@@ -31,7 +31,14 @@ interface EventfdOps {
 
 interface Q {
   dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq';
-  queue: DeviceQueue; callFd: number; watch: { stop(): void } | null;
+  /**
+   * null: a receiveq that has had no host→guest bytes yet. An idle VM's receiveqs (one per port,
+   * maxPorts of them: QEMU starts them all) then cost neither a DeviceQueue nor a kick watch; the
+   * first bytes build both (openReceiveq). transmitqs are built at start (serviced at once).
+   */
+  queue: DeviceQueue | null; callFd: number; watch: { stop(): void } | null;
+  /** What openReceiveq builds the queue from: the start message's ring and ring state. */
+  mem: GuestMemory; config: QueueConfig; kickFd: number; startAvailIdx: number; startUsedIdx: number;
   /** transmitq: bytes posted to main not yet credited back. */
   outstanding: number; window: number;
   scheduled: boolean; dead: boolean;
@@ -103,7 +110,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       q.outstanding += n;
     }
     if (q.log !== undefined) journal.push(p.bytes);
-    q.queue.addUsed(p.head, 0);
+    q.queue!.addUsed(p.head, 0);
     q.partial = null;
     return true;
   }
@@ -115,6 +122,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
    * guest's latency path).
    */
   function serviceTransmit(q: Q): void {
+    const queue = q.queue!; // built at start for a transmitq
     let chains = 0;
     let more = false;
     let stalled = 0;
@@ -124,11 +132,11 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
     }
     let thrown: unknown = null;
     if (stalled === 0) try {
-      q.queue.disableNotification();
+      queue.disableNotification();
       for (;;) {
         if (q.outstanding >= q.window) break; // wait for credit (backpressure)
-        if (!q.queue.popAvailableInto(raw)) {
-          if (q.queue.enableNotification()) { q.queue.disableNotification(); continue; }
+        if (!queue.popAvailableInto(raw)) {
+          if (queue.enableNotification()) { queue.disableNotification(); continue; }
           break;
         }
         const len = raw.readableBytes;
@@ -137,7 +145,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           raw.copyReadable(ring.data, at);
           if (q.log !== undefined) journal.push(ring.data.subarray(at, at + len));
           ring.commit(q.dev, q.port, len, RECORD_COMPLETE | 1);
-          q.queue.addUsed(raw.head, 0);
+          queue.addUsed(raw.head, 0);
           q.outstanding += len;
         } else {
           const bytes = new Uint8Array(len);
@@ -156,8 +164,8 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
     }
     const published = ring.publish();
     if (chains > 0) {
-      q.queue.publishUsed();
-      if (q.queue.needsNotification()) ops.eventfdWrite(q.callFd, 1);
+      queue.publishUsed();
+      if (queue.needsNotification()) ops.eventfdWrite(q.callFd, 1);
     }
     if (published) wakeMain(q);
     if (thrown !== null) throw thrown;
@@ -165,6 +173,26 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       spaceWaiters.add(q);
       if (ring.waitForSpace(Math.min(stalled, ring.maxPiece))) { spaceWaiters.delete(q); schedule(q); }
     } else if (more) schedule(q);
+  }
+
+  /** Watch q's kick eventfd: a kick services q on this thread's loop. */
+  function watchKick(q: Q): void {
+    if (q.kickFd < 0) return;
+    const fd = q.kickFd;
+    q.watch = ops.watchFd(fd, 'readable', () => { ops.eventfdRead(fd); service(q); });
+  }
+
+  /**
+   * Build a receiveq on its first host→guest bytes. Nothing was popped from it before (it only
+   * pops to deliver bytes), so the start message's ring state is still its state. Its kick watch
+   * starts now too: kicks the guest made meanwhile left the eventfd readable (its count stays
+   * until read), so a guest that posted buffers before is seen at once.
+   */
+  function openReceiveq(q: Q): DeviceQueue {
+    const queue = new DeviceQueue(q.mem, q.config, { lastAvailIdx: q.startAvailIdx, usedIdx: q.startUsedIdx });
+    q.queue = queue;
+    watchKick(q);
+    return queue;
   }
 
   function service(q: Q): void {
@@ -176,7 +204,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       } else {
         const src = pending.get(key(q.dev, q.port));
         if (!src || src.empty) return;
-        const r = fillReceiveq(q.queue, src, () => ops.eventfdWrite(q.callFd, 1), batch);
+        const r = fillReceiveq(q.queue ?? openReceiveq(q), src, () => ops.eventfdWrite(q.callFd, 1), batch);
         if (r.chains > 0) {
           post({ t: 'wrote', dev: q.dev, port: q.port, bytes: r.bytes, chains: r.chains });
           // Host→guest bytes on this port: the guest's answer (an echo) is interactive; its
@@ -201,18 +229,20 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
             mem = { key: memKey, mem: new GuestMemory(m.regions.map((r) => ({ guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset }))) };
             memories.set(m.dev, mem);
           }
+          const config: QueueConfig = { ...m.config, indirect: m.config.indirect ?? false };
           const q: Q = {
             dev: m.dev, index: m.index, port: m.port, dir: m.dir,
-            queue: new DeviceQueue(mem.mem, { ...m.config, indirect: m.config.indirect ?? false }, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }),
+            queue: m.dir === 'transmitq' ? new DeviceQueue(mem.mem, config, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }) : null,
+            mem: mem.mem, config, kickFd: m.kickFd, startAvailIdx: m.lastAvailIdx, startUsedIdx: m.usedIdx,
             callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null, lastWake: -Infinity,
             log: m.dir === 'transmitq' ? logs.get(key(m.dev, m.port)) : undefined,
           };
           queues.set(key(m.dev, m.index), q);
           (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
-          if (m.kickFd >= 0) {
-            const fd = m.kickFd;
-            q.watch = ops.watchFd(fd, 'readable', () => { ops.eventfdRead(fd); service(q); });
-          }
+          // A transmitq is serviced once now: the guest may have posted chains whose kick a dead
+          // worker (or a previous daemon) consumed. A receiveq is serviced when bytes wait for it
+          // (service returns at once otherwise), which builds it first.
+          if (q.queue !== null) watchKick(q);
           service(q);
           break;
         }
@@ -223,7 +253,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
             q.dead = true; q.watch?.stop(); q.watch = null;
             // A chain held in pieces is not used: give it back (the main thread drops its pieces),
             // so lastAvailIdx = used.idx as the restart rule says.
-            last = (q.queue.lastAvailIdx - (q.partial !== null ? 1 : 0)) & 0xffff;
+            last = ((q.queue?.lastAvailIdx ?? q.startAvailIdx) - (q.partial !== null ? 1 : 0)) & 0xffff;
             spaceWaiters.delete(q);
             queues.delete(key(m.dev, m.index));
             const map = q.dir === 'transmitq' ? txByPort : rxByPort;
