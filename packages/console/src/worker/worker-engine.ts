@@ -54,16 +54,28 @@ export class WorkerEngine implements PortQueueEngine {
   private readonly logPorts = new Set<number>();
   private readonly logReplies = new Map<number, (error: string | null) => void>();
 
+  /**
+   * The regions of the guest memory last started, shared by every start message of this device
+   * (the pool keeps each one for replay: maxPorts × 2 of them per VM).
+   */
+  private regionsOf: { memory: GuestMemory; regions: RegionInit[] } | null = null;
+
   constructor(private readonly pool: ConsoleWorkerPool, readonly dev: number, private readonly host: EngineHost) {}
 
   start(index: number, q: StartedQueueLike): void {
     const role = roleOf(index);
     if (role.kind !== 'port') throw new ConsoleError('BAD_OPTIONS', `control queue ${index} is serviced on the main thread`);
     const memory = q.memory as GuestMemory;
-    const regions: RegionInit[] = memory.regions.map((r) => {
-      if (!(r.buffer instanceof SharedArrayBuffer)) throw new ConsoleError('BAD_OPTIONS', 'worker servicing needs guest memory in SharedArrayBuffers');
-      return { guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset };
-    });
+    if (this.regionsOf?.memory !== memory) {
+      this.regionsOf = {
+        memory,
+        regions: memory.regions.map((r) => {
+          if (!(r.buffer instanceof SharedArrayBuffer)) throw new ConsoleError('BAD_OPTIONS', 'worker servicing needs guest memory in SharedArrayBuffers');
+          return { guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset };
+        }),
+      };
+    }
+    const regions = this.regionsOf.regions;
     const c = q.config as QueueConfig;
     this.used.set(index, { memory, usedAddr: c.usedAddr });
     this.indexes.add(index);
