@@ -54,6 +54,10 @@ beforeAll(async () => {
 afterAll(async () => { await pool.close(); });
 
 describe('worker servicing', () => {
+  it('rejects a negative worker young generation size', () => {
+    expect(() => new ConsoleWorkerPool({ youngGenerationMb: -1 })).toThrow(/youngGenerationMb/);
+  });
+
   it('moves 256 KiB per port both ways byte-exact with queues on two workers', async () => {
     const { dev, drv, rx } = await vm('w', 2);
     for (const p of drv.ports) {
