@@ -302,6 +302,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           const tx = txByPort.get(k);
           if (tx !== undefined) tx.log = logs.get(k);
           if (m.req !== 0) post({ t: 'logged', req: m.req, error });
+          else if (error !== null) post({ t: 'logFailed', dev: m.dev, port: m.port, message: error }); // a replay after a restart
           break;
         }
         case 'append':
