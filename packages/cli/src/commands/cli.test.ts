@@ -63,6 +63,13 @@ describe('vtcon against a running daemon (real vhost-user sockets, simulated gue
     await waitFor(() => /(?:\r\n|web1:~# )echo marker-42\r\nmarker-42\r\nweb1:~# $/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'the echoed line and the next prompt');
   });
 
+  it('send --wait returns once the guest has the bytes', async () => {
+    const r = runCli(['send', '--wait', '--json', 'web1:console', 'echo waited-7'], d.env);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ accepted: 14, bytes: 14, delivered: true, pending: 0 });
+    await waitFor(() => /\r\nwaited-7\r\n/.test(runCli(['logs', 'web1:console'], d.env).stdout), 'the echo in logs');
+  });
+
   it('the guest erases on backspace, and ignores it on an empty line', async () => {
     expect(runCli(['send', '--raw', 'web1:console', '\x7f'], d.env).code).toBe(0);
     expect(runCli(['send', '--raw', 'web1:console', 'ab\x7f\r'], d.env).code).toBe(0);
@@ -154,6 +161,24 @@ describe('vtcon against a running daemon (real vhost-user sockets, simulated gue
     // The real fleet services port queues on the configured piscina workers (2 by default).
     expect(s.workers.filter((w) => w.alive)).toHaveLength(2);
     expect(s.vms.find((v) => v.name === 'web1')!.ports[0]!.bytesIn).toBeGreaterThan(0);
+  });
+});
+
+describe('send --wait to a VM whose guest is not running', () => {
+  it('exits 1 after --timeout, and the bytes stay queued for the guest', async () => {
+    // Written so serve()'s "  - name: X" pattern does not match: no simulated guest for this VM.
+    const d = await serve((dir) => vmYaml(dir, 'ghost', [{ name: 'console', console: true }]).replace(/^  - name: ghost\n    socket: (.*)$/m, '  - socket: $1\n    name: ghost'));
+    try {
+      const r = runCli(['send', '--wait', '--timeout', '0.3', '--json', 'ghost:console', 'hello'], d.env);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ accepted: 6, delivered: false, pending: 6 });
+      expect(r.stderr).toMatch(/the guest took 0 of 6 bytes within 0.3 s; the rest stay queued/);
+      const { vms } = JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { name: string; ports: { name: string; backlog: number }[] }[] };
+      expect(vms.find((v) => v.name === 'ghost')!.ports[0]!.backlog).toBe(6);
+      expect(runCli(['send', '--wait', '--timeout', 'soon', 'ghost:console', 'x'], d.env).code).toBe(2);
+    } finally {
+      await d.stop();
+    }
   });
 });
 

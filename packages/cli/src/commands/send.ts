@@ -16,20 +16,33 @@ export function register(program: Command): void {
     .argument('<VM:PORT>', 'target port')
     .argument('<TEXT|->', 'text to type, or - for stdin')
     .option('--raw', 'send TEXT exactly, without the trailing newline')
+    .option('--wait', 'return only once the guest has taken the bytes (they are in its receive buffers)')
+    .option('--timeout <SEC>', 'with --wait: give up after SEC seconds (exit 1, the bytes stay queued)', '10')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
   vtcon send web1:console 'uname -a'
   printf 'root\\n' | vtcon send web1:console -
-  vtcon send db1:org.qemu.agent --raw '{"execute":"guest-ping"}'`)
-    .action(async (targetArg: string, text: string, opts: { raw?: boolean; json?: boolean }, cmd: Command) => {
+  vtcon send db1:org.qemu.agent --raw '{"execute":"guest-ping"}'
+  vtcon send --wait --timeout 5 web1:console 'reboot'   # exit 0 only once the guest has it
+
+Without --wait, send returns once the daemon has queued the bytes; the guest reads them when it
+has the port open. With --wait it returns when they are in the guest's receive buffers, and exits
+1 after --timeout if they are not (they stay queued: a guest that opens the port later gets them).`)
+    .action(async (targetArg: string, text: string, opts: { raw?: boolean; json?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const t = parseTarget(targetArg, true);
+      const timeoutSec = Number(opts.timeout);
+      if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError(ExitCode.USAGE, `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
+      const params = { vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) };
       const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) =>
-        cl.call<{ accepted: number; bytes: number }>('send', { vm: t.vm, port: t.port, data: data.toString('base64') }));
+        cl.call<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>('send', params));
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
         throw new CliError(ExitCode.RUNTIME, `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, 'check the guest with `vtcon ls` (BACKLOG column) and retry later');
+      }
+      if (opts.wait && r.delivered === false) {
+        throw new CliError(ExitCode.RUNTIME, `the guest took ${r.accepted - (r.pending ?? 0)} of ${r.accepted} bytes within ${timeoutSec} s; the rest stay queued for it`, 'is the port open in the guest? see `vtcon ls` (GUEST column)');
       }
     });
 }

@@ -57,6 +57,13 @@ function statsSnapshot(fleet: Fleet): FleetStats {
   };
 }
 
+/** bytesOut (written into guest buffers so far) and backlog (queued, incl. in flight) of a port. */
+function portCounters(fleet: Fleet, vm: string, port: string): { bytesOut: number; backlog: number } {
+  const info = fleet.list().find((v) => v.name === vm)?.ports.find((p) => p.name === port);
+  if (!info) throw new FleetError('PORT_NOT_FOUND', `VM "${vm}" has no port "${port}"`);
+  return { bytesOut: info.bytesOut, backlog: info.backlog };
+}
+
 export function makeHandlers(ctx: DaemonContext): Handlers {
   const { fleet } = ctx;
   const vmConfig = (name: string) => {
@@ -69,10 +76,25 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
     unary: {
       ping: () => ({ version: API_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt }),
       ls: () => ({ vms: fleet.list() }),
-      send: (p) => {
-        const { vm, port, data } = parse(target.extend({ data: z.base64() }), p);
+      send: async (p) => {
+        const { vm, port, data, wait, timeoutMs } = parse(target.extend({
+          data: z.base64(), wait: z.boolean().default(false), timeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
+        }), p);
         const bytes = Buffer.from(data, 'base64');
-        return { accepted: fleet.send(vm, port, bytes), bytes: bytes.length };
+        if (!wait) return { accepted: fleet.send(vm, port, bytes), bytes: bytes.length };
+        // The backlog is FIFO: these bytes are in the guest once bytesOut passes what was written
+        // plus what was queued before them plus them.
+        const before = portCounters(fleet, vm, port);
+        const accepted = fleet.send(vm, port, bytes);
+        const goal = before.bytesOut + before.backlog + accepted;
+        const deadline = Date.now() + timeoutMs;
+        let out = before.bytesOut;
+        for (;;) {
+          out = portCounters(fleet, vm, port).bytesOut;
+          if (out >= goal || Date.now() >= deadline) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        return { accepted, bytes: bytes.length, delivered: out >= goal, pending: Math.max(0, Math.min(accepted, goal - out)) };
       },
       break: (p) => {
         const { vm, port, key } = parse(target.extend({ key: z.string().length(1).optional() }), p);

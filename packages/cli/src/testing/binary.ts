@@ -76,7 +76,7 @@ export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[
     if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${gerr}`);
   };
   const vmNames = [...vmsYaml(dir).matchAll(/^  - name: (\S+)$/gm)].map((m) => m[1]!);
-  await startGuests(vmNames);
+  if (vmNames.length > 0) await startGuests(vmNames);
   return {
     startGuests,
     dir, configPath, child, env: { VTCON_SOCKET: control },
