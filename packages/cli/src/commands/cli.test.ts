@@ -1,6 +1,6 @@
 // The CLI as a user drives it: the built binary against a running `vtcon serve`.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, serve, tempDir, vmYaml, waitFor, WRAPPER, type Served } from '../testing/binary.js';
@@ -176,6 +176,30 @@ describe('send --wait to a VM whose guest is not running', () => {
       const { vms } = JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { name: string; ports: { name: string; backlog: number }[] }[] };
       expect(vms.find((v) => v.name === 'ghost')!.ports[0]!.backlog).toBe(6);
       expect(runCli(['send', '--wait', '--timeout', 'soon', 'ghost:console', 'x'], d.env).code).toBe(2);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+describe('a port log the disk refuses', () => {
+  it('is reported by ls, and the port goes on (scrollback, send)', async () => {
+    // The console's log file is a symlink to /dev/full: it opens, and every write fails (ENOSPC).
+    const d = await serve((dir) => {
+      const logs = join(dir, 'logs', 'full1');
+      mkdirSync(logs, { recursive: true });
+      if (!existsSync(join(logs, 'console.log'))) symlinkSync('/dev/full', join(logs, 'console.log'));
+      return vmYaml(dir, 'full1', [{ name: 'console', console: true }]);
+    });
+    try {
+      type Ls = { vms: { name: string; ports: { name: string; logError: string | null }[] }[] };
+      const port = () => (JSON.parse(runCli(['ls', '--json'], d.env).stdout) as Ls).vms[0]!.ports[0]!;
+      await waitFor(() => port().logError !== null, 'the log failure in ls');
+      expect(port().logError).toMatch(/LOG_WRITE_FAILED: .*ENOSPC/);
+      expect(runCli(['ls'], d.env).stdout).toMatch(/full1:console: log file not written: .*ENOSPC/);
+      expect(runCli(['send', '--wait', 'full1:console', 'echo still-here'], d.env).code).toBe(0);
+      await waitFor(() => /\r\nstill-here\r\n/.test(runCli(['logs', 'full1:console'], d.env).stdout), 'the echo in scrollback');
+      expect(d.stderr()).toMatch(/port log failed/);
     } finally {
       await d.stop();
     }

@@ -39,6 +39,9 @@ Examples:
       const { vms } = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call<{ vms: VmInfo[] }>('ls'));
       if (opts.json) return printJson({ vms });
       process.stdout.write(renderFleet(vms) + '\n');
+      for (const v of vms) {
+        for (const p of v.ports) if (p.logError) process.stdout.write(c.red(`${v.name}:${p.name}: log file not written: ${p.logError}`) + '\n');
+      }
       const feats = vms.filter((v) => v.features.length > 0);
       for (const v of feats) process.stdout.write(c.dim(`${v.name}: ${v.features.join(' ')}`) + '\n');
     });

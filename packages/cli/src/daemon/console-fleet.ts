@@ -22,6 +22,8 @@ interface PortSinks {
   log: PortLogOptions;
   attach: AttachServer;
   subscribers: Set<(chunk: Uint8Array) => void>;
+  /** Set when the device reports the log failed (the port goes on without it). */
+  logError: string | null;
 }
 
 interface ConsoleVm {
@@ -90,7 +92,7 @@ export class ConsoleFleet implements Fleet {
     return {
       name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
       bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: p.refusedSends,
-      attachPath: sinks.attach.path, logFile: sinks.log.path, size: p.size,
+      attachPath: sinks.attach.path, logFile: sinks.log.path, logError: sinks.logError, size: p.size,
     };
   }
 
@@ -124,7 +126,7 @@ export class ConsoleFleet implements Fleet {
         }
       },
     });
-    return { cfg: port, scrollback, log, attach, subscribers: new Set() };
+    return { cfg: port, scrollback, log, attach, subscribers: new Set(), logError: null };
   }
 
   /** The port's sinks in the order the device feeds them: scrollback before attach (replay rule). */
@@ -153,6 +155,14 @@ export class ConsoleFleet implements Fleet {
     };
     device = new c.ConsoleDevice(opts);
     const dev = device;
+    dev.on('log-failed', ({ port, error }) => {
+      // The device logged it; keep it for `ls`. A failed log stays failed for the connection; the
+      // next connection opens the logs again (and reports again if they still fail).
+      const name = dev.stats().ports.find((p) => p.id === port)?.name;
+      const s = name ? ports.get(name) : undefined;
+      if (s) s.logError = error.message;
+    });
+    dev.on('features', () => { for (const s of ports.values()) s.logError = null; });
     mkdirSync(dirname(cfg.socket), { recursive: true });
     const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
     backend.listen();

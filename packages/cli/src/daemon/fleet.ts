@@ -25,6 +25,8 @@ export interface PortInfo {
   dropped: number;
   attachPath: string;
   logFile: string | null;
+  /** Why the port's log file stopped being written (disk full, EIO...), or null while it works. */
+  logError: string | null;
   size: { cols: number; rows: number } | null;
 }
 
