@@ -1,5 +1,5 @@
 // A port's log history across rotations, read with @vtcon/console's readLogFiles (oldest file
-// first, the order LogFileSink rotates in). With `sinceMs`, keeps only lines whose ISO
+// first, the order port logs rotate in). With `sinceMs`, keeps only lines whose ISO
 // timestamp prefix (sinks.timestamps) is at or after it; unstamped lines follow their
 // predecessor's fate so a multi-chunk line is not cut.
 import { loadConsole } from './stack.js';

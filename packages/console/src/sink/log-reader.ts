@@ -1,5 +1,6 @@
 /**
- * Readers for LogFileSink's files, for `vtcon logs` and `vtcon logs -f`.
+ * Readers for the log files AppendLog and LogFileSink write (one format: log-format.ts), for
+ * `vtcon logs` and `vtcon logs -f`.
  *
  * Order: path.(N-1), ..., path.1, path — oldest first, as rotation renames upward.
  * Following survives rotation: the reader holds its file open by descriptor; when `path`
@@ -86,7 +87,7 @@ export async function* followLogFile(path: string, options: FollowOptions): Asyn
       yield* readToEof(cur.fh, cursor);
       const st = await stat(path).catch(() => null);
       if (st && st.ino === cur.ino) {
-        if (st.size < cursor.pos) cursor.pos = 0; // truncated in place (not by LogFileSink)
+        if (st.size < cursor.pos) cursor.pos = 0; // truncated in place (neither log writer does that)
         if (st.size > cursor.pos) continue;
         await sleep(pollMs, undefined, { signal }).catch(() => undefined);
         continue;
