@@ -407,7 +407,9 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private openLog(engine: PortQueueEngine, p: ConsolePort): void {
     if (p.log === null) return;
     engine.setLog(p.id, p.log).catch((e: unknown) => {
-      const ce = isConsoleError(e) && e.reason === 'LOG_FAILED' ? e as ConsoleError : new ConsoleError('LOG_FAILED', (e as Error)?.message ?? String(e), { scope: 'none', cause: e });
+      const ce = isConsoleError(e) && e.reason === 'LOG_FAILED'
+        ? e as ConsoleError
+        : new ConsoleError('LOG_FAILED', (e as Error)?.message ?? String(e), { scope: 'none', cause: e });
       this.onLogFailed(p.id, ce);
     });
   }
