@@ -13,14 +13,8 @@ import {
 } from '../control/constants.js';
 import { decodeControl } from '../control/message.js';
 import type { QueueConfig } from '@vtcon/ring';
+import { until } from '../test-support/until.js';
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error('timeout')) : void setTimeout(tick, 1));
-    tick();
-  });
-}
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 interface Rec { id: number; event: string; value: number; data: string | null }

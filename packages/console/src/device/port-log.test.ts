@@ -16,17 +16,11 @@ import { VtconDriver } from '../driver/vtcon-driver.js';
 import { ConsoleWorkerPool } from '../worker/pool.js';
 import type { PortLogOptions } from '../sink/append-log.js';
 import type { ConsoleError } from '../errors.js';
+import { until as waitUntil } from '../test-support/until.js';
 
 const native: LoopbackEventfds = transportNative;
 
-function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  const where = new Error('timeout').stack;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error(`timeout ${where}`)) : void setTimeout(tick, 2));
-    tick();
-  });
-}
+const until = (cond: () => boolean, ms = 10_000): Promise<void> => waitUntil(cond, ms);
 
 let dir: string;
 let pool: ConsoleWorkerPool;

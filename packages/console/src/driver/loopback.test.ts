@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConsoleDevice } from '../device/console-device.js';
 import { Loopback } from './loopback.js';
 import { VtconDriver } from './vtcon-driver.js';
+import { until } from '../test-support/until.js';
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error('timeout'));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 describe('driver model ↔ device over loopback', () => {
   it('ports appear with names, console flagged, bytes both ways', async () => {

@@ -3,14 +3,8 @@ import { ConsoleDevice } from '../device/console-device.js';
 import { Loopback } from './loopback.js';
 import { VtconDriver } from './vtcon-driver.js';
 import { SimulatedGuest } from './simulated-guest.js';
+import { until } from '../test-support/until.js';
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error('timeout')) : void setTimeout(tick, 2));
-    tick();
-  });
-}
 
 describe('SimulatedGuest', () => {
   it('prints a banner on each port, echoes input, answers stty size with the RESIZEd size', async () => {

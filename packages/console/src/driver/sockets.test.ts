@@ -9,19 +9,14 @@ import { join } from 'node:path';
 import { ConsoleDevice } from '../device/console-device.js';
 import { connectGuest, serveDevice } from './harness.js';
 import type { VtconDriver } from './vtcon-driver.js';
+import { until as waitUntil } from '../test-support/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vtcon-console-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const sock = (): string => join(dir, `vm${n++}.sock`);
 
-function until(cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error('timeout')) : void setTimeout(tick, 2));
-    tick();
-  });
-}
+const until = (cond: () => boolean, ms = 20_000): Promise<void> => waitUntil(cond, ms);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const total = (l: Uint8Array[] | undefined): number => (l ?? []).reduce((a, b) => a + b.length, 0);
 

@@ -12,16 +12,10 @@ import {
   VIRTIO_CONSOLE_PORT_READY, VIRTIO_CONSOLE_PORT_REMOVE, VIRTIO_CONSOLE_RESIZE, VIRTIO_F_VERSION_1, VTCON_BULK_BUFSZ,
 } from '../control/constants.js';
 import { encodeResize } from '../control/resize.js';
+import { until } from '../test-support/until.js';
 
 const ALL = featureBit(VIRTIO_CONSOLE_F_SIZE) | featureBit(VIRTIO_CONSOLE_F_MULTIPORT) | featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE) | featureBit(VIRTIO_F_VERSION_1);
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error('timeout')) : void setTimeout(tick, 1));
-    tick();
-  });
-}
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 15));
 
 async function setup(o: { features?: bigint; maxNrPorts?: number; driver?: ConstructorParameters<typeof VtconDriver>[1] } = {}) {

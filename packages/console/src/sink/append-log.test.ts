@@ -1,27 +1,15 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AppendLog } from './append-log.js';
 import { LogFileSink } from './log-file.js';
-import { logFilePaths, readLogFiles } from './log-reader.js';
+import { logFilePaths } from './log-reader.js';
+import { concatFiles, tempDirPerTest } from '../test-support/log-dir.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vtcon-append-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function concatFiles(path: string): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of readLogFiles(path)) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
+const tmp = tempDirPerTest('vtcon-append-');
 
 /** Splits `data` into pseudo-random chunk sizes (deterministic). */
 function chunks(data: Uint8Array, seed = 7, max = 97): Uint8Array[] {
@@ -52,7 +40,7 @@ function sharedViews(data: Uint8Array, seed: number): Uint8Array[] {
 
 describe('AppendLog', () => {
   it('appends byte-exact, creates the directory, and the bytes are in the file when append returns', async () => {
-    const path = join(dir, 'sub', 'deeper', 'vm1-console.log');
+    const path = join(tmp.dir(), 'sub', 'deeper', 'vm1-console.log');
     const log = AppendLog.open({ path });
     expect(log.path).toBe(path);
     const data = randomBytes(200_000);
@@ -70,7 +58,7 @@ describe('AppendLog', () => {
   });
 
   it('writes multiple parts per append, including SharedArrayBuffer-backed views and more than IOV_MAX parts', async () => {
-    const path = join(dir, 'parts.log');
+    const path = join(tmp.dir(), 'parts.log');
     const log = AppendLog.open({ path });
     const a = randomBytes(10_000);
     const viewsA = sharedViews(a, 3);
@@ -102,12 +90,12 @@ describe('AppendLog', () => {
       [['\n', '', '\nx'], t0 + 1002],
       [['y\n\n\nz'], t0 + 1003],
     ];
-    const appendPath = join(dir, 'append.log');
+    const appendPath = join(tmp.dir(), 'append.log');
     const log = AppendLog.open({ path: appendPath, timestamps: true });
     for (const [parts, at] of writes) log.append(parts.map(enc), at);
     log.close();
 
-    const sinkPath = join(dir, 'sink.log');
+    const sinkPath = join(tmp.dir(), 'sink.log');
     const sink = await LogFileSink.open({ path: sinkPath, timestamps: true });
     for (const [parts, at] of writes) for (const p of parts) sink.write(enc(p), at);
     await sink.close();
@@ -122,7 +110,7 @@ describe('AppendLog', () => {
   });
 
   it('rotates by size: no file over maxBytes, concatenation oldest-first equals the stream', async () => {
-    const path = join(dir, 'r.log');
+    const path = join(tmp.dir(), 'r.log');
     const log = AppendLog.open({ path, maxBytes: 1000, keep: 100 });
     const data = randomBytes(20_500); // binary: cuts mostly at maxBytes exactly
     const views = sharedViews(data, 11);
@@ -136,7 +124,7 @@ describe('AppendLog', () => {
   });
 
   it('keeps only `keep` files holding the newest bytes, cut at line ends when that keeps them half full', async () => {
-    const path = join(dir, 'k.log');
+    const path = join(tmp.dir(), 'k.log');
     const log = AppendLog.open({ path, maxBytes: 100, keep: 3 });
     let text = '';
     for (let i = 0; i < 200; i++) text += `line ${i} ${'x'.repeat(i % 13)}\n`;
@@ -157,7 +145,7 @@ describe('AppendLog', () => {
   });
 
   it('keep = 1 replaces the single file; one append larger than several files is cut across rotations', async () => {
-    const path = join(dir, 'one.log');
+    const path = join(tmp.dir(), 'one.log');
     const log = AppendLog.open({ path, maxBytes: 10, keep: 1 });
     log.append([enc('0123456789abcde'), enc('fghij')], 1);
     log.append([enc('XYZ')], 1);
@@ -168,7 +156,7 @@ describe('AppendLog', () => {
   });
 
   it('appends to an existing file on reopen, counting its size toward maxBytes', async () => {
-    const path = join(dir, 'a.log');
+    const path = join(tmp.dir(), 'a.log');
     const a = AppendLog.open({ path, maxBytes: 20, keep: 5 });
     a.append([enc('first\n')], 1);
     a.close();
@@ -186,20 +174,20 @@ describe('AppendLog', () => {
   });
 
   it('creates new files with the given mode', async () => {
-    const path = join(dir, 'm.log');
+    const path = join(tmp.dir(), 'm.log');
     AppendLog.open({ path, mode: 0o600 }).close();
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
   it('open fails with LOG_WRITE_FAILED when the directory is a file, BAD_OPTION for bad options', async () => {
-    const notDir = join(dir, 'file');
+    const notDir = join(tmp.dir(), 'file');
     await writeFile(notDir, 'x');
     expect(() => AppendLog.open({ path: join(notDir, 'c.log') })).toThrowError(
       expect.objectContaining({ name: 'SinkError', reason: 'LOG_WRITE_FAILED' }),
     );
-    expect(() => AppendLog.open({ path: join(dir, 'x.log'), keep: 0 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
-    expect(() => AppendLog.open({ path: join(dir, 'x.log'), keep: 1.5 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
-    expect(() => AppendLog.open({ path: join(dir, 'x.log'), maxBytes: 0 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
+    expect(() => AppendLog.open({ path: join(tmp.dir(), 'x.log'), keep: 0 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
+    expect(() => AppendLog.open({ path: join(tmp.dir(), 'x.log'), keep: 1.5 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
+    expect(() => AppendLog.open({ path: join(tmp.dir(), 'x.log'), maxBytes: 0 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
     expect(() => AppendLog.open({ path: '' })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
   });
 
@@ -221,7 +209,7 @@ describe('AppendLog', () => {
   });
 
   it('close is idempotent, sync works while open, append after close throws SINK_CLOSED', async () => {
-    const path = join(dir, 'c.log');
+    const path = join(tmp.dir(), 'c.log');
     const onFailed = vi.fn();
     const log = AppendLog.open({ path }, onFailed);
     log.append([enc('a\n')], 1);

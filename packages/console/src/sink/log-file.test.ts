@@ -1,26 +1,14 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LogFileSink } from './log-file.js';
-import { followLogFile, logFilePaths, readLogFiles } from './log-reader.js';
+import { followLogFile, logFilePaths } from './log-reader.js';
+import { concatFiles, tempDirPerTest } from '../test-support/log-dir.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'vtcon-log-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function concatFiles(path: string): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of readLogFiles(path)) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
+const tmp = tempDirPerTest('vtcon-log-');
 
 /** Splits `data` into pseudo-random chunk sizes (deterministic). */
 function chunks(data: Uint8Array, seed = 7): Uint8Array[] {
@@ -37,7 +25,7 @@ function chunks(data: Uint8Array, seed = 7): Uint8Array[] {
 
 describe('LogFileSink', () => {
   it('appends, flushes to disk, and close() leaves every accepted byte in the file', async () => {
-    const path = join(dir, 'sub', 'vm1-console.log');
+    const path = join(tmp.dir(), 'sub', 'vm1-console.log');
     const log = await LogFileSink.open({ path });
     const data = randomBytes(300_000);
     for (const c of chunks(data)) log.write(c, 1);
@@ -51,7 +39,7 @@ describe('LogFileSink', () => {
   });
 
   it('appends to an existing file on reopen', async () => {
-    const path = join(dir, 'a.log');
+    const path = join(tmp.dir(), 'a.log');
     const a = await LogFileSink.open({ path });
     a.write(enc('first\n'), 1);
     await a.close();
@@ -62,7 +50,7 @@ describe('LogFileSink', () => {
   });
 
   it('copies the chunk (the caller may reuse guest memory right after write)', async () => {
-    const path = join(dir, 'c.log');
+    const path = join(tmp.dir(), 'c.log');
     const log = await LogFileSink.open({ path });
     const buf = enc('hello');
     log.write(buf, 1);
@@ -72,7 +60,7 @@ describe('LogFileSink', () => {
   });
 
   it('rotates by size: files within maxBytes, oldest first, concatenation equals the input', async () => {
-    const path = join(dir, 'r.log');
+    const path = join(tmp.dir(), 'r.log');
     const log = await LogFileSink.open({ path, maxBytes: 1000, keep: 100, batchBytes: 333 });
     const data = randomBytes(20_500); // binary: cuts mostly at maxBytes exactly
     for (const c of chunks(data)) log.write(c, 1);
@@ -87,7 +75,7 @@ describe('LogFileSink', () => {
   });
 
   it('rotation keeps only `keep` files and they hold the newest bytes, cut at line ends', async () => {
-    const path = join(dir, 'k.log');
+    const path = join(tmp.dir(), 'k.log');
     const log = await LogFileSink.open({ path, maxBytes: 100, keep: 3 });
     let text = '';
     for (let i = 0; i < 200; i++) text += `line ${i} ${'x'.repeat(i % 13)}\n`;
@@ -105,7 +93,7 @@ describe('LogFileSink', () => {
   });
 
   it('keep = 1 truncates by replacing the single file', async () => {
-    const path = join(dir, 'one.log');
+    const path = join(tmp.dir(), 'one.log');
     const log = await LogFileSink.open({ path, maxBytes: 10, keep: 1 });
     log.write(enc('0123456789abcdefghij'), 1);
     log.write(enc('XYZ'), 1);
@@ -115,7 +103,7 @@ describe('LogFileSink', () => {
   });
 
   it('timestamps only at line starts, partial lines across writes get one stamp', async () => {
-    const path = join(dir, 't.log');
+    const path = join(tmp.dir(), 't.log');
     const log = await LogFileSink.open({ path, timestamps: true });
     const t1 = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
     const t2 = t1 + 1000;
@@ -132,7 +120,7 @@ describe('LogFileSink', () => {
   });
 
   it('signals backpressure at the high-water mark and drains; nothing is dropped', async () => {
-    const path = join(dir, 'bp.log');
+    const path = join(tmp.dir(), 'bp.log');
     const log = await LogFileSink.open({ path, highWaterMark: 4096, batchBytes: 1024 });
     expect(log.wantsMore()).toBe(true);
     const data = randomBytes(64 * 1024);
@@ -179,14 +167,14 @@ describe('LogFileSink', () => {
   });
 
   it('rejects bad options', async () => {
-    await expect(LogFileSink.open({ path: join(dir, 'x.log'), keep: 0 })).rejects.toMatchObject({ reason: 'BAD_OPTION' });
-    await expect(LogFileSink.open({ path: join(dir, 'x.log'), maxBytes: 0 })).rejects.toMatchObject({ reason: 'BAD_OPTION' });
+    await expect(LogFileSink.open({ path: join(tmp.dir(), 'x.log'), keep: 0 })).rejects.toMatchObject({ reason: 'BAD_OPTION' });
+    await expect(LogFileSink.open({ path: join(tmp.dir(), 'x.log'), maxBytes: 0 })).rejects.toMatchObject({ reason: 'BAD_OPTION' });
   });
 });
 
 describe('followLogFile', () => {
   it('follows new data across several rotations without losing or duplicating bytes', async () => {
-    const path = join(dir, 'f.log');
+    const path = join(tmp.dir(), 'f.log');
     const log = await LogFileSink.open({ path, maxBytes: 500, keep: 50 });
     log.write(enc('old stuff\n'), 1);
     await log.flush();
@@ -220,7 +208,7 @@ describe('followLogFile', () => {
   });
 
   it("from 'all' yields the rotated files first, then follows", async () => {
-    const path = join(dir, 'g.log');
+    const path = join(tmp.dir(), 'g.log');
     const log = await LogFileSink.open({ path, maxBytes: 10, keep: 10 });
     log.write(enc('aaaaaaaaaabbbbbbbbbbcc'), 1);
     await log.flush();

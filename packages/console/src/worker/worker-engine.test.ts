@@ -15,18 +15,12 @@ import { join } from 'node:path';
 
 import { native as transportNative } from '@vtcon/transport';
 import type { PortSink } from '../port/sink.js';
+import { until as waitUntil } from '../test-support/until.js';
 
 const native: LoopbackEventfds = transportNative;
 let pool: ConsoleWorkerPool;
 
-function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  const where = new Error('timeout').stack;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => (cond() ? resolve() : Date.now() > end ? reject(new Error(`timeout ${where}`)) : void setTimeout(tick, 2));
-    tick();
-  });
-}
+const until = (cond: () => boolean, ms = 10_000): Promise<void> => waitUntil(cond, ms);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 async function vm(name: string, ports = 2, on: ConsoleWorkerPool = pool, sinks: PortSink[] = []) {
