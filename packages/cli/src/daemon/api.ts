@@ -57,13 +57,6 @@ function statsSnapshot(fleet: Fleet): FleetStats {
   };
 }
 
-/** bytesOut (written into guest buffers so far) and backlog (queued, incl. in flight) of a port. */
-function portCounters(fleet: Fleet, vm: string, port: string): { bytesOut: number; backlog: number } {
-  const info = fleet.list().find((v) => v.name === vm)?.ports.find((p) => p.name === port);
-  if (!info) throw new FleetError('PORT_NOT_FOUND', `VM "${vm}" has no port "${port}"`);
-  return { bytesOut: info.bytesOut, backlog: info.backlog };
-}
-
 export function makeHandlers(ctx: DaemonContext): Handlers {
   const { fleet } = ctx;
   const vmConfig = (name: string) => {
@@ -84,15 +77,14 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         if (!wait) return { accepted: fleet.send(vm, port, bytes), bytes: bytes.length };
         // The backlog is FIFO: these bytes are in the guest once bytesOut passes what was written
         // plus what was queued before them plus them.
-        const before = portCounters(fleet, vm, port);
+        const before = fleet.port(vm, port);
         const accepted = fleet.send(vm, port, bytes);
         const goal = before.bytesOut + before.backlog + accepted;
         const deadline = Date.now() + timeoutMs;
-        let out = before.bytesOut;
-        for (;;) {
-          out = portCounters(fleet, vm, port).bytesOut;
-          if (out >= goal || Date.now() >= deadline) break;
+        let out = fleet.port(vm, port).bytesOut;
+        while (out < goal && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 5));
+          out = fleet.port(vm, port).bytesOut;
         }
         return { accepted, bytes: bytes.length, delivered: out >= goal, pending: Math.max(0, Math.min(accepted, goal - out)) };
       },
@@ -122,16 +114,14 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
       logs: async (p) => {
         const { vm, port, sinceMs, lines, files } = parse(target.extend({ sinceMs: z.number().optional(), lines: z.number().int().min(0).optional(), files: z.boolean().default(false) }), p);
         if (files) {
-          const info = fleet.list().find((v) => v.name === vm)?.ports.find((x) => x.name === port);
-          if (!info) fleet.scrollback(vm, port); // throws the right NOT_FOUND
-          if (!info?.logFile) return { data: '', logFile: null };
+          const info = fleet.port(vm, port);
+          if (!info.logFile) return { data: '', logFile: null };
           let text = await readLogHistory(info.logFile, sinceMs);
           if (lines !== undefined) text = lastLinesOf(text, lines);
           return { data: text.toString('base64'), logFile: info.logFile };
         }
         const bytes = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
-        const info = fleet.list().find((v) => v.name === vm)?.ports.find((x) => x.name === port);
-        return { data: Buffer.from(bytes).toString('base64'), logFile: info?.logFile ?? null };
+        return { data: Buffer.from(bytes).toString('base64'), logFile: fleet.port(vm, port).logFile };
       },
       'attach.info': (p) => {
         const { vm, port } = parse(target, p);

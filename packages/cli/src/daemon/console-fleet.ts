@@ -87,6 +87,11 @@ export class ConsoleFleet implements Fleet {
     });
   }
 
+  port(vmName: string, port: string): PortInfo {
+    const { vm } = this.sinks(vmName, port);
+    return this.portInfo(vm, vm.device.port(port));
+  }
+
   private portInfo(vm: ConsoleVm, p: PortStats): PortInfo {
     const sinks = vm.ports.get(p.name!)!;
     return {

@@ -70,6 +70,8 @@ export class FleetError extends Error {
 
 export interface Fleet {
   list(): VmInfo[];
+  /** One port's info (what list() shows for it), without listing the fleet. Throws NOT_FOUND. */
+  port(vm: string, port: string): PortInfo;
   addVm(vm: VmConfig): Promise<void>;
   removeVm(name: string): Promise<void>;
   addPort(vm: string, port: PortConfig): Promise<PortInfo>;
