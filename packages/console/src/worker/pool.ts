@@ -253,13 +253,9 @@ export class ConsoleWorkerPool {
 
   private onMessage(s: Shard, m: FromWorker): void {
     if (m.t === 'ready') return;
-    if (m.t === 'stopped') {
-      this.drainRing(s); // bytes the worker wrote before it stopped come first
-      for (const e of this.engines.values()) e.onStopped(m.req, m.lastAvailIdx);
-      return;
-    }
-    if (m.t === 'logged') {
-      for (const e of this.engines.values()) e.onLogged(m.req, m.error);
+    if (m.t === 'stopped' || m.t === 'logged') {
+      if (m.t === 'stopped') this.drainRing(s); // bytes the worker wrote before it stopped come first
+      for (const e of this.engines.values()) e.onReply(m);
       return;
     }
     const e = this.engines.get(m.dev);

@@ -15,6 +15,8 @@ import type { PortLogOptions } from '../sink/append-log.js';
 
 interface Unacked { chunks: Uint8Array[]; bytes: number }
 
+type WorkerReply = Extract<FromWorker, { t: 'stopped' | 'logged' }>;
+
 /** guest→host ring records of one port since the last flush. */
 interface Incoming {
   /** Views into the shard's ring (this drain) or copies (pieces held from an earlier drain). */
@@ -48,11 +50,11 @@ export class WorkerEngine implements PortQueueEngine {
   private readonly incoming = new Map<number, Incoming>();
   private readonly stopPorts = new Map<number, number>();
   private readonly paused = new Set<number>();
-  private readonly stops = new Map<number, (n: number) => void>();
+  /** Requests ('stop', 'log') waiting for the worker's answer, by req. */
+  private readonly replies = new Map<number, (m: WorkerReply) => void>();
   private readonly indexes = new Set<number>();
   /** Ports whose log is open in their shard's worker. */
   private readonly logPorts = new Set<number>();
-  private readonly logReplies = new Map<number, (error: string | null) => void>();
 
   /**
    * The regions of the guest memory last started, shared by every start message of this device
@@ -96,11 +98,18 @@ export class WorkerEngine implements PortQueueEngine {
     const req = nextReq++;
     if (role.dir === 'transmitq') this.stopPorts.set(req, role.port);
     const shard = this.pool.shardFor(this.dev, role.port);
+    this.pool.post(shard, { t: 'stop', dev: this.dev, index, req });
+    // A dead worker answers nothing: the ring state in guest memory is the answer.
+    const fromRing = (): { lastAvailIdx: number } => ({ lastAvailIdx: this.ringStateOf(index) });
+    if (!shard.alive) { this.stopPorts.delete(req); return Promise.resolve(fromRing()); }
+    return this.reply(req, 2000, fromRing, (m) => ({ lastAvailIdx: m.t === 'stopped' ? m.lastAvailIdx : 0 }));
+  }
+
+  /** The worker's answer to `req`, mapped by `answer`; `timedOut()` if none comes within `ms`. */
+  private reply<T>(req: number, ms: number, timedOut: () => T, answer: (m: WorkerReply) => T): Promise<T> {
     return new Promise((resolve) => {
-      const fallback = setTimeout(() => { this.stops.delete(req); resolve({ lastAvailIdx: this.ringStateOf(index) }); }, 2000);
-      this.stops.set(req, (n) => { clearTimeout(fallback); resolve({ lastAvailIdx: n }); });
-      if (shard.alive) this.pool.post(shard, { t: 'stop', dev: this.dev, index, req });
-      else { this.pool.post(shard, { t: 'stop', dev: this.dev, index, req }); this.stops.get(req)!(this.ringStateOf(index)); this.stops.delete(req); }
+      const timer = setTimeout(() => { this.replies.delete(req); resolve(timedOut()); }, ms);
+      this.replies.set(req, (m) => { clearTimeout(timer); resolve(answer(m)); });
     });
   }
 
@@ -127,21 +136,15 @@ export class WorkerEngine implements PortQueueEngine {
     }
   }
 
-  setLog(port: number, options: PortLogOptions | null): Promise<void> {
+  async setLog(port: number, options: PortLogOptions | null): Promise<void> {
     if (options !== null) this.logPorts.add(port); else this.logPorts.delete(port);
     const shard = this.pool.shardFor(this.dev, port);
     const req = nextReq++;
     this.pool.post(shard, { t: 'log', dev: this.dev, port, options, req });
     // A shard being restarted gets the open replayed (pool.ts); nothing to wait for.
-    if (!shard.alive) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const fallback = setTimeout(() => { this.logReplies.delete(req); resolve(); }, 5000);
-      this.logReplies.set(req, (error) => {
-        clearTimeout(fallback);
-        if (error === null) resolve();
-        else reject(new ConsoleError('LOG_FAILED', error));
-      });
-    });
+    if (!shard.alive) return;
+    const error = await this.reply(req, 5000, () => null, (m) => (m.t === 'logged' ? m.error : null));
+    if (error !== null) throw new ConsoleError('LOG_FAILED', error);
   }
 
   appendLog(port: number, bytes: Uint8Array, at: number): void {
@@ -275,22 +278,16 @@ export class WorkerEngine implements PortQueueEngine {
     }
   }
 
-  /** @internal */
-  onStopped(req: number, lastAvailIdx: number): void {
-    const port = this.stopPorts.get(req);
+  /** @internal the worker answered a 'stop' or 'log' (req numbers are unique across engines). */
+  onReply(m: WorkerReply): void {
+    const port = this.stopPorts.get(m.req);
     if (port !== undefined) {
       // The worker gave back a chain it held in pieces (not used): drop the pieces.
-      this.stopPorts.delete(req);
+      this.stopPorts.delete(m.req);
       this.incoming.delete(port);
     }
-    const f = this.stops.get(req);
-    if (f) { this.stops.delete(req); f(lastAvailIdx); }
-  }
-
-  /** @internal */
-  onLogged(req: number, error: string | null): void {
-    const f = this.logReplies.get(req);
-    if (f) { this.logReplies.delete(req); f(error); }
+    const f = this.replies.get(m.req);
+    if (f) { this.replies.delete(m.req); f(m); }
   }
 
   /** @internal */
