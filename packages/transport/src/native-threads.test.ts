@@ -44,6 +44,46 @@ describe('SharedArrayBuffer over a mapping, across threads', () => {
 });
 
 describe('watchFd', () => {
+  it('a throwing callback goes to onError once and stops the watch: never an uncaught exception', async () => {
+    const fd = eventfdCreate();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => { uncaught.push(e); };
+    process.on('uncaughtException', onUncaught);
+    let calls = 0;
+    const errors: unknown[] = [];
+    try {
+      // Level-triggered and never consumed: a watch that kept running would fire again at once.
+      watchFd(fd, 'readable', () => { calls++; throw new Error('callback failed'); }, (e) => errors.push(e));
+      eventfdWrite(fd, 1);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      close(fd);
+    }
+    expect(uncaught).toEqual([]);
+    expect(calls).toBe(1);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['callback failed']);
+  });
+
+  it('without onError a throwing callback becomes a process warning, not an uncaught exception', async () => {
+    const fd = eventfdCreate();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => { uncaught.push(e); };
+    process.on('uncaughtException', onUncaught);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    try {
+      watchFd(fd, 'readable', () => { throw new Error('no handler'); });
+      eventfdWrite(fd, 1);
+      const w = await warned;
+      expect(w.message).toBe('watchFd callback threw: no handler');
+      expect((w as Error & { code?: string }).code).toBe('VTCON_WATCH_CALLBACK_THREW');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      close(fd);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
   it('fires on readability on the main thread; stop() is idempotent', async () => {
     const fd = eventfdCreate();
     const fired = new Promise<[boolean, boolean, number]>((resolve) => {
