@@ -29,7 +29,7 @@ afterAll(async () => { await backend.close(); rmSync(dir, { recursive: true, for
 
 const NEED = 0x9;
 const msg = (request: number, payload: Payload, flags = NEED) => encodeMessage({ request, flags, payload });
-const memfd = (size: number) => { const fd = native.memfdCreate('bad'); native.ftruncate(fd, size); return fd; };
+const memfd = (size: number) => { const fd = native.memfdCreate('bad'); native.ftruncate(fd, size); native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW); return fd; };
 const region = (gpa: number, size: number, ua: number, off = 0) => ({ guestPhysAddr: BigInt(gpa), memorySize: BigInt(size), userAddr: BigInt(ua), mmapOffset: BigInt(off) });
 const goodTable = () => msg(R.SET_MEM_TABLE, { kind: 'memTable', regions: [region(0, 1 << 16, 0x10000000)] });
 

@@ -82,6 +82,7 @@ describe('replay of the QEMU 11.1.3 transcript (default protocol features)', () 
     // Guest RAM: one memfd (QEMU's RAM file) mapped by both regions at their offsets.
     const ram = native.memfdCreate('replay-ram');
     native.ftruncate(ram, 0x10000000);
+    native.addSeals(ram, native.F_SEAL_SHRINK | native.F_SEAL_GROW | native.F_SEAL_SEAL); // QEMU's memory-backend-memfd default (seal=on)
     const c = new RawClient(backend.socketPath);
     await backend.waitForConnection();
     for (const r of reqs) {
