@@ -137,7 +137,7 @@ describe('watchFd', () => {
     close(fd);
   });
 
-  it('a throwing callback becomes uncaughtException on its thread', async () => {
+  it('the raw addon FdWatch (under native.ts\'s guard): a throwing callback becomes uncaughtException on its thread', async () => {
     const fd = eventfdCreate();
     const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'throw' } });
     expect(await message(worker)).toEqual({ ready: true });
