@@ -107,6 +107,23 @@ describe('chain walk: each untrusted-input check has its own reason', () => {
     r.publish(0);
     expectBroken(r.dev, 'CHAIN_TOO_LONG');
   });
+  it('CHAIN_TOO_LONG: an indirect table longer than the queue size is cut at the queue size (2.7.5.3.1)', () => {
+    const r = rig(); // queue size 8
+    const entries = 9;
+    const table = r.t.alloc.alloc(16 * entries, 16);
+    for (let i = 0; i < entries; i++) r.writeDescAt(table, i, r.buf, 4, i + 1 < entries ? NEXT : 0, i + 1);
+    r.desc(0, table, 16 * entries, IND);
+    r.publish(0);
+    expectBroken(r.dev, 'CHAIN_TOO_LONG');
+  });
+  it('an indirect table of exactly the queue size is a valid chain', () => {
+    const r = rig();
+    const table = r.t.alloc.alloc(16 * 8, 16);
+    for (let i = 0; i < 8; i++) r.writeDescAt(table, i, r.buf, 4, i + 1 < 8 ? NEXT : 0, i + 1);
+    r.desc(0, table, 16 * 8, IND);
+    r.publish(0);
+    expect(r.dev.popAvailable()?.readable.length).toBe(8);
+  });
   it('INDIRECT_IN_INDIRECT (2.7.5.3.1)', () => {
     const r = rig();
     const table = r.t.alloc.alloc(16, 16);
