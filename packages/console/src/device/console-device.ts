@@ -51,6 +51,7 @@ import type { PortSink } from '../port/sink.js';
 import type { QueueBinding } from '../port/queue.js';
 import { DEFAULT_BACKLOG_LIMIT } from '../port/backlog.js';
 import { popReadableChains } from '../port/transmit.js';
+import { MAX_CONTROL_CHAIN_BYTES } from '../port/chain-bound.js';
 import { emergencyWriteByte, readConfigRange, VIRTIO_CONSOLE_CONFIG_SIZE } from './config.js';
 import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, queueCount, roleOf } from './queue-map.js';
 import type { BackendChannelLike, StartedQueueLike, VhostUserDeviceLike } from './vhost-device.js';
@@ -133,6 +134,8 @@ export interface ConsoleDeviceEvents {
 
 const MAX_CONTROL_BATCH = 256;
 
+interface ControlQueue { b: QueueBinding; kick: { stop(): void } }
+
 /** Guest-side state put aside while both control queues are stopped (see the module header). */
 interface GuestSnapshot {
   driverReady: boolean;
@@ -156,8 +159,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private size: ConsoleSize;
   private backendChannel: BackendChannelLike | null = null;
   private engine: PortQueueEngine | null = null;
-  private ctrlRx: { b: QueueBinding; kick: { stop(): void } } | null = null;
-  private ctrlTx: { b: QueueBinding; kick: { stop(): void } } | null = null;
+  private ctrlRx: ControlQueue | null = null;
+  private ctrlTx: ControlQueue | null = null;
   private ctrlOut: Uint8Array[] = [];
   private ctrlError: string | null = null;
   private ctrlTxScheduled = false;
@@ -318,20 +321,19 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     this.connected = true;
     const role = roleOf(index);
     if (role.kind === 'control') {
-      const b = this.requireBind()(index, q);
-      if (role.dir === 'transmitq') this.ctrlTx = { b, kick: { stop() {} } }; else this.ctrlRx = { b, kick: { stop() {} } };
+      let b: QueueBinding;
+      try { b = this.bind(index, q); } catch (e) { this.onQueueFailed(index, e); return; } // a bad ring: BAD_RING
+      const c: ControlQueue = { b, kick: { stop() {} } };
+      if (role.dir === 'transmitq') this.ctrlTx = c; else this.ctrlRx = c;
       // Decide before servicing: a DEVICE_READY waiting in a fresh transmitq must meet reset state.
       if (this.suspended) {
         if (q.lastAvailIdx !== 0 || q.usedIdx !== 0) this.resumeGuest();
         else if (this.ctrlRx && this.ctrlTx) this.dropSuspended('both control queues restarted from index 0');
       }
-      if (role.dir === 'transmitq') {
-        this.ctrlTx = { b, kick: b.watchKick(() => this.serviceControlTx()) };
-        this.serviceControlTx();
-      } else {
-        this.ctrlRx = { b, kick: b.watchKick(() => this.flushControl()) };
-        this.flushControl();
-      }
+      const service = role.dir === 'transmitq' ? (): void => this.serviceControlTx() : (): void => this.flushControl();
+      // A kick fd that cannot be watched fails at once (breakControl): service only a live queue.
+      c.kick = b.watchKick(service, (e) => this.breakControl(c, index, e));
+      if (this.ctrlTx === c || this.ctrlRx === c) service();
       return;
     }
     this.ensureEngine().start(index, q);
@@ -370,8 +372,6 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   // ---- internals ----------------------------------------------------------------------------
 
   private get multiport(): boolean { return (this.features & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n && (this.acked === 0n || (this.acked & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n); }
-
-  private requireBind(): BindQueue { return this.bind; }
 
   private ensureEngine(): PortQueueEngine {
     if (!this.engine) {
@@ -468,8 +468,9 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private onQueueFailed(index: number, error: unknown): void {
     const role = roleOf(index);
     const portId = role.kind === 'port' ? role.port : null;
-    const reason = (error as { reason?: string })?.reason;
-    const ce = new ConsoleError('QUEUE_BROKEN', `queue ${index} stopped: ${reason ?? String(error)}`, { scope: 'queue', cause: error });
+    // One wrapping: the message names the queue and carries the cause's own "REASON: detail".
+    const ce = isConsoleError(error) && error.reason === 'QUEUE_BROKEN' ? error
+      : new ConsoleError('QUEUE_BROKEN', `queue ${index} stopped: ${(error as Error)?.message ?? String(error)}`, { scope: 'queue', cause: error });
     if (portId !== null) {
       const p = this.ports.get(portId);
       if (p) p.error = ce.message;
@@ -632,23 +633,38 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
       }
       if (n > 0 && q.needsNotification()) c.b.notify();
     } catch (e) {
-      c.kick.stop();
-      this.ctrlRx = null;
-      this.onQueueFailed(CONTROL_RECEIVEQ, e);
+      this.breakControl(c, CONTROL_RECEIVEQ, e);
     }
+  }
+
+  /** BAD_RING for a control queue: stop watching it, forget it, report it once. */
+  private breakControl(c: ControlQueue, index: number, e: unknown): void {
+    c.kick.stop();
+    if (this.ctrlRx === c) this.ctrlRx = null;
+    else if (this.ctrlTx === c) this.ctrlTx = null;
+    else return; // already stopped or broken
+    this.onQueueFailed(index, e);
   }
 
   private serviceControlTx(): void {
     const c = this.ctrlTx;
     if (!c) return;
-    const { copies: msgs, more, error } = popReadableChains(c.b.queue, MAX_CONTROL_BATCH);
-    c.b.queue.publishUsed();
-    if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
-    if (error !== null) {
-      c.kick.stop();
-      this.ctrlTx = null;
-      this.onQueueFailed(CONTROL_TRANSMITQ, error);
+    let batch: ReturnType<typeof popReadableChains>;
+    try {
+      batch = popReadableChains(c.b.queue, MAX_CONTROL_BATCH, MAX_CONTROL_CHAIN_BYTES);
+      c.b.queue.publishUsed();
+    } catch (e) {
+      this.breakControl(c, CONTROL_TRANSMITQ, e);
+      return;
     }
+    const { copies: msgs, more, error } = batch;
+    try {
+      if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
+    } catch (e) {
+      this.breakControl(c, CONTROL_TRANSMITQ, e);
+    }
+    // The messages before a malformed chain (or a failed interrupt) were used: they count.
+    if (error !== null) this.breakControl(c, CONTROL_TRANSMITQ, error);
     for (const m of msgs) this.handleControl(m);
     if (more && !this.ctrlTxScheduled) {
       // A guest flooding the control queue gets batches, with the event loop in between.
