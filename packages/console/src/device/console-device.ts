@@ -59,6 +59,7 @@ import type { EngineHost, PortQueueEngine } from './engine.js';
 import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
 import { makeBindQueue } from './bind-queue.js';
+import { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
 import { native } from '@vtcon/transport';
 import type { PortLogOptions } from '../sink/append-log.js';
 
@@ -96,6 +97,8 @@ export interface ConsoleDeviceOptions {
   backlogLimit?: number;
   /** Queued control messages while the guest posts no control buffers (default 4096). */
   controlBacklogLimit?: number;
+  /** Budget of guest-caused log lines (bad control messages...): default 10 per 10 s, the rest counted. */
+  guestLogLimit?: LogLimiterOptions;
   logger?: Logger;
   /** How a StartedQueue becomes a serviceable ring. Default: @vtcon/ring DeviceQueue + eventfds. */
   bindQueue?: BindQueue;
@@ -112,6 +115,10 @@ export interface DeviceStats {
   size: ConsoleSize;
   controlBacklog: number;
   controlError: string | null;
+  /** Control messages from the guest refused since the device was created ('control-rejected'). */
+  controlRejected: number;
+  /** Guest-caused log lines suppressed by the rate limit since the device was created. */
+  guestLogSuppressed: number;
   emergencyBytes: number;
   ports: PortStats[];
 }
@@ -126,6 +133,11 @@ export interface ConsoleDeviceEvents {
   /** A port's log could not be opened or written; the port goes on without it. */
   'log-failed': [info: { port: number; error: ConsoleError }];
   'emergency-write': [byte: number];
+  /**
+   * A control message from the guest was refused (unknown event, bad id, DEVICE_READY(0)...); also
+   * counted in stats().controlRejected. Its log line is rate-limited (guestLogLimit), this is not.
+   */
+  'control-rejected': [reason: ConsoleErrorReason];
   'features': [acked: bigint];
   'disconnected': [];
   /** guest→host bytes of a port, after the sinks got them (a copy the listener owns). */
@@ -165,6 +177,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private ctrlError: string | null = null;
   private ctrlTxScheduled = false;
   private emergencyBytes = 0;
+  private controlRejected = 0;
+  private readonly guestLog: LogLimiter;
   private readonly ctrlLimit: number;
   private readonly drainUnsubs = new Map<number, (() => void)[]>();
   private suspended: GuestSnapshot | null = null;
@@ -173,6 +187,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     super();
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
+    this.guestLog = new LogLimiter(opts.guestLogLimit);
     const multiport = opts.multiport ?? true;
     const nPorts = opts.ports?.length ?? 0;
     this.maxPorts = opts.maxPorts ?? Math.max(nPorts, 8);
@@ -276,7 +291,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     return {
       connected: this.connected, driverReady: this.driverReady, multiport: this.multiport,
       ackedFeatures: '0x' + this.acked.toString(16), maxPorts: this.maxPorts, size: this.size,
-      controlBacklog: this.ctrlOut.length, controlError: this.ctrlError, emergencyBytes: this.emergencyBytes,
+      controlBacklog: this.ctrlOut.length, controlError: this.ctrlError, controlRejected: this.controlRejected,
+      guestLogSuppressed: this.guestLog.totalSuppressed, emergencyBytes: this.emergencyBytes,
       ports: [...this.ports.values()].sort((a, b) => a.id - b.id).map((p) => p.stats()),
     };
   }
@@ -297,7 +313,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   /** Only emerg_wr is writable (§5.3.4): one character to port 0's sinks at once. */
   setConfig(offset: number, data: Uint8Array): void {
     const byte = emergencyWriteByte(offset, data);
-    if (byte === null) { this.log.warn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
+    if (byte === null) { this.guestWarn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
     this.emergencyBytes++;
     const p0 = this.ports.get(0);
     if (p0) {
@@ -433,7 +449,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const p = this.ports.get(portId);
     if (!p) {
       // Bytes on a removed port's queue: consumed (the guest may not block forever) and counted.
-      this.log.warn({ port: portId, bytes: bytes.length }, 'guest wrote to a port that does not exist');
+      this.guestWarn({ port: portId, bytes: bytes.length }, 'guest wrote to a port that does not exist');
       return true;
     }
     p.chains += chains;
@@ -627,7 +643,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
           seg.set(msg.subarray(off, off + k));
           off += k;
         }
-        if (off < msg.length) this.log.warn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
+        if (off < msg.length) this.guestWarn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
         q.pushUsed(chain.head, off);
         n++;
       }
@@ -673,8 +689,19 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     }
   }
 
+  /** Bad guest input: counted, reported ('control-rejected'), logged within the guest's log budget. */
   private reject(reason: ConsoleErrorReason, msg: string, ctx: object): void {
-    this.log.warn({ reason, ...ctx }, msg);
+    this.controlRejected++;
+    this.emit('control-rejected', reason);
+    this.guestWarn({ reason, ...ctx }, msg);
+  }
+
+  /** A log line the guest caused: at most a few per window per device (log-limiter.ts). */
+  private guestWarn(ctx: object, msg: string): void {
+    const suppressed = this.guestLog.take();
+    if (suppressed === null) return;
+    if (suppressed === 0) this.log.warn(ctx, msg);
+    else this.log.warn({ ...ctx, suppressed }, `${msg} (${suppressed} earlier guest-caused lines suppressed)`);
   }
 
   /** One driver→device control message (§5.3.6.2 device requirements). */
@@ -687,10 +714,10 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const ctx = { id: m.id, event: CONTROL_EVENT_NAMES[m.event] ?? m.event, value: m.value };
     if (!isKnownControlEvent(m.event)) return this.reject('UNKNOWN_EVENT', 'unknown control event from guest ignored', ctx);
     if (m.event === VIRTIO_CONSOLE_DEVICE_READY) {
-      if (m.value !== 1) return this.reject('ATTACH_FAILED', 'guest driver reports it failed to initialise', ctx);
+      if (m.value !== 1) return this.reject('DRIVER_INIT_FAILED', 'guest driver reports it failed to initialise', ctx);
       // Only a driver that (re)initialised sends DEVICE_READY: whatever was suspended is void.
       this.dropSuspended('DEVICE_READY');
-      if (this.driverReady) this.log.warn(ctx, 'second DEVICE_READY; announcing ports again');
+      if (this.driverReady) this.guestWarn(ctx, 'second DEVICE_READY; announcing ports again');
       this.driverReady = true;
       this.emit('driver-ready');
       for (const p of [...this.ports.values()].sort((a, b) => a.id - b.id)) this.announce(p);
@@ -705,7 +732,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     if (m.event === VIRTIO_CONSOLE_PORT_READY) {
       if (m.value !== 1) {
         p.guestReady = false;
-        this.log.warn(ctx, 'guest could not create port');
+        this.guestWarn(ctx, 'guest could not create port');
         this.emit('port-ready', p.stats(), false);
         return;
       }

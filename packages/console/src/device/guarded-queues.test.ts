@@ -151,3 +151,20 @@ describe('chain bounds (main thread)', () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe('a guest flooding the control queue', () => {
+  it('bad control messages are counted and reported; their log lines are rate-limited with a suppressed count', async () => {
+    const { guest, dev, warnings } = setup();
+    const rejected: string[] = [];
+    dev.on('control-rejected', (r) => rejected.push(r));
+    guest.start(dev, CONTROL_RECEIVEQ);
+    const tx = guest.start(dev, CONTROL_TRANSMITQ, { size: 1024 });
+    for (let i = 0; i < 1000; i++) tx.post(encodeControl(0, 99, 0)); // event 99: not in the spec
+    tx.post(encodeControl(0xffffffff, VIRTIO_CONSOLE_DEVICE_READY, 0));
+    await until(() => rejected.length === 1001);
+    expect(rejected.filter((r) => r === 'UNKNOWN_EVENT')).toHaveLength(1000);
+    expect(rejected[1000]).toBe('DRIVER_INIT_FAILED'); // not ATTACH_FAILED: that is the driver model's
+    expect(dev.stats()).toMatchObject({ controlRejected: 1001, guestLogSuppressed: 1001 - 10 });
+    expect(warnings).toHaveLength(10);
+  });
+});
