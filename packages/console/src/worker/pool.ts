@@ -78,6 +78,8 @@ export class Shard {
   draining = false;
   /** Aborts the worker's task: piscina terminates the thread (a worker declared dead). */
   abort: AbortController | null = null;
+  /** Incremented at each launch: a request to an earlier worker cannot condemn its successor. */
+  generation = 0;
   restartTimer: ReturnType<typeof setTimeout> | null = null;
   readonly policy: RestartPolicy;
   /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
@@ -196,9 +198,10 @@ export class ConsoleWorkerPool {
    * resolve once its task has settled, i.e. the thread no longer runs our code. The usual death
    * path then restarts the shard's other queues (restart-policy.ts). Never a silent fallback.
    */
-  async declareDead(s: Shard, why: string): Promise<void> {
+  async declareDead(s: Shard, generation: number, why: string): Promise<void> {
     const task = s.task;
-    if (!s.alive || s.abort === null) return;
+    // That worker is already gone (it died, or an earlier timeout replaced it): nothing to end.
+    if (!s.alive || s.abort === null || s.generation !== generation) return;
     this.log.error({ shard: s.id, queues: s.starts.size, why }, 'servicing worker did not answer: declared dead, its thread terminated and replaced');
     s.abort.abort(new ConsoleError('WORKER_FAILED', why, { scope: 'queue' }));
     await task?.catch(() => undefined);
@@ -217,6 +220,7 @@ export class ConsoleWorkerPool {
     const ch = new MessageChannel();
     s.port = ch.port1;
     s.alive = true;
+    s.generation++;
     const abort = new AbortController();
     s.abort = abort;
     s.policy.launched(performance.now());

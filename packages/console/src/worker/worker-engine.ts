@@ -106,11 +106,12 @@ export class WorkerEngine implements PortQueueEngine {
     const fromRing = (): { lastAvailIdx: number } => ({ lastAvailIdx: this.ringStateOf(index) });
     if (!shard.alive) { this.stopPorts.delete(req); return Promise.resolve(fromRing()); }
     const ms = this.pool.stopTimeoutMs;
+    const generation = shard.generation;
     // No answer: the worker is hung. It is terminated before this resolves (the back-end closes
     // the queue's fds next); the ring state in guest memory is the answer.
     return this.reply(req, ms, async () => {
       this.stopPorts.delete(req);
-      await this.pool.declareDead(shard, `${this.label} queue ${index}: no answer to 'stop' within ${ms} ms`);
+      await this.pool.declareDead(shard, generation, `${this.label} queue ${index}: no answer to 'stop' within ${ms} ms`);
       return fromRing();
     }, (m) => ({ lastAvailIdx: m.t === 'stopped' ? m.lastAvailIdx : 0 }));
   }
@@ -154,9 +155,10 @@ export class WorkerEngine implements PortQueueEngine {
     // A shard being restarted gets the open replayed (pool.ts); nothing to wait for.
     if (!shard.alive) return;
     const ms = this.pool.logTimeoutMs;
+    const generation = shard.generation;
     const error = await this.reply(req, ms, async () => {
       const why = `${this.label} port ${port}: no answer to the log ${options === null ? 'close' : 'open'} within ${ms} ms`;
-      await this.pool.declareDead(shard, why);
+      await this.pool.declareDead(shard, generation, why);
       return why; // a log whose open was not confirmed is not known to be open: never success
     }, (m) => (m.t === 'logged' ? m.error : null));
     if (error !== null) throw new ConsoleError('LOG_FAILED', error);
