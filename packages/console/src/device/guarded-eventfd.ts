@@ -8,6 +8,7 @@
  * Used on the main thread (control queues, InlineEngine, via bind-queue.ts) and in the workers
  * (service-task.ts). Whoever calls these owns the queue: one thread at a time.
  */
+import { signalCall } from '@vtcon/transport';
 import { ConsoleError } from '../errors.js';
 
 /** The eventfd calls of @vtcon/transport's native layer that servicing needs (defined once, here). */
@@ -29,14 +30,16 @@ const noWatch = { stop(): void {} };
 /**
  * The queue's notify: write 1 to its call fd. `fd < 0` (SET_VRING_CALL with the invalid-fd flag,
  * or never sent): the front-end polls the used ring instead (vhost-user spec, "Ring states"), so
- * nothing is sent. A failed write throws ConsoleError CALL_FD_FAILED (scope 'queue'): every caller
- * runs inside its queue's servicing, whose catch breaks the queue.
+ * nothing is sent. A full counter counts as signalled (transport's signalCall). Any other failed
+ * write throws ConsoleError CALL_FD_FAILED (scope 'queue'): every caller runs inside its queue's
+ * servicing, whose catch breaks the queue.
  */
 export function callNotifier(ops: EventfdOps, fd: number, index: number): () => void {
   if (fd < 0) return () => {};
+  const q = { callFd: fd };
   return () => {
     try {
-      ops.eventfdWrite(fd, 1);
+      signalCall(q, ops);
     } catch (e) {
       throw new ConsoleError('CALL_FD_FAILED', `queue ${index}: writing call fd ${fd} failed: ${(e as Error)?.message ?? String(e)}`, { scope: 'queue', cause: e });
     }
