@@ -10,6 +10,9 @@ export type VhostUserErrorReason =
   | 'VERSION_MISMATCH' // header flags version bits are not 0x1
   | 'PAYLOAD_TOO_LARGE' // header size field exceeds what any request of that code may carry
   | 'PAYLOAD_SIZE_MISMATCH' // size does not match the request's payload layout
+  | 'RESERVED_BITS_SET' // a vring-fd u64 with bits other than the index and the no-fd flag
+  | 'VALUE_OUT_OF_RANGE' // a field outside the values the spec allows (SET_VRING_ENABLE num not 0 or 1)
+  | 'PAYLOAD_KIND_MISMATCH' // a decoded payload of another kind than the request takes
   | 'UNKNOWN_REQUEST' // request code not in the spec
   | 'UNSUPPORTED_REQUEST' // in the spec but not implemented/negotiated here
   | 'UNEXPECTED_REPLY' // a reply where none was expected, or for another request

@@ -71,6 +71,8 @@ const cases: Case[] = [
   { name: 'queue index >= queue count', reason: 'QUEUE_INDEX_OUT_OF_RANGE', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 2, num: 64 } })) },
   { name: 'SET_VRING_NUM not a power of two', reason: 'VRING_NUM_INVALID', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 0, num: 100 } })) },
   { name: 'SET_VRING_NUM > 32768', reason: 'VRING_NUM_INVALID', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 0, num: 65536 } })) },
+  { name: 'SET_VRING_CALL with reserved bits set', reason: 'RESERVED_BITS_SET', send: (c) => { const e = native.eventfdCreate(); c.send(msg(R.SET_VRING_CALL, { kind: 'u64', value: 1n << 12n }), [e]); native.close(e); } },
+  { name: 'SET_VRING_ENABLE with num 2', reason: 'VALUE_OUT_OF_RANGE', send: (c) => c.send(msg(R.SET_VRING_ENABLE, { kind: 'vringState', state: { index: 0, num: 2 } })) },
   { name: 'SET_VRING_ADDR before any memory table', reason: 'OUT_OF_ORDER', send: (c) => c.send(msg(R.SET_VRING_ADDR, { kind: 'vringAddr', addr: { index: 0, flags: 0, descUserAddr: 0n, usedUserAddr: 0n, availUserAddr: 0n, logGuestAddr: 0n } })) },
 ];
 

@@ -17,7 +17,7 @@
  *   way to learn that its state was not applied.
  */
 import * as native from '../native.js';
-import type { QueueConfig } from '@vtcon/ring';
+import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, type QueueConfig } from '@vtcon/ring';
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
 import type { FramedMessage } from './framer.js';
 import {
@@ -35,8 +35,8 @@ import { InflightQueue, inflightBufferSize, inflightQueueRegionSize } from '../m
 import { silentLogger, type Logger, type VhostUserDevice } from './device.js';
 import { checkEventfd, checkMemoryFd, checkSocketFd, type EventfdUse } from '../socket/received-fd.js';
 
-const VIRTIO_RING_F_INDIRECT_DESC = 28n;
-const VIRTIO_RING_F_EVENT_IDX = 29n;
+const RING_F_INDIRECT_DESC = 1n << BigInt(VIRTIO_RING_F_INDIRECT_DESC);
+const RING_F_EVENT_IDX = 1n << BigInt(VIRTIO_RING_F_EVENT_IDX);
 const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
 
 export interface VhostUserBackendOptions {
@@ -287,7 +287,7 @@ class BackendSession {
       case R.SET_VRING_ERR: {
         if (p.kind !== 'u64') break;
         const index = Number(p.value & VHOST_USER_VRING_IDX_MASK);
-        if ((p.value & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) !== 0n) throw err('PAYLOAD_SIZE_MISMATCH', `${describeRequest('request', m.request)}: reserved bits set in 0x${p.value.toString(16)}`);
+        if ((p.value & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) !== 0n) throw err('RESERVED_BITS_SET', `${describeRequest('request', m.request)}: reserved bits set in 0x${p.value.toString(16)}`);
         const v = this.vring(index, m.request);
         const fd = m.fds[0] ?? -1;
         m.fds.fill(-1);
@@ -299,7 +299,7 @@ class BackendSession {
       case R.SET_VRING_ENABLE: {
         if (p.kind !== 'vringState') break;
         const v = this.vring(p.state.index, m.request);
-        if (p.state.num > 1) throw err('PAYLOAD_SIZE_MISMATCH', `SET_VRING_ENABLE num ${p.state.num} is not 0 or 1`);
+        if (p.state.num > 1) throw err('VALUE_OUT_OF_RANGE', `SET_VRING_ENABLE num ${p.state.num} is not 0 or 1`);
         v.enabled = p.state.num === 1;
         if (v.enabled) this.tryStart(p.state.index);
         else await this.stop(p.state.index);
@@ -397,7 +397,7 @@ class BackendSession {
       default:
         throw err('UNSUPPORTED_REQUEST', `${describeRequest('request', m.request)} is not supported by this back-end`);
     }
-    throw err('PAYLOAD_SIZE_MISMATCH', `${describeRequest('request', m.request)}: unexpected payload kind ${p.kind}`);
+    throw err('PAYLOAD_KIND_MISMATCH', `${describeRequest('request', m.request)}: unexpected payload kind ${p.kind}`);
   }
 
   private async replaceVringFd(request: number, index: number, v: VringState, fd: number): Promise<void> {
@@ -433,8 +433,8 @@ class BackendSession {
     const usedAddr = this.memTable.userToGuestPhys(a.usedUserAddr, 6 + 8 * n);
     return {
       descAddr, availAddr, usedAddr, size: n,
-      eventIdx: (this.ackedFeatures & (1n << VIRTIO_RING_F_EVENT_IDX)) !== 0n,
-      indirect: (this.ackedFeatures & (1n << VIRTIO_RING_F_INDIRECT_DESC)) !== 0n,
+      eventIdx: (this.ackedFeatures & RING_F_EVENT_IDX) !== 0n,
+      indirect: (this.ackedFeatures & RING_F_INDIRECT_DESC) !== 0n,
     };
   }
 
@@ -445,7 +445,7 @@ class BackendSession {
     if (v.started || !v.enabled || !v.kickSet || v.num === 0 || v.addr === null || memory === null) return;
     // Memory may have changed since SET_VRING_ADDR (ADD/REM_MEM_REG): re-translate.
     v.config = this.translate(v);
-    const c = { ...v.config, eventIdx: (this.ackedFeatures & (1n << VIRTIO_RING_F_EVENT_IDX)) !== 0n };
+    const c = { ...v.config, eventIdx: (this.ackedFeatures & RING_F_EVENT_IDX) !== 0n };
     // used.idx lives in guest memory (written only by us, before any restart): resume from it.
     const usedIdx = new DataView(memory.view(c.usedAddr, 4).slice().buffer).getUint16(2, true);
     // Inflight tracking (SET/GET_INFLIGHT_FD): a region that carries state from an earlier start
