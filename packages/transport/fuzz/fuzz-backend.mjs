@@ -14,7 +14,9 @@
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VhostUserBackend, EchoDevice, encodeMessage, FrontendRequest, native } from '../dist/index.js';
+import { VhostUserBackend, encodeMessage, FrontendRequest } from '../dist/index.js';
+import { EchoDevice } from '../dist/testing.js';
+import * as native from '../dist/native.js';
 
 const CASES = Number(process.env.VTCON_FUZZ_CASES ?? 100_000);
 const SECONDS = Number(process.env.VTCON_FUZZ_SECONDS ?? 50);

@@ -58,7 +58,7 @@ import type { EngineHost, PortQueueEngine } from './engine.js';
 import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
 import { makeBindQueue } from './bind-queue.js';
-import { native } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
 import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface ConsolePortOptions {

@@ -28,7 +28,7 @@ import { DEFAULT_RING_BYTES, RingReader, createRingBuffer } from './byte-ring.js
 export interface ConsoleWorkerPoolOptions {
   /** Worker threads (= shards). Default 2. */
   threads?: number;
-  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport'. */
+  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport/native'. */
   nativeModule?: string;
   /** Chains per ring pass. */
   batch?: number;
@@ -100,7 +100,7 @@ export class ConsoleWorkerPool {
     this.batch = opts.batch ?? 256;
     this.coalesceMs = opts.coalesceMs ?? 1;
     this.log = opts.logger ?? silentLogger;
-    this.nativeModule = opts.nativeModule ?? '@vtcon/transport';
+    this.nativeModule = opts.nativeModule ?? '@vtcon/transport/native';
     const young = opts.youngGenerationMb ?? 1;
     if (!(young >= 0)) throw new ConsoleError('BAD_OPTIONS', `youngGenerationMb ${young}`);
     this.piscina = new Piscina({
