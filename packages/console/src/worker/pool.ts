@@ -49,11 +49,11 @@ export interface ConsoleWorkerPoolOptions {
   logger?: Logger;
 }
 
-/** dist/worker/service-task.js, also when this module runs from src/ under vitest. */
-function taskFilename(): string {
+/** @internal dist/worker/service-task.js; from src/ (vitest) a bootstrap that runs service-task.ts itself. */
+export function taskFilename(): string {
   const here = new URL('./service-task.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return fileURLToPath(here);
-  return fileURLToPath(new URL('../../dist/worker/service-task.js', import.meta.url));
+  return fileURLToPath(new URL('../test-support/service-task.mjs', import.meta.url));
 }
 
 export class Shard {
