@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions vhost-user back-ends that no one in vtcon wrote, for packages/transport's foreign tests
-# (src/foreign/*.test.ts), under .cache/foreign-backends/ (git-ignored), from Debian's archive.
+# (src/foreign/*.foreign.test.ts), under .cache/foreign-backends/ (git-ignored), from Debian's archive.
 #
 # Debian 12 (bookworm) has no virtiofsd package, so it comes from trixie: the package and its whole
 # library closure are downloaded into a private apt state (the host's apt is never touched),
