@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `npm pack` each library package, install the tarballs into a fresh project (the addon compiles
-# from source there too) and import them: proves the published packages work outside the monorepo.
+# from source there too) and import them: proves the published packages work outside the monorepo,
+# that every entry point the READMEs document resolves (`.`, `/testing`, transport's internal
+# `/native`), and that no test helper or syscall is exported from a package's `.`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(mktemp -d -t vtcon-pack.XXXXXX)"
