@@ -21,7 +21,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsc, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VhostUserBackend, EchoDevice, encodeMessage, FrontendRequest, native } from '../dist/index.js';
+import { VhostUserBackend, encodeMessage, FrontendRequest } from '../dist/index.js';
+import { EchoDevice } from '../dist/testing.js';
+import * as native from '../dist/native.js';
 
 const CASES = Number(process.env.VTCON_FUZZ_CASES ?? 100_000);
 const SECONDS = Number(process.env.VTCON_FUZZ_SECONDS ?? 50);

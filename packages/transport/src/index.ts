@@ -1,7 +1,9 @@
 /**
  * @vtcon/transport — vhost-user over Unix sockets, both roles, on a small syscall addon.
  * Public surface: the back-end (serves a VhostUserDevice), the front-end (simulated guests),
- * the device interface, the error type, and the wire codec for tools and tests.
+ * the device interface, the error types, and the wire codec for tools and tests.
+ * The syscall layer is `@vtcon/transport/native` (internal: for the sibling packages, not a
+ * stable API); echo fixtures are in `@vtcon/transport/testing`.
  */
 export { VhostUserBackend, type VhostUserBackendOptions } from './protocol/backend.js';
 export {
@@ -17,10 +19,5 @@ export {
 } from './protocol/message.js';
 export { MessageFramer, type FramedMessage } from './protocol/framer.js';
 export { VhostUserMemoryTable, type RegionMapper, type MemoryTableOptions } from './memory/memory-table.js';
-export { checkEventfd, checkMemoryFd, checkSocketFd, type EventfdUse, type MemoryFdPolicy } from './socket/received-fd.js';
-export { EchoDevice } from './protocol/echo-device.js';
-export { EchoTransfer, type EchoResult } from './protocol/echo-harness.js';
-export * as native from './native.js';
 export { NativeError, type NativeErrorReason } from './errors-native.js';
-export type { FdInfo, FdKind } from './native.js';
 export { InflightQueue, inflightBufferSize, inflightQueueRegionSize, inflightHeads, type InflightRecovery } from './memory/inflight.js';

@@ -23,10 +23,11 @@ Examples:
   kill -HUP "$(pgrep -f 'vtcon serve')"   # reload after editing fleet.yaml
 
 QEMU side, per VM (path = the VM's "socket:"; num_vqs = 2 + 2 x maxPorts, maxPorts defaulting
-to max(number of ports, 8); guest RAM must be a shared memfd):
+to max(number of ports, 8); guest RAM must be a shared memfd; start vtcon first):
   -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem
-  -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock,reconnect-ms=1000
-  -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12`)
+  -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock
+  -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12
+No reconnect-ms: QEMU 11.1.3 with it aborts when vtcon restarts (see the README).`)
     .action(async (opts: { config: string; logLevel?: string }) => {
       const config = loadConfigFile(opts.config);
       if (opts.logLevel) config.daemon.logLevel = opts.logLevel as typeof config.daemon.logLevel;

@@ -1,11 +1,11 @@
 import { createConnection } from 'node:net';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from './client.js';
 import { ApiError } from './protocol.js';
 import { ControlServer } from './server.js';
+import { tempDir } from '../testing/binary.js';
 
 const servers: ControlServer[] = [];
 afterEach(async () => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 async function start() {
-  const path = join(mkdtempSync(join(tmpdir(), 'vtcon-ctl-')), 'control.sock');
+  const path = join(tempDir('vtcon-ctl-'), 'control.sock');
   const server = new ControlServer(path, {
     unary: {
       echo: (p) => p,

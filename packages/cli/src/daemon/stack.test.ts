@@ -8,9 +8,9 @@ describe('loadStack', () => {
     expect(typeof stack.console.ConsoleDevice).toBe('function');
     expect(typeof stack.transport.VhostUserBackend).toBe('function');
     // The probe really reached the addon: a second eventfd works too.
-    const fd = stack.transport.native.eventfdCreate();
+    const fd = stack.native.eventfdCreate();
     expect(fd).toBeGreaterThan(2);
-    stack.transport.native.close(fd);
+    stack.native.close(fd);
   });
 
   it('names a package that cannot be imported and says how to build it', async () => {

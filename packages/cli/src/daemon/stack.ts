@@ -5,11 +5,17 @@
 // serve/demo/guest can say exactly which piece is missing and how to get it, instead of a
 // module-resolution stack trace. Types come from the packages themselves (type-only imports).
 import type * as ConsoleModule from '@vtcon/console';
+import type * as ConsoleTestingModule from '@vtcon/console/testing';
 import type * as TransportModule from '@vtcon/transport';
+import type * as NativeModule from '@vtcon/transport/native';
 
 export interface Stack {
   console: typeof ConsoleModule;
+  /** The seed driver model (simulated guests): the demo's and `vtcon guest`'s guests. */
+  guests: typeof ConsoleTestingModule;
   transport: typeof TransportModule;
+  /** The addon's syscalls (transport's internal entry point): probed here, eventfds for guests. */
+  native: typeof NativeModule;
 }
 
 export type StackErrorReason = 'STACK_NOT_BUILT' | 'ADDON_NOT_BUILT' | 'ADDON_LOAD_FAILED';
@@ -77,11 +83,13 @@ export async function loadStack(opts: LoadStackOptions = {}): Promise<Stack> {
     }
   };
   const transport = await load<typeof TransportModule>('@vtcon/transport');
+  const native = await load<typeof NativeModule>('@vtcon/transport/native');
   const console = await load<typeof ConsoleModule>('@vtcon/console');
+  const guests = await load<typeof ConsoleTestingModule>('@vtcon/console/testing');
   try {
-    transport.native.close(transport.native.eventfdCreate());
+    native.close(native.eventfdCreate());
   } catch (err) {
     throw addonFailure(err);
   }
-  return { console, transport };
+  return { console, guests, transport, native };
 }

@@ -24,7 +24,7 @@
  * port queues go to a PortQueueEngine (inline or piscina workers).
  *
  * Control protocol (virtio 1.2 §5.3.6.2, matching what QEMU sends a Linux 6.12 guest, see
- * shared/fixtures/qemu-11.1.3-vhost-user-console):
+ * transport/src/protocol/fixtures/qemu-11.1.3):
  *   guest DEVICE_READY(1)        → DEVICE_ADD(id) for every configured port
  *   guest PORT_READY(id, 1)      → CONSOLE_PORT(id,1) [+ RESIZE] for console ports,
  *                                  PORT_NAME(id) without NUL, PORT_OPEN(id,1) if host side open
@@ -60,7 +60,7 @@ import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
 import { makeBindQueue } from './bind-queue.js';
 import { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
-import { native } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
 import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface ConsolePortOptions {

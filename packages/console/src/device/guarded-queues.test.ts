@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeSync, openSync } from 'node:fs';
-import { native } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
 import { ConsoleDevice, type ConsoleDeviceEvents } from './console-device.js';
 import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, receiveqOf, transmitqOf } from './queue-map.js';
 import { encodeControl } from '../control/message.js';

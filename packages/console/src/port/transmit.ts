@@ -1,7 +1,7 @@
 /**
  * Guest→host servicing of one transmitq (the guest's "out" queue).
  *
- * Latency rule (issue 4): a Linux hvc writer spins until its buffer is used, so each chain's bytes
+ * Latency rule: a Linux hvc writer spins until its buffer is used, so each chain's bytes
  * are copied out of guest memory and the chain is marked used *before* anything is handed to a
  * sink, and the driver is signalled once per batch.
  * Durability rule: when the port has a log, the batch is appended to it (write(2), so it survives

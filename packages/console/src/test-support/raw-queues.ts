@@ -6,7 +6,7 @@
  */
 import { DriverQueue, type GuestMemory, layOutQueue, type QueueConfig, splitQueueLayout } from '@vtcon/ring';
 import { BumpAllocator, makeGuestMemory } from '@vtcon/ring/testing';
-import { native } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
 import type { VhostUserDeviceLike } from '../device/vhost-device.js';
 
 export interface RawQueue {

@@ -33,7 +33,7 @@ import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 export interface ConsoleWorkerPoolOptions {
   /** Worker threads (= shards). Default 2. */
   threads?: number;
-  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport'. */
+  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport/native'. */
   nativeModule?: string;
   /** Chains per ring pass. */
   batch?: number;
@@ -58,11 +58,11 @@ export interface ConsoleWorkerPoolOptions {
   logger?: Logger;
 }
 
-/** dist/worker/service-task.js, also when this module runs from src/ under vitest. */
-function taskFilename(): string {
+/** @internal dist/worker/service-task.js; from src/ (vitest) a bootstrap that runs service-task.ts itself. */
+export function taskFilename(): string {
   const here = new URL('./service-task.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return fileURLToPath(here);
-  return fileURLToPath(new URL('../../dist/worker/service-task.js', import.meta.url));
+  return fileURLToPath(new URL('../test-support/service-task.mjs', import.meta.url));
 }
 
 export class Shard {
@@ -122,7 +122,7 @@ export class ConsoleWorkerPool {
     this.stopTimeoutMs = opts.replyTimeoutMs?.stop ?? 2000;
     this.logTimeoutMs = opts.replyTimeoutMs?.log ?? 5000;
     this.log = opts.logger ?? silentLogger;
-    this.nativeModule = opts.nativeModule ?? '@vtcon/transport';
+    this.nativeModule = opts.nativeModule ?? '@vtcon/transport/native';
     const young = opts.youngGenerationMb ?? 1;
     if (!(young >= 0)) throw new ConsoleError('BAD_OPTIONS', `youngGenerationMb ${young}`);
     this.piscina = new Piscina({

@@ -12,8 +12,8 @@
  * A port with a log (AppendLog) has each pass's bytes appended to it before the used entries are
  * published: "used" means "in the log", which a crash of the daemon does not undo.
  *
- * Loaded from dist/ (JS) by piscina. Thread contract: only this worker touches its queues'
- * rings while they are started here.
+ * Loaded by piscina: dist/ JS, or under vitest through test-support/service-task.mjs. Thread
+ * contract: only this worker touches its queues' rings while they are started here.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { DeviceQueue, GuestMemory, RawChain, type QueueConfig } from '@vtcon/ring';

@@ -1,5 +1,6 @@
 /**
- * The interface a vhost-user back-end serves (contracts.md). One instance per connection (per VM).
+ * The interface a vhost-user back-end serves (EchoDevice here, @vtcon/console's ConsoleDevice).
+ * One instance per connection (per VM).
  *
  * Caller contract: every method is called on the main thread, in protocol order, never
  * concurrently (the back-end awaits stopQueue before it handles the next request).

@@ -332,7 +332,7 @@ export class VhostUserFrontend {
   }
 
   /**
-   * The QEMU 11 start-up sequence (fixtures/qemu-11.1.3-vhost-user-console): features, protocol
+   * The QEMU 11 start-up sequence (src/protocol/fixtures/qemu-11.1.3): features, protocol
    * features, queue num, [max mem slots, backend req fd], owner, memory, and (per queue) rings.
    */
   async negotiate(o: NegotiateOptions): Promise<{ features: bigint; protocolFeatures: bigint; queueNum: number }> {

@@ -11,8 +11,8 @@
  *
  * Backpressure: `send` never blocks; bytes the socket does not take now wait in a write queue
  * drained on writability. `queuedBytes` tells a caller how far behind the peer is;
- * `maxQueuedBytes` bounds it: a peer that stops reading is disconnected (PEER_STALLED→SOCKET_ERROR)
- * instead of growing our memory without bound.
+ * `maxQueuedBytes` bounds it: a peer that stops reading is disconnected (SOCKET_ERROR, "peer is
+ * not reading") instead of growing our memory without bound.
  */
 import * as native from '../native.js';
 import { MessageFramer, type FramedMessage } from '../protocol/framer.js';
