@@ -2,7 +2,11 @@
 // matched to replies by id. Connection failures become ApiError('UNAVAILABLE'), which the CLI
 // turns into exit code 3 with a hint to start a daemon.
 import { createConnection, type Socket } from 'node:net';
-import { ApiError, LineSplitter, type ErrorBody, type Reply } from './protocol.js';
+import { NdjsonSplitter } from './ndjson.js';
+import { ApiError, type ErrorBody, type Reply } from './protocol.js';
+
+/** Longest reply line the client takes (a `logs --files` history, base64). */
+const CLIENT_MAX_LINE = 1024 * 1024 * 1024;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -17,10 +21,17 @@ export class ControlClient {
   private closedError: Error | null = null;
 
   private constructor(private readonly socket: Socket, readonly path: string) {
-    socket.setEncoding('utf8');
-    const splitter = new LineSplitter();
-    socket.on('data', (chunk: string) => {
-      for (const line of splitter.push(chunk)) this.onLine(line);
+    // Replies such as `logs --files` carry a whole log history in one line: a large bound.
+    const splitter = new NdjsonSplitter(CLIENT_MAX_LINE);
+    socket.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
+      for (const line of lines) this.onLine(line);
     });
     const fail = (err: Error) => {
       this.closedError = err;
