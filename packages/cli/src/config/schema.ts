@@ -57,6 +57,10 @@ export const daemonSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Daemon's own structured log; stderr when absent. */
   logFile: z.string().min(1).optional(),
+  /** logFile is rotated to <logFile>.1 once it would pass this size... */
+  logRotateBytes: z.number().int().min(4096).default(16 * 1024 * 1024),
+  /** ...and this many rotated files are kept. */
+  logKeepFiles: z.number().int().min(0).max(100).default(3),
   /** Piscina workers servicing virtqueues. */
   workers: z.number().int().min(1).max(64).default(2),
 });

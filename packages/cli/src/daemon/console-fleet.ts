@@ -14,6 +14,7 @@ import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, typ
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
+import { rateLimitedLogger, type RateLimitedDestination } from './rate-limit.js';
 import type { Stack } from './stack.js';
 
 interface PortSinks {
@@ -28,6 +29,8 @@ interface PortSinks {
 
 interface ConsoleVm {
   cfg: VmConfig;
+  /** What the guest and front-end cause is logged through this, rate-limited per VM. */
+  limiter: RateLimitedDestination;
   device: ConsoleDevice;
   backend: VhostUserBackend;
   ports: Map<string, PortSinks>;
@@ -151,11 +154,12 @@ export class ConsoleFleet implements Fleet {
     const ports = new Map<string, PortSinks>();
     for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
     const c = this.stack.console;
+    const { logger: vmLog, limiter } = rateLimitedLogger(this.logger, { vm: cfg.name });
     const opts = {
       ports: cfg.ports.map((p) => ({ name: p.name, console: p.console, sinks: this.sinkList(ports.get(p.name)!), log: ports.get(p.name)!.log })),
       maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
-      logger: this.logger.child({ vm: cfg.name }),
+      logger: vmLog,
       engine: (host: EngineHost) => this.pool.createEngine(host),
     };
     device = new c.ConsoleDevice(opts);
@@ -169,9 +173,9 @@ export class ConsoleFleet implements Fleet {
     });
     dev.on('features', () => { for (const s of ports.values()) s.logError = null; });
     mkdirSync(dirname(cfg.socket), { recursive: true });
-    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
+    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: vmLog });
     backend.listen();
-    this.vms.set(cfg.name, { cfg, device: dev, backend, ports, connectedSince: null });
+    this.vms.set(cfg.name, { cfg, limiter, device: dev, backend, ports, connectedSince: null });
     this.logger.info({ vm: cfg.name, socket: cfg.socket, ports: cfg.ports.map((p) => p.name) }, 'VM listening');
   }
 
@@ -180,6 +184,7 @@ export class ConsoleFleet implements Fleet {
     this.vms.delete(name);
     await vm.backend.close();
     await vm.device.close(); // closes every port's sinks: log files flushed and fsynced
+    vm.limiter.close();
     this.logger.info({ vm: name }, 'VM removed');
   }
 

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { ControlServer } from '../control/server.js';
 import { makeHandlers, type ReloadSummary } from './api.js';
 import type { Fleet } from './fleet.js';
+import { DaemonLogFile } from './daemon-log.js';
 import { applyConfigDiff } from './reload.js';
 
 export interface DaemonOptions {
@@ -29,9 +30,21 @@ export function runtimeDirOf(config: Config): string {
   return config.daemon.runtimeDir ?? defaultRuntimeDir();
 }
 
+/**
+ * The daemon's logger: daemon.logFile (capped and rotated, lines dropped and counted when the disk
+ * refuses them; see daemon-log.ts) or stderr. Neither may throw into the daemon or block it.
+ */
 export function makeLogger(config: Config): Logger {
-  const dest = config.daemon.logFile ? pino.destination({ dest: config.daemon.logFile, mkdir: true, sync: false }) : pino.destination({ fd: 2, sync: true });
-  return pino({ level: config.daemon.logLevel, base: { pid: process.pid } }, dest);
+  const d = config.daemon;
+  const dest = d.logFile ? new DaemonLogFile({ path: d.logFile, maxBytes: d.logRotateBytes, keep: d.logKeepFiles }) : stderrDestination();
+  return pino({ level: d.logLevel, base: { pid: process.pid } }, dest);
+}
+
+function stderrDestination(): { write(line: string): void } {
+  const boom = pino.destination({ fd: 2, sync: true });
+  // A full disk or closed pipe behind stderr drops the line; unhandled, sonic-boom would throw.
+  boom.on('error', () => undefined);
+  return boom;
 }
 
 /** true when something answers on the socket (a live daemon), false for none or a stale file. */

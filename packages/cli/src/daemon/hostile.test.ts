@@ -1,0 +1,83 @@
+// The daemon against what a hostile guest, front-end or local client can do to it: the built
+// `vtcon serve` in a child process, guests (the seed's driver model over real vhost-user sockets)
+// in this process. Each case checks the daemon stays alive and bounded.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectGuest } from '@vtcon/console';
+import { ControlClient } from '../control/client.js';
+import { BIN, runCli, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+
+interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; env: Record<string, string>; dir: string }
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** `vtcon serve` on a config of `daemonYaml` (indented lines under daemon:) and `vms`. */
+async function startDaemon(daemonYaml: string, vms: (dir: string) => string, shell = ''): Promise<Daemon> {
+  const dir = tempDir('vtcon-hostile-');
+  const control = join(dir, 'control.sock');
+  const configPath = join(dir, 'fleet.yaml');
+  writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${join(dir, 'run')}\n${daemonYaml.replace('LOGDIR', join(dir, 'daemon-logs'))}vms:\n${vms(dir)}`);
+  const argv = [BIN, 'serve', '--config', configPath];
+  const child = shell
+    ? spawn('/bin/sh', ['-c', `${shell}; exec "$0" "$@"`, process.execPath, ...argv], { env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, argv, { env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor(() => err.includes('vtcon: serving') || child.exitCode !== null, 'the daemon to serve');
+  if (child.exitCode !== null) throw new Error(`vtcon serve exited ${child.exitCode}: ${err}`);
+  return { child, exited, stderr: () => err, env: { VTCON_SOCKET: control }, dir };
+}
+
+describe('daemon log on a full disk', () => {
+  it('drops and counts lines, keeps serving, and SIGTERM still stops it with exit 0', async () => {
+    const d = await startDaemon('  logFile: /dev/full\n', (dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    expect(runCli(['ls'], d.env).code).toBe(0);
+    expect(runCli(['port', 'add', 'vm1', 'extra'], d.env).code).toBe(0); // logs a line more
+    await waitFor(() => /daemon log \/dev\/full: ENOSPC; dropping log lines/.test(d.stderr()), 'the note on stderr');
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+});
+
+describe('a guest flooding the control queue with unknown events', () => {
+  it('costs the daemon log a rate-limited number of lines, with a count of the suppressed ones', async () => {
+    const d = await startDaemon('', (dir) => vmYaml(dir, 'evil', [{ name: 'console', console: true }]));
+    const { driver } = await connectGuest(join(d.dir, 'evil.vhost.sock'));
+    const started = performance.now();
+    const N = 3000;
+    for (let i = 0; i < N; i++) await driver.ctrlSendControl(0, 0x7fff, 1);
+    const seconds = (performance.now() - started) / 1000;
+    await driver.detach();
+    await waitFor(() => /"suppressed":\d+/.test(d.stderr()), 'the suppressed-lines summary');
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    const lines = d.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { vm?: string; msg: string; suppressed?: number });
+    const flood = lines.filter((l) => l.vm === 'evil' && l.msg === 'unknown control event from guest ignored').length;
+    const suppressed = lines.reduce((n, l) => n + (l.vm === 'evil' ? l.suppressed ?? 0 : 0), 0);
+    // Burst 20 + 10/s over the time the flood took (with a second of slack for the clock reads).
+    expect(flood).toBeLessThanOrEqual(20 + 10 * (seconds + 1));
+    expect(flood + suppressed).toBeGreaterThanOrEqual(N); // every line is written or counted (with the guest's other lines)
+  });
+});
+
+describe('the daemon log file', () => {
+  it('is capped: it rotates at daemon.logRotateBytes and keeps daemon.logKeepFiles', async () => {
+    const d = await startDaemon('  logFile: LOGDIR/daemon.log\n  logRotateBytes: 4096\n  logKeepFiles: 1\n', (dir) => vmYaml(dir, 'vm1', [{ name: 'console' }]));
+    const client = await ControlClient.connect(d.env.VTCON_SOCKET!);
+    for (let i = 0; i < 60; i++) await client.call('reload'); // each logs "reload applied"
+    client.close();
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    const logs = join(d.dir, 'daemon-logs');
+    expect(readdirSync(logs).sort()).toEqual(['daemon.log', 'daemon.log.1']);
+    for (const f of readdirSync(logs)) expect(statSync(join(logs, f)).size).toBeLessThanOrEqual(4096);
+    expect(readFileSync(join(logs, 'daemon.log'), 'utf8')).toMatch(/"msg":"stopped"/);
+  });
+});
