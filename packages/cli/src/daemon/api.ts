@@ -1,6 +1,7 @@
 // Control API methods (documented in API.md) implemented against the Fleet seam. Validation of
 // params happens here with zod so every method fails the same way (BAD_REQUEST, exit 2).
 import { z } from 'zod';
+import { isValidName, NAME_RULE } from '../config/names.js';
 import { breakBytes, type Config } from '../config/schema.js';
 import { ApiError, API_VERSION, type ErrorBody } from '../control/protocol.js';
 import type { Handlers } from '../control/server.js';
@@ -103,7 +104,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         return { cols, rows };
       },
       'port.add': async (p) => {
-        const { vm, port, console } = parse(target.extend({ console: z.boolean().default(false) }), p);
+        const { vm, port, console } = parse(target.extend({ port: z.string().refine(isValidName, `must be ${NAME_RULE}`), console: z.boolean().default(false) }), p);
         return { port: await fleet.addPort(vm, { name: port, console }) };
       },
       'port.remove': async (p) => {

@@ -5,10 +5,11 @@
 // before it acknowledges the guest's bytes, so `kill -9` of the daemon loses nothing acknowledged.
 //
 // Threads: main thread. Port queues are serviced on the daemon.workers piscina threads.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { attachSocketPath } from '../config/paths.js';
+import { nameProblem } from '../config/names.js';
+import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
@@ -25,6 +26,8 @@ interface PortSinks {
   subscribers: Set<(chunk: Uint8Array) => void>;
   /** Set when the device reports the log failed (the port goes on without it). */
   logError: string | null;
+  /** Removes the files and directories openSinks created (for a port that was refused). */
+  undo(): void;
 }
 
 interface ConsoleVm {
@@ -42,6 +45,13 @@ const FEATURE_NAMES: [bigint, string][] = [
   [0n, 'VIRTIO_CONSOLE_F_SIZE'], [1n, 'VIRTIO_CONSOLE_F_MULTIPORT'], [2n, 'VIRTIO_CONSOLE_F_EMERG_WRITE'],
   [28n, 'VIRTIO_RING_F_INDIRECT_DESC'], [29n, 'VIRTIO_RING_F_EVENT_IDX'], [32n, 'VIRTIO_F_VERSION_1'],
 ];
+
+/** ConsoleError reasons from ConsoleDevice.addPort → the fleet's. */
+const DEVICE_REASONS: Record<string, FleetError['reason']> = {
+  PORT_ID_OUT_OF_RANGE: 'NO_FREE_PORT',
+  PORT_EXISTS: 'PORT_EXISTS',
+  FEATURE_NOT_NEGOTIATED: 'BAD_ARGUMENT',
+};
 
 export function featureNames(hex: string): string[] {
   let v: bigint;
@@ -104,19 +114,59 @@ export class ConsoleFleet implements Fleet {
     };
   }
 
+  /**
+   * Creates the port's log file (and its directories) and attach socket. On failure removes what
+   * it created, so a refused port leaves nothing behind. Names are checked before anything is.
+   */
   private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDevice): Promise<PortSinks> {
+    const bad = nameProblem('VM', vm.name) ?? nameProblem('port', port.name);
+    if (bad) throw new FleetError('BAD_ARGUMENT', bad);
     const c = this.stack.console;
     const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
     const log: PortLogOptions = {
       path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
       maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
     };
-    // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
-    // `vtcon logs` before the guest connects. The servicing worker opens it for real.
-    c.AppendLog.open(log).close();
     const attachPath = attachSocketPath(this.runtimeDir, vm.name, port.name);
-    mkdirSync(dirname(attachPath), { recursive: true, mode: 0o700 });
-    const attach = await c.AttachServer.listen({
+    const created = { log: !existsSync(log.path), logDir: !existsSync(dirname(log.path)), attachDir: !existsSync(dirname(attachPath)) };
+    const undo = () => {
+      const steps: [boolean, () => void][] = [
+        [created.log, () => rmSync(log.path, { force: true })],
+        // rmdir: only if empty, another port may have moved in meanwhile.
+        [created.logDir, () => rmdirSync(dirname(log.path))],
+        [created.attachDir, () => rmdirSync(dirname(attachPath))],
+      ];
+      for (const [made, step] of steps) {
+        try {
+          if (made) step();
+        } catch {
+          // not empty, gone, or not reachable (the bad logDir itself): leave it
+        }
+      }
+    };
+    try {
+      // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
+      // `vtcon logs` before the guest connects. The servicing worker opens it for real.
+      makePrivateDir(dirname(log.path));
+      c.AppendLog.open(log).close();
+      makePrivateDir(dirname(attachPath));
+    } catch (err) {
+      undo();
+      throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+    }
+    let attach: AttachServer;
+    try {
+      attach = await this.listenAttach(vm, port, attachPath, scrollback, device);
+    } catch (err) {
+      undo();
+      throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+    }
+    return { cfg: port, scrollback, log, attach, subscribers: new Set(), logError: null, undo };
+  }
+
+  private listenAttach(vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, device: () => ConsoleDevice): Promise<AttachServer> {
+    const c = this.stack.console;
+    return c.AttachServer.listen({
       path: attachPath,
       scrollback,
       onInput: (bytes) => {
@@ -134,7 +184,6 @@ export class ConsoleFleet implements Fleet {
         }
       },
     });
-    return { cfg: port, scrollback, log, attach, subscribers: new Set(), logError: null };
   }
 
   /** The port's sinks in the order the device feeds them: scrollback before attach (replay rule). */
@@ -151,8 +200,15 @@ export class ConsoleFleet implements Fleet {
   async addVm(cfg: VmConfig): Promise<void> {
     if (this.vms.has(cfg.name)) throw new FleetError('VM_EXISTS', `VM "${cfg.name}" already exists`);
     let device: ConsoleDevice | null = null;
+    const bad = nameProblem('VM', cfg.name) ?? cfg.ports.map((p) => nameProblem('port', p.name)).find((x) => x !== null);
+    if (bad) throw new FleetError('BAD_ARGUMENT', bad);
     const ports = new Map<string, PortSinks>();
-    for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
+    try {
+      for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
+    } catch (err) {
+      for (const s of ports.values()) await s.attach.close().then(s.undo, s.undo);
+      throw err;
+    }
     const c = this.stack.console;
     const { logger: vmLog, limiter } = rateLimitedLogger(this.logger, { vm: cfg.name });
     const opts = {
@@ -172,9 +228,11 @@ export class ConsoleFleet implements Fleet {
       if (s) s.logError = error.message;
     });
     dev.on('features', () => { for (const s of ports.values()) s.logError = null; });
-    mkdirSync(dirname(cfg.socket), { recursive: true });
+    makePrivateDir(dirname(cfg.socket));
     const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: vmLog });
     backend.listen();
+    // Only the daemon's user (QEMU runs as it, or is given access by the operator) whatever the umask.
+    chmodSync(cfg.socket, 0o600);
     this.vms.set(cfg.name, { cfg, limiter, device: dev, backend, ports, connectedSince: null });
     this.logger.info({ vm: cfg.name, socket: cfg.socket, ports: cfg.ports.map((p) => p.name) }, 'VM listening');
   }
@@ -197,8 +255,10 @@ export class ConsoleFleet implements Fleet {
       st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks), log: sinks.log });
     } catch (err) {
       await Promise.allSettled([sinks.attach.close()]);
-      const reason = (err as { reason?: string }).reason;
-      throw new FleetError(reason === 'NO_FREE_PORT' || /free|maxPorts/i.test((err as Error).message) ? 'NO_FREE_PORT' : 'BAD_ARGUMENT', (err as Error).message, { cause: err });
+      sinks.undo();
+      // The device says why in its error's reason; the message is for people. The fleet never
+      // picks the id, so an id out of range means every id up to maxPorts is taken.
+      throw new FleetError(DEVICE_REASONS[(err as { reason?: string }).reason ?? ''] ?? 'BAD_ARGUMENT', (err as Error).message, { cause: err });
     }
     vm.ports.set(cfg.name, sinks);
     return this.portInfo(vm, st);

@@ -5,7 +5,7 @@ import { createConnection } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { loadConfigFile } from '../config/load.js';
 import { defaultControlSocket, defaultRuntimeDir } from '../config/paths.js';
-import type { Config } from '../config/schema.js';
+import type { Config, VmConfig } from '../config/schema.js';
 import { ControlServer } from '../control/server.js';
 import { makeHandlers, type ReloadSummary } from './api.js';
 import type { Fleet } from './fleet.js';
@@ -76,6 +76,8 @@ export class Daemon {
   private stopping: Promise<void> | null = null;
   private reloading: Promise<ReloadSummary> | null = null;
   private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  /** VMs of the config that could not be set up at start (reported, not served). */
+  readonly skipped: { vm: string; reason: string; message: string }[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -92,7 +94,21 @@ export class Daemon {
       throw Object.assign(new Error(`a daemon is already running at ${path} (stop it, or set daemon.control in the config)`), { reason: 'DAEMON_RUNNING' });
     }
     this.fleet = await this.opts.createFleet(this.config, this.logger);
-    for (const vm of this.config.vms) await this.fleet.addVm(vm);
+    // One VM that cannot be served (a logDir it cannot write, a socket path taken) is reported
+    // and skipped; the others are served. It is left out of the running config, so a SIGHUP
+    // after the fix adds it.
+    const served: VmConfig[] = [];
+    for (const vm of this.config.vms) {
+      try {
+        await this.fleet.addVm(vm);
+        served.push(vm);
+      } catch (err) {
+        const reason = (err as { reason?: string }).reason;
+        this.skipped.push({ vm: vm.name, reason: reason ?? 'INTERNAL', message: (err as Error).message });
+        this.logger.error({ vm: vm.name, reason, err: (err as Error).message }, 'VM not served: it could not be set up (the other VMs are served)');
+      }
+    }
+    this.config = { ...this.config, vms: served };
     this.server = new ControlServer(path, makeHandlers({
       fleet: this.fleet,
       config: () => this.config,
@@ -100,7 +116,7 @@ export class Daemon {
       startedAt: this.startedAt,
     }));
     await this.server.listen();
-    this.logger.info({ control: path, vms: this.config.vms.map((v) => v.name) }, 'daemon ready');
+    this.logger.info({ control: path, vms: this.config.vms.map((v) => v.name), skipped: this.skipped.map((v) => v.vm) }, 'daemon ready');
     if (this.opts.handleSignals) this.installSignals();
   }
 

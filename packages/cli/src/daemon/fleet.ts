@@ -59,7 +59,7 @@ export interface FleetStats {
 export type Unsubscribe = () => void;
 
 export class FleetError extends Error {
-  readonly reason: 'VM_NOT_FOUND' | 'PORT_NOT_FOUND' | 'VM_EXISTS' | 'PORT_EXISTS' | 'NO_FREE_PORT' | 'NOT_CONNECTED' | 'BAD_ARGUMENT';
+  readonly reason: 'VM_NOT_FOUND' | 'PORT_NOT_FOUND' | 'VM_EXISTS' | 'PORT_EXISTS' | 'NO_FREE_PORT' | 'NOT_CONNECTED' | 'BAD_ARGUMENT' | 'SINK_FAILED';
   readonly scope = 'none' as const;
   constructor(reason: FleetError['reason'], message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -81,3 +81,62 @@ describe('the daemon log file', () => {
     expect(readFileSync(join(logs, 'daemon.log'), 'utf8')).toMatch(/"msg":"stopped"/);
   });
 });
+
+/** Every path under `dir` (recursive), for "nothing was left behind" checks. */
+function tree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+describe('hostile port and VM names', () => {
+  it('port add refuses names with /, .., a leading dot, control bytes or > 64 chars, and creates nothing', async () => {
+    const d = await startDaemon('', (dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    const before = tree(d.dir);
+    const r = runCli(['port', 'add', 'vm1', '../../escape'], d.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/params\.port: must be 1-64 characters of A-Z a-z 0-9 \. _ - not starting with a dot/);
+    const client = await ControlClient.connect(d.env.VTCON_SOCKET!);
+    for (const bad of ['a/b', '..', '.hidden', 'new\nline', 'bell\x07', 'x'.repeat(65), 'sp ace', '']) {
+      await expect(client.call('port.add', { vm: 'vm1', port: bad }), JSON.stringify(bad)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    }
+    expect(tree(d.dir)).toEqual(before);
+    expect(tree(join(d.dir, '..')).filter((p) => p.startsWith('escape'))).toEqual([]);
+    // Valid names work, and a port the device refuses (no free id) leaves nothing behind.
+    for (let i = 1; i < 8; i++) await client.call('port.add', { vm: 'vm1', port: `p${i}` });
+    const full = tree(d.dir);
+    await expect(client.call('port.add', { vm: 'vm1', port: 'one-too-many' })).rejects.toMatchObject({ code: 'CONFLICT', reason: 'NO_FREE_PORT' });
+    expect(tree(d.dir)).toEqual(full);
+    client.close();
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+});
+
+describe('modes', () => {
+  it('under umask 0: sockets 0600, directories 0700', async () => {
+    const d = await startDaemon('', (dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]), 'umask 0');
+    const mode = (p: string) => (statSync(join(d.dir, p)).mode & 0o777).toString(8);
+    expect({
+      control: mode('control.sock'), vhost: mode('vm1.vhost.sock'), attach: mode('run/vm1/console.sock'),
+      runtimeDir: mode('run'), attachDir: mode('run/vm1'), logDir: mode('logs'), vmLogDir: mode('logs/vm1'),
+    }).toEqual({ control: '600', vhost: '600', attach: '600', runtimeDir: '700', attachDir: '700', logDir: '700', vmLogDir: '700' });
+    expect(statSync(join(d.dir, 'logs/vm1/console.log')).mode & 0o077).toBe(0);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+});
+
+describe('one VM that cannot be set up', () => {
+  it('is reported and skipped; the other VMs are served', async () => {
+    const d = await startDaemon('', (dir) => {
+      writeFileSync(join(dir, 'not-a-dir'), '');
+      return vmYaml(dir, 'good', [{ name: 'console', console: true }])
+        + vmYaml(dir, 'bad', [{ name: 'console', console: true }]).replace(join(dir, 'logs'), join(dir, 'not-a-dir', 'logs'));
+    });
+    expect(d.stderr()).toMatch(/VM bad not served \(SINK_FAILED\): .*ENOTDIR/);
+    expect(d.stderr()).toMatch(/serving 1 VM\(s\)/);
+    const ls = JSON.parse(runCli(['ls', '--json'], d.env).stdout) as { vms: { name: string }[] };
+    expect(ls.vms.map((v) => v.name)).toEqual(['good']);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+});
