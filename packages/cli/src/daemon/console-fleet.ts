@@ -15,6 +15,7 @@ import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, typ
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
+import { AttachInput } from './attach-input.js';
 import { rateLimitedLogger, type RateLimitedDestination } from './rate-limit.js';
 import type { Stack } from './stack.js';
 
@@ -23,6 +24,10 @@ interface PortSinks {
   scrollback: Scrollback;
   log: PortLogOptions;
   attach: AttachServer;
+  /** The attach writer's input on its way into the backlog (pauses the writer when full). */
+  input: AttachInput;
+  /** Bytes of `send` calls refused because the backlog was full. */
+  refusedBytes: number;
   subscribers: Set<(chunk: Uint8Array) => void>;
   /** Set when the device reports the log failed (the port goes on without it). */
   logError: string | null;
@@ -109,7 +114,7 @@ export class ConsoleFleet implements Fleet {
     const sinks = vm.ports.get(p.name!)!;
     return {
       name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
-      bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: p.refusedSends,
+      bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: sinks.refusedBytes + sinks.input.dropped,
       attachPath: sinks.attach.path, logFile: sinks.log.path, logError: sinks.logError, size: p.size,
     };
   }
@@ -154,28 +159,27 @@ export class ConsoleFleet implements Fleet {
       undo();
       throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
     }
-    let attach: AttachServer;
+    let attach: AttachServer | null = null;
+    const input = new AttachInput(
+      (bytes) => device().send(port.name, bytes),
+      () => attach?.resumeInput(),
+      (err, bytes) => this.logger.warn({ vm: vm.name, port: port.name, bytes, err: (err as Error).message }, 'attach input refused'),
+    );
     try {
-      attach = await this.listenAttach(vm, port, attachPath, scrollback, device);
+      attach = await this.listenAttach(vm, port, attachPath, scrollback, input, device);
     } catch (err) {
       undo();
       throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
     }
-    return { cfg: port, scrollback, log, attach, subscribers: new Set(), logError: null, undo };
+    return { cfg: port, scrollback, log, attach, input, refusedBytes: 0, subscribers: new Set(), logError: null, undo };
   }
 
-  private listenAttach(vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, device: () => ConsoleDevice): Promise<AttachServer> {
+  private listenAttach(vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, input: AttachInput, device: () => ConsoleDevice): Promise<AttachServer> {
     const c = this.stack.console;
     return c.AttachServer.listen({
       path: attachPath,
       scrollback,
-      onInput: (bytes) => {
-        try {
-          device().send(port.name, bytes);
-        } catch (err) {
-          this.logger.warn({ vm: vm.name, port: port.name, err: (err as Error).message }, 'attach input refused');
-        }
-      },
+      onInput: (bytes) => input.push(bytes),
       onResize: ({ cols, rows }) => {
         try {
           device().resize(port.name, cols, rows);
@@ -228,6 +232,8 @@ export class ConsoleFleet implements Fleet {
       if (s) s.logError = error.message;
     });
     dev.on('features', () => { for (const s of ports.values()) s.logError = null; });
+    // Room in a port's backlog: attach input held for it goes on (and its writer resumes).
+    dev.on('wrote', () => { for (const s of ports.values()) if (s.input.waiting) s.input.drained(); });
     makePrivateDir(dirname(cfg.socket));
     const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: vmLog });
     backend.listen();
@@ -267,6 +273,7 @@ export class ConsoleFleet implements Fleet {
   async removePort(vmName: string, name: string): Promise<void> {
     const vm = findVm(this.vms, vmName);
     if (!vm.ports.has(name)) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
+    vm.ports.get(name)!.input.discard();
     vm.ports.delete(name);
     await vm.device.removePort(name);
   }
@@ -284,7 +291,10 @@ export class ConsoleFleet implements Fleet {
       vm.device.send(port, data);
       return data.length;
     } catch (err) {
-      if ((err as { reason?: string }).reason === 'BACKLOG_FULL') return 0;
+      if ((err as { reason?: string }).reason === 'BACKLOG_FULL') {
+        this.sinks(vmName, port).s.refusedBytes += data.length;
+        return 0;
+      }
       throw err;
     }
   }

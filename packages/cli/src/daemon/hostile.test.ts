@@ -2,6 +2,7 @@
 // `vtcon serve` in a child process, guests (the seed's driver model over real vhost-user sockets)
 // in this process. Each case checks the daemon stays alive and bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -139,4 +140,43 @@ describe('one VM that cannot be set up', () => {
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
   });
+});
+
+describe('attach input into a guest that does not read', () => {
+  it('a 4 MiB paste pauses the writer instead of dropping: all of it reaches the guest, byte-exact', async () => {
+    const d = await startDaemon('', (dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }, { name: 'org.test.paste' }]));
+    const { driver } = await connectGuest(join(d.dir, 'vm1.vhost.sock'));
+    await waitFor(() => driver.portByName('org.test.paste'), 'the port in the guest');
+    const port = driver.portByName('org.test.paste')!;
+    // Deterministic bytes that do not start like a vtcon handshake (a raw client, as socat).
+    const paste = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0, x = 1; i < paste.length; i++) paste[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    paste[0] = 0;
+    const got: Buffer[] = [];
+    let gotBytes = 0;
+    port.on('data', (b) => {
+      got.push(Buffer.from(b));
+      gotBytes += b.length;
+    });
+    const sock = createConnection(join(d.dir, 'run', 'vm1', 'org.test.paste.sock'));
+    await new Promise<void>((resolve) => sock.once('connect', resolve));
+    sock.on('data', () => undefined);
+    const written = new Promise<void>((resolve) => sock.end(paste, resolve));
+    // The guest has not opened the port: the backlog fills and the writer is paused.
+    const client = await ControlClient.connect(d.env.VTCON_SOCKET!);
+    const info = async () => (await client.call<{ vms: { ports: { name: string; backlog: number; dropped: number }[] }[] }>('ls')).vms[0]!.ports.find((p) => p.name === 'org.test.paste')!;
+    await waitFor(async () => (await info()).backlog > 512 * 1024, 'the backlog to fill');
+    // Now the guest reads: everything arrives, in order, nothing dropped.
+    await port.open();
+    await waitFor(() => gotBytes >= paste.length, `4 MiB in the guest (${gotBytes} so far)`, 60_000);
+    await written;
+    expect(gotBytes).toBe(paste.length);
+    expect(Buffer.concat(got).equals(paste)).toBe(true);
+    expect((await info()).dropped).toBe(0);
+    client.close();
+    sock.destroy();
+    await driver.detach();
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  }, 120_000);
 });

@@ -127,6 +127,8 @@ export interface ConsoleDeviceEvents {
   'emergency-write': [byte: number];
   'features': [acked: bigint];
   'disconnected': [];
+  /** host→guest bytes of a port went into guest buffers: its backlog has room again. */
+  'wrote': [port: number, bytes: number];
   /** guest→host bytes of a port, after the sinks got them (a copy the listener owns). */
   'data': [port: number, bytes: Uint8Array];
 }
@@ -387,7 +389,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
         },
         wrote: (port, bytes, chains) => {
           const p = this.ports.get(port);
-          if (p) { p.bytesOut += bytes; p.chains += chains; }
+          if (p) { p.bytesOut += bytes; p.chains += chains; this.emit('wrote', port, bytes); }
         },
         queueFailed: (index, error) => this.onQueueFailed(index, error),
         inFlight: (port, delta) => {
