@@ -71,4 +71,14 @@ describe('examples/fleet.yaml', () => {
     expect(cfg.vms.map((v) => v.name)).toEqual(['web1', 'bsd1']);
     expect(cfg.vms[1]!.break).toBe('freebsd-altbreak');
   });
+
+  it('refuses a YAML alias bomb (billion laughs) as a config error with file:line', () => {
+    const levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + prev).join(',')}]`);
+    }
+    const [p] = problemsOf(levels.join('\n') + '\n');
+    expect(p).toMatchObject({ file: 'fleet.yaml', line: 2, message: expect.stringMatching(/aliases expand too far/) });
+  });
 });

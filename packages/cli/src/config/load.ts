@@ -3,8 +3,11 @@
 // operator can jump straight to it. Positions come from the yaml package's node ranges and
 // LineCounter; a missing field points at the object that should contain it.
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { configSchema, type Config } from './schema.js';
+
+/** Alias expansions a config may make; a YAML alias bomb exceeds it long before memory runs out. */
+const MAX_ALIAS_COUNT = 100;
 
 export interface ConfigProblem {
   file: string;
@@ -69,7 +72,17 @@ export function parseConfig(text: string, file = '<config>'): Config {
       }),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // yaml refuses an alias expansion past maxAliasCount ("billion laughs"): a config error at
+    // the first alias, not a crash.
+    let at = 0;
+    visit(doc, { Alias: (_key, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+    const { line, col } = pos(at);
+    throw new ConfigError('CONFIG_SYNTAX', [{ file, line, col, field: '', message: `aliases expand too far (${(err as Error).message}; at most ${MAX_ALIAS_COUNT} expansions)` }], err);
+  }
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
