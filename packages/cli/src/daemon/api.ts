@@ -21,6 +21,8 @@ export interface ReloadSummary {
   changedVms: string[];
   addedPorts: string[];
   removedPorts: string[];
+  /** Steps that failed (the rest were applied): "addVm web2", with the reason and message. */
+  failed: { step: string; reason: string; message: string }[];
 }
 
 const target = z.object({ vm: z.string().min(1), port: z.string().min(1) });

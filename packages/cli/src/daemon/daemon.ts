@@ -10,7 +10,7 @@ import { ControlServer } from '../control/server.js';
 import { makeHandlers, type ReloadSummary } from './api.js';
 import type { Fleet } from './fleet.js';
 import { DaemonLogFile } from './daemon-log.js';
-import { applyConfigDiff } from './reload.js';
+import { applyReload } from './reload.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -75,7 +75,7 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private reloading: Promise<ReloadSummary> | null = null;
-  private readonly signalHandlers: [NodeJS.Signals, () => void][] = [];
+  private readonly signalHandlers: [string, (arg: unknown) => void][] = [];
   /** VMs of the config that could not be set up at start (reported, not served). */
   readonly skipped: { vm: string; reason: string; message: string }[] = [];
 
@@ -121,7 +121,7 @@ export class Daemon {
   }
 
   private installSignals(): void {
-    const on = (sig: NodeJS.Signals, fn: () => void) => {
+    const on = (sig: string, fn: (arg: unknown) => void) => {
       process.on(sig, fn);
       this.signalHandlers.push([sig, fn]);
     };
@@ -135,10 +135,26 @@ export class Daemon {
         },
       );
     };
+    // A crash is the daemon's last log line: in daemon.logFile (written synchronously, so it is
+    // there before the exit) as well as on stderr, where an operator without the file looks.
+    const crash = (kind: string) => (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.logger.fatal({ err: e }, `crash: ${kind}; exiting`);
+      if (this.config.daemon.logFile) {
+        try {
+          process.stderr.write(`vtcon: crash: ${kind}: ${e.stack ?? e.message}\n`);
+        } catch {
+          // stderr gone: the log file has it
+        }
+      }
+      process.exit(1);
+    };
+    on('uncaughtException', crash('uncaught exception'));
+    on('unhandledRejection', crash('unhandled rejection'));
     on('SIGTERM', stop('SIGTERM'));
     on('SIGINT', stop('SIGINT'));
     on('SIGHUP', () => {
-      void this.reload().catch(() => undefined);
+      void this.reload().catch(() => undefined); // reload() logged it
     });
   }
 
@@ -147,22 +163,23 @@ export class Daemon {
     if (this.reloading) return this.reloading;
     const run = async () => {
       if (!this.opts.configPath) throw Object.assign(new Error('this daemon runs an embedded config; there is no file to reload'), { reason: 'NO_CONFIG_FILE' });
-      let next: Config;
-      try {
-        next = loadConfigFile(this.opts.configPath);
-      } catch (err) {
-        this.logger.error({ err: (err as Error).message }, 'reload: config rejected, keeping the running fleet');
-        throw err;
-      }
-      const summary = await applyConfigDiff(this.fleet!, this.config, next);
+      const next = loadConfigFile(this.opts.configPath);
+      const { summary, running } = await applyReload(this.fleet!, this.config, next);
       // Daemon-level settings (control socket, workers) need a restart; keep the running ones.
-      this.config = { ...next, daemon: this.config.daemon };
-      this.logger.info(summary, 'reload applied');
+      this.config = { ...running, daemon: this.config.daemon };
+      for (const f of summary.failed) this.logger.error(f, 'reload: step failed; the rest was applied (a later reload retries it)');
+      this.logger.info(summary, summary.failed.length > 0 ? 'reload partly applied' : 'reload applied');
       return summary;
     };
-    this.reloading = run().finally(() => {
-      this.reloading = null;
-    });
+    this.reloading = run()
+      .catch((err: unknown) => {
+        // Logged here, so SIGHUP (which has nobody to answer) loses nothing.
+        this.logger.error({ reason: (err as { reason?: string }).reason, err: (err as Error).message }, 'reload failed, keeping the running fleet');
+        throw err;
+      })
+      .finally(() => {
+        this.reloading = null;
+      });
     return this.reloading;
   }
 

@@ -10,7 +10,7 @@ import { connectGuest } from '@vtcon/console';
 import { ControlClient } from '../control/client.js';
 import { BIN, runCli, tempDir, vmYaml, waitFor } from '../testing/binary.js';
 
-interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; env: Record<string, string>; dir: string }
+interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; env: Record<string, string>; dir: string; configPath: string }
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -18,12 +18,12 @@ afterEach(() => {
 });
 
 /** `vtcon serve` on a config of `daemonYaml` (indented lines under daemon:) and `vms`. */
-async function startDaemon(daemonYaml: string, vms: (dir: string) => string, shell = ''): Promise<Daemon> {
+async function startDaemon(daemonYaml: string, vms: (dir: string) => string, shell = '', nodeArgs: string[] = []): Promise<Daemon> {
   const dir = tempDir('vtcon-hostile-');
   const control = join(dir, 'control.sock');
   const configPath = join(dir, 'fleet.yaml');
   writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${join(dir, 'run')}\n${daemonYaml.replace('LOGDIR', join(dir, 'daemon-logs'))}vms:\n${vms(dir)}`);
-  const argv = [BIN, 'serve', '--config', configPath];
+  const argv = [...nodeArgs, BIN, 'serve', '--config', configPath];
   const child = shell
     ? spawn('/bin/sh', ['-c', `${shell}; exec "$0" "$@"`, process.execPath, ...argv], { env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, argv, { env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -33,7 +33,7 @@ async function startDaemon(daemonYaml: string, vms: (dir: string) => string, she
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   await waitFor(() => err.includes('vtcon: serving') || child.exitCode !== null, 'the daemon to serve');
   if (child.exitCode !== null) throw new Error(`vtcon serve exited ${child.exitCode}: ${err}`);
-  return { child, exited, stderr: () => err, env: { VTCON_SOCKET: control }, dir };
+  return { child, exited, stderr: () => err, env: { VTCON_SOCKET: control }, dir, configPath };
 }
 
 describe('daemon log on a full disk', () => {
@@ -179,4 +179,45 @@ describe('attach input into a guest that does not read', () => {
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
   }, 120_000);
+});
+
+describe('reload', () => {
+  it('applies every step it can, reports the one that failed with its reason, and logs it', async () => {
+    const d = await startDaemon('', (dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    const cfg = readFileSync(d.configPath, 'utf8');
+    writeFileSync(join(d.dir, 'not-a-dir'), '');
+    // 'bad' (a logDir under a regular file) comes before 'good' and a new port of vm1.
+    const bad = vmYaml(d.dir, 'bad', [{ name: 'console' }]).replace(join(d.dir, 'logs'), join(d.dir, 'not-a-dir', 'logs'));
+    writeFileSync(d.configPath, cfg.replace('      - { name: console, console: true }', '      - { name: console, console: true }\n      - { name: extra, console: false }')
+      + bad + vmYaml(d.dir, 'good', [{ name: 'console' }]));
+    const client = await ControlClient.connect(d.env.VTCON_SOCKET!);
+    const summary = await client.call<{ addedVms: string[]; addedPorts: string[]; failed: { step: string; reason: string; message: string }[] }>('reload');
+    expect(summary.addedVms).toEqual(['good']);
+    expect(summary.addedPorts).toEqual(['vm1:extra']);
+    expect(summary.failed).toEqual([{ step: 'addVm bad', reason: 'SINK_FAILED', message: expect.stringMatching(/ENOTDIR/) }]);
+    const ls = await client.call<{ vms: { name: string; ports: { name: string }[] }[] }>('ls');
+    expect(ls.vms.map((v) => [v.name, v.ports.map((p) => p.name)])).toEqual([['vm1', ['console', 'extra']], ['good', ['console']]]);
+    await waitFor(() => /"step":"addVm bad".*reload: step failed/.test(d.stderr()), 'the failed step in the daemon log');
+    // A rejected config is logged too (SIGHUP has nobody else to tell).
+    writeFileSync(d.configPath, 'vms: [');
+    d.child.kill('SIGHUP');
+    await waitFor(() => /reload failed, keeping the running fleet/.test(d.stderr()), 'the rejected reload in the daemon log');
+    client.close();
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+});
+
+describe('a crash', () => {
+  it('leaves its trace in daemon.logFile as well as on stderr', async () => {
+    // A preloaded hook that throws from the event loop on SIGUSR2: an uncaught exception.
+    const hook = `data:text/javascript,process.on('SIGUSR2',()=>setImmediate(()=>{throw new Error('boom-from-test')}))`;
+    const d = await startDaemon('  logFile: LOGDIR/daemon.log\n', (dir) => vmYaml(dir, 'vm1', [{ name: 'console' }]), '', ['--import', hook]);
+    d.child.kill('SIGUSR2');
+    expect(await d.exited).toBe(1);
+    expect(d.stderr()).toMatch(/boom-from-test/);
+    const log = readFileSync(join(d.dir, 'daemon-logs', 'daemon.log'), 'utf8');
+    expect(log).toMatch(/"level":60.*boom-from-test.*crash: uncaught exception/);
+    expect(log).toMatch(/"stack":"Error: boom-from-test\\n/);
+  });
 });
