@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './load.js';
+import { CliError } from '../errors.js';
+import { parseConfig } from './load.js';
 
 function problemsOf(text: string) {
   try {
     parseConfig(text, 'fleet.yaml');
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).reason).toMatch(/^CONFIG_/);
+    return (err as CliError).problems;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a config error');
 }
 
 describe('parseConfig', () => {

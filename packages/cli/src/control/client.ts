@@ -1,9 +1,10 @@
 // Control API client used by every CLI command. One connection per command; requests are
-// matched to replies by id. Connection failures become ApiError('UNAVAILABLE'), which the CLI
+// matched to replies by id. Connection failures become CliError('UNAVAILABLE'), which the CLI
 // turns into exit code 3 with a hint to start a daemon.
 import { createConnection, type Socket } from 'node:net';
 import { NdjsonSplitter } from './ndjson.js';
-import { ApiError, type ErrorBody, type Reply } from './protocol.js';
+import { CliError } from '../errors.js';
+import type { ErrorBody, Reply } from './protocol.js';
 
 /** Longest reply line the client takes (a `logs --files` history, base64). */
 const CLIENT_MAX_LINE = 1024 * 1024 * 1024;
@@ -41,8 +42,8 @@ export class ControlClient {
         else p.reject(err);
       }
     };
-    socket.on('close', () => fail(new ApiError('UNAVAILABLE', `the daemon at ${path} closed the connection`)));
-    socket.on('error', (err) => fail(new ApiError('UNAVAILABLE', `control socket ${path}: ${err.message}`)));
+    socket.on('close', () => fail(new CliError('UNAVAILABLE', `the daemon at ${path} closed the connection`)));
+    socket.on('error', (err) => fail(new CliError('UNAVAILABLE', `control socket ${path}: ${err.message}`)));
   }
 
   static connect(path: string, timeoutMs = 5000): Promise<ControlClient> {
@@ -50,7 +51,7 @@ export class ControlClient {
       const socket = createConnection(path);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ApiError('UNAVAILABLE', `no answer from ${path} within ${timeoutMs} ms`));
+        reject(new CliError('UNAVAILABLE', `no answer from ${path} within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -59,7 +60,7 @@ export class ControlClient {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new ApiError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`));
+        reject(new CliError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`));
       });
     });
   }
@@ -76,7 +77,7 @@ export class ControlClient {
     if ('error' in reply) {
       this.pending.delete(Number(reply.id));
       const e: ErrorBody = reply.error;
-      p.reject(new ApiError(e.code, e.message, e.reason));
+      p.reject(CliError.fromWire(e));
     } else if ('result' in reply) {
       if (!p.onEvent) this.pending.delete(Number(reply.id));
       p.resolve(reply.result);

@@ -3,7 +3,7 @@
 // linear time, not a rescan of everything held per chunk. A line (LF excluded) longer than
 // maxLine bytes is refused with LINE_TOO_LONG as soon as it is known to be too long, so a peer
 // cannot make us hold more than maxLine + one chunk.
-import { ApiError } from './protocol.js';
+import { CliError } from '../errors.js';
 
 /** Longest control API line accepted, in bytes (a request or reply is far smaller). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -15,8 +15,7 @@ export class NdjsonSplitter {
   constructor(readonly maxLine = MAX_LINE_BYTES) {}
 
   /**
-   * The complete non-empty lines `chunk` ends, decoded as UTF-8. Throws ApiError('BAD_REQUEST',
-   * reason LINE_TOO_LONG); the splitter is unusable afterwards (the connection ends).
+   * The complete non-empty lines `chunk` ends, decoded as UTF-8. Throws CliError('LINE_TOO_LONG'); the splitter is unusable afterwards (the connection ends).
    */
   push(chunk: Uint8Array): string[] {
     const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -50,7 +49,7 @@ export class NdjsonSplitter {
     if (lineBytes > this.maxLine) {
       this.held = [];
       this.heldBytes = 0;
-      throw new ApiError('BAD_REQUEST', `line longer than ${this.maxLine} bytes; the connection is closed`, 'LINE_TOO_LONG');
+      throw new CliError('LINE_TOO_LONG', `line longer than ${this.maxLine} bytes; the connection is closed`, { scope: 'connection' });
     }
   }
 }

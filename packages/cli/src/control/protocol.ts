@@ -26,14 +26,3 @@ export type Reply =
   | { id: number | string; error: ErrorBody }
   | { id: number | string; event: string; data: unknown }
   | { id: number | string; end: true };
-
-export class ApiError extends Error {
-  readonly code: ErrorCode;
-  readonly reason: string | undefined;
-  constructor(code: ErrorCode, message: string, reason?: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-    this.reason = reason;
-  }
-}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from './client.js';
-import { ApiError } from './protocol.js';
+import { CliError } from '../errors.js';
 import { ControlServer } from './server.js';
 
 async function waitFor(cond: () => boolean, what: string): Promise<void> {
@@ -27,7 +27,7 @@ async function start(opts: ConstructorParameters<typeof ControlServer>[2] = {}, 
     unary: {
       echo: (p) => p,
       fail: () => {
-        throw new ApiError('NOT_FOUND', 'nothing here', 'VM_NOT_FOUND');
+        throw new CliError('VM_NOT_FOUND', 'nothing here');
       },
     },
     stream: {
@@ -53,7 +53,7 @@ async function start(opts: ConstructorParameters<typeof ControlServer>[2] = {}, 
         return { stream: true };
       },
     },
-    toError: (err) => (err instanceof ApiError ? { code: err.code, message: err.message, ...(err.reason ? { reason: err.reason } : {}) } : { code: 'INTERNAL', message: String(err) }),
+    toError: (err) => (err instanceof CliError ? { code: err.code, message: err.message, reason: err.reason } : { code: 'INTERNAL', message: String(err) }),
   }, opts);
   servers.push(server);
   await server.listen();

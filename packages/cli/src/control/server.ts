@@ -12,7 +12,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { makePrivateDir } from '../config/paths.js';
 import { MAX_LINE_BYTES, NdjsonSplitter } from './ndjson.js';
-import { ApiError, type ErrorBody, type Reply, type Request } from './protocol.js';
+import { CliError } from '../errors.js';
+import type { ErrorBody, Reply, Request } from './protocol.js';
 
 /** Unsent reply bytes one connection may have queued before it is ended as a slow consumer. */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
@@ -37,7 +38,7 @@ export type StreamHandler = (params: Record<string, unknown>, sink: StreamSink) 
 export interface Handlers {
   unary: Record<string, UnaryHandler>;
   stream: Record<string, StreamHandler>;
-  /** Maps a thrown error to the wire error (FleetError etc.). */
+  /** Maps a thrown error to the wire error (CliError's code and reason). */
   toError(err: unknown): ErrorBody;
 }
 
@@ -144,10 +145,10 @@ export class ControlServer {
     try {
       req = JSON.parse(line) as Request;
       if (typeof req !== 'object' || req === null || typeof req.method !== 'string' || (typeof req.id !== 'number' && typeof req.id !== 'string')) {
-        throw new ApiError('BAD_REQUEST', 'a request is {"id": number|string, "method": string, "params"?: object}');
+        throw new CliError('BAD_REQUEST', 'a request is {"id": number|string, "method": string, "params"?: object}');
       }
     } catch (err) {
-      send({ id: 0, error: err instanceof ApiError ? { code: err.code, message: err.message } : { code: 'BAD_REQUEST', message: 'request is not valid JSON' } });
+      send({ id: 0, error: err instanceof CliError ? { code: err.code, message: err.message, reason: err.reason } : { code: 'BAD_REQUEST', message: 'request is not valid JSON' } });
       return;
     }
     const params = (req.params && typeof req.params === 'object' ? req.params : {}) as Record<string, unknown>;
@@ -179,7 +180,7 @@ export class ControlServer {
         const first = await stream(params, sink);
         if (!closed) send({ id: req.id, result: first ?? { stream: true } });
       } else {
-        throw new ApiError('UNKNOWN_METHOD', `unknown method "${req.method}" (see API.md)`);
+        throw new CliError('UNKNOWN_METHOD', `unknown method "${req.method}" (see API.md)`);
       }
     } catch (err) {
       send({ id: req.id, error: this.handlers.toError(err) });
@@ -196,7 +197,7 @@ function refuseNonSocket(path: string): void {
     return;
   }
   if (!st.isSocket()) {
-    throw new ApiError('CONFLICT', `daemon.control ${path} exists and is not a socket; refusing to replace it (move it away or set another daemon.control)`, 'CONTROL_PATH_NOT_SOCKET');
+    throw new CliError('CONTROL_PATH_NOT_SOCKET', `daemon.control ${path} exists and is not a socket; refusing to replace it (move it away or set another daemon.control)`);
   }
   rmSync(path, { force: true });
 }

@@ -9,9 +9,10 @@ import { chmodSync, existsSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { nameProblem } from '../config/names.js';
+import { CliError, type CliReason } from '../errors.js';
 import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
-import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
+import { findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
@@ -52,7 +53,7 @@ const FEATURE_NAMES: [bigint, string][] = [
 ];
 
 /** ConsoleError reasons from ConsoleDevice.addPort → the fleet's. */
-const DEVICE_REASONS: Record<string, FleetError['reason']> = {
+const DEVICE_REASONS: Record<string, CliReason> = {
   PORT_ID_OUT_OF_RANGE: 'NO_FREE_PORT',
   PORT_EXISTS: 'PORT_EXISTS',
   FEATURE_NOT_NEGOTIATED: 'BAD_ARGUMENT',
@@ -125,7 +126,7 @@ export class ConsoleFleet implements Fleet {
    */
   private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDevice): Promise<PortSinks> {
     const bad = nameProblem('VM', vm.name) ?? nameProblem('port', port.name);
-    if (bad) throw new FleetError('BAD_ARGUMENT', bad);
+    if (bad) throw new CliError('BAD_ARGUMENT', bad);
     const c = this.stack.console;
     const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
     const log: PortLogOptions = {
@@ -157,7 +158,7 @@ export class ConsoleFleet implements Fleet {
       makePrivateDir(dirname(attachPath));
     } catch (err) {
       undo();
-      throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+      throw new CliError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
     }
     let attach: AttachServer | null = null;
     const input = new AttachInput(
@@ -169,7 +170,7 @@ export class ConsoleFleet implements Fleet {
       attach = await this.listenAttach(vm, port, attachPath, scrollback, input, device);
     } catch (err) {
       undo();
-      throw new FleetError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+      throw new CliError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
     }
     return { cfg: port, scrollback, log, attach, input, refusedBytes: 0, subscribers: new Set(), logError: null, undo };
   }
@@ -202,10 +203,10 @@ export class ConsoleFleet implements Fleet {
   }
 
   async addVm(cfg: VmConfig): Promise<void> {
-    if (this.vms.has(cfg.name)) throw new FleetError('VM_EXISTS', `VM "${cfg.name}" already exists`);
+    if (this.vms.has(cfg.name)) throw new CliError('VM_EXISTS', `VM "${cfg.name}" already exists`);
     let device: ConsoleDevice | null = null;
     const bad = nameProblem('VM', cfg.name) ?? cfg.ports.map((p) => nameProblem('port', p.name)).find((x) => x !== null);
-    if (bad) throw new FleetError('BAD_ARGUMENT', bad);
+    if (bad) throw new CliError('BAD_ARGUMENT', bad);
     const ports = new Map<string, PortSinks>();
     try {
       for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
@@ -254,7 +255,7 @@ export class ConsoleFleet implements Fleet {
 
   async addPort(vmName: string, cfg: PortConfig): Promise<PortInfo> {
     const vm = findVm(this.vms, vmName);
-    if (vm.ports.has(cfg.name)) throw new FleetError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
+    if (vm.ports.has(cfg.name)) throw new CliError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
     const sinks = await this.openSinks(vm.cfg, cfg, () => vm.device);
     let st: PortStats;
     try {
@@ -264,7 +265,7 @@ export class ConsoleFleet implements Fleet {
       sinks.undo();
       // The device says why in its error's reason; the message is for people. The fleet never
       // picks the id, so an id out of range means every id up to maxPorts is taken.
-      throw new FleetError(DEVICE_REASONS[(err as { reason?: string }).reason ?? ''] ?? 'BAD_ARGUMENT', (err as Error).message, { cause: err });
+      throw new CliError(DEVICE_REASONS[(err as { reason?: string }).reason ?? ''] ?? 'BAD_ARGUMENT', (err as Error).message, { cause: err });
     }
     vm.ports.set(cfg.name, sinks);
     return this.portInfo(vm, st);
@@ -272,7 +273,7 @@ export class ConsoleFleet implements Fleet {
 
   async removePort(vmName: string, name: string): Promise<void> {
     const vm = findVm(this.vms, vmName);
-    if (!vm.ports.has(name)) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
+    if (!vm.ports.has(name)) throw new CliError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
     vm.ports.get(name)!.input.discard();
     vm.ports.delete(name);
     await vm.device.removePort(name);
@@ -281,7 +282,7 @@ export class ConsoleFleet implements Fleet {
   private sinks(vmName: string, port: string): { vm: ConsoleVm; s: PortSinks } {
     const vm = findVm(this.vms, vmName);
     const s = vm.ports.get(port);
-    if (!s) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${port}"`);
+    if (!s) throw new CliError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${port}"`);
     return { vm, s };
   }
 
@@ -301,7 +302,7 @@ export class ConsoleFleet implements Fleet {
 
   resize(vmName: string, port: string, cols: number, rows: number): void {
     const { vm, s } = this.sinks(vmName, port);
-    if (!s.cfg.console) throw new FleetError('BAD_ARGUMENT', `${vmName}:${port} is not a console port; only console ports have a size`);
+    if (!s.cfg.console) throw new CliError('BAD_ARGUMENT', `${vmName}:${port} is not a console port; only console ports have a size`);
     vm.device.resize(port, cols, rows);
   }
 

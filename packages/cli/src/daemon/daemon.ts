@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config/load.js';
 import { defaultControlSocket, defaultRuntimeDir } from '../config/paths.js';
 import type { Config, VmConfig } from '../config/schema.js';
 import { ControlServer } from '../control/server.js';
+import { CliError } from '../errors.js';
 import { makeHandlers, type ReloadSummary } from './api.js';
 import type { Fleet } from './fleet.js';
 import { DaemonLogFile } from './daemon-log.js';
@@ -91,7 +92,7 @@ export class Daemon {
   async start(): Promise<void> {
     const path = this.controlPath;
     if (await probeSocket(path)) {
-      throw Object.assign(new Error(`a daemon is already running at ${path} (stop it, or set daemon.control in the config)`), { reason: 'DAEMON_RUNNING' });
+      throw new CliError('DAEMON_RUNNING', `a daemon is already running at ${path} (stop it, or set daemon.control in the config)`);
     }
     this.fleet = await this.opts.createFleet(this.config, this.logger);
     // One VM that cannot be served (a logDir it cannot write, a socket path taken) is reported
@@ -162,7 +163,7 @@ export class Daemon {
   reload(): Promise<ReloadSummary> {
     if (this.reloading) return this.reloading;
     const run = async () => {
-      if (!this.opts.configPath) throw Object.assign(new Error('this daemon runs an embedded config; there is no file to reload'), { reason: 'NO_CONFIG_FILE' });
+      if (!this.opts.configPath) throw new CliError('NO_CONFIG_FILE', 'this daemon runs an embedded config; there is no file to reload');
       const next = loadConfigFile(this.opts.configPath);
       const { summary, running } = await applyReload(this.fleet!, this.config, next);
       // Daemon-level settings (control socket, workers) need a restart; keep the running ones.
