@@ -84,4 +84,18 @@ describe('DaemonLogFile', () => {
     expect(statSync(join(dir, 'd', 'daemon.log')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dir, 'd'))).toBe(true);
   });
+
+  it('never rotates what is not a regular file (a logFile that is a null device stays one)', (ctx) => {
+    // A private null device node (what /dev/null is), so a regression renames nothing that matters.
+    const dir = tempDir('vtcon-dlog-');
+    const path = join(dir, 'null');
+    if (spawnSync('mknod', [path, 'c', '1', '3']).status !== 0) return ctx.skip();
+    const log = new DaemonLogFile({ path, maxBytes: 4096, keep: 2 });
+    for (let i = 0; i < 200; i++) log.write(`{"i":${i},"pad":"${'x'.repeat(100)}"}\n`);
+    log.close();
+    expect(readdirSync(dir)).toEqual(['null']);
+    expect(statSync(path).isCharacterDevice()).toBe(true);
+    expect(log.dropped).toBe(0);
+    rmSync(dir, { recursive: true });
+  });
 });

@@ -30,6 +30,7 @@ export class DaemonLogFile {
   /** Why the last write failed (errno code), or null while writes succeed. */
   failing: string | null = null;
   private torn = false;
+  private rotates = true;
 
   constructor(private readonly opts: DaemonLogOptions) {
     makePrivateDir(dirname(opts.path));
@@ -41,7 +42,7 @@ export class DaemonLogFile {
     const buf = Buffer.from(line, 'utf8');
     try {
       if (this.fd < 0) this.open();
-      if (this.size > 0 && this.size + buf.length > this.opts.maxBytes) this.rotate();
+      if (this.rotates && this.size > 0 && this.size + buf.length > this.opts.maxBytes) this.rotate();
       if (this.droppedNow > 0) {
         const note = `${this.torn ? '\n' : ''}${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, dropped: this.droppedNow, msg: `daemon log: ${this.droppedNow} line(s) dropped (${this.failing})` })}\n`;
         this.writeAll(Buffer.from(note, 'utf8'));
@@ -71,7 +72,10 @@ export class DaemonLogFile {
 
   private open(): void {
     this.fd = openSync(this.opts.path, 'a', 0o600);
-    this.size = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    this.size = st.size;
+    // Only a regular file is rotated: logFile may be /dev/null or a FIFO, never to be renamed.
+    this.rotates = st.isFile();
   }
 
   private writeAll(buf: Buffer): void {
