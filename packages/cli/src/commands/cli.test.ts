@@ -16,6 +16,17 @@ describe('vtcon with a bad config', () => {
     expect(r.stderr).toMatch(/fix the config file/);
   });
 
+  it('refuses a YAML alias bomb with file:line and exit 2', () => {
+    const file = join(tempDir(), 'bomb.yaml');
+    const levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
+    writeFileSync(file, levels.join('\n') + '\n');
+    const r = runCli(['serve', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:2:`);
+    expect(r.stderr).toMatch(/aliases expand too far/);
+  });
+
   it('reports a missing config file with exit 2', () => {
     const r = runCli(['serve', '--config', '/nonexistent/fleet.yaml']);
     expect(r.code).toBe(2);
@@ -245,7 +256,7 @@ describe('daemon signals', () => {
       await waitFor(() => ports().join() === 'console,new', 'the port swap');
       writeFileSync(d.configPath, 'vms: [ {name: broken');
       d.child.kill('SIGHUP');
-      await waitFor(() => /reload: config rejected/.test(d.stderr()), 'the rejected reload in the daemon log');
+      await waitFor(() => /reload failed, keeping the running fleet/.test(d.stderr()), 'the rejected reload in the daemon log');
       expect(ports()).toEqual(['console', 'new']);
     } finally {
       await d.stop();

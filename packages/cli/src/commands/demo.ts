@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError, ExitCode } from '../errors.js';
 import { c } from '../cli/output.js';
 import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
@@ -17,7 +17,7 @@ interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDi
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(ExitCode.USAGE, `${name} must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError('USAGE', `${name} must be a whole number from ${min} to ${max}`);
   return n;
 };
 
@@ -114,7 +114,7 @@ Then, from another terminal in the same directory:
         await daemon.stop();
         cleanUp();
         if ((err as { reason?: string }).reason === 'DAEMON_RUNNING') {
-          throw new CliError(ExitCode.RUNTIME, (err as Error).message, `the demo uses $VTCON_SOCKET / --socket when set: \`unset VTCON_SOCKET\` to give the demo its own socket`);
+          throw new CliError('RUNTIME', (err as Error).message, { hint: `the demo uses $VTCON_SOCKET / --socket when set: \`unset VTCON_SOCKET\` to give the demo its own socket` });
         }
         throw err;
       }

@@ -140,6 +140,8 @@ export interface ConsoleDeviceEvents {
   'control-rejected': [reason: ConsoleErrorReason];
   'features': [acked: bigint];
   'disconnected': [];
+  /** host→guest bytes of a port went into guest buffers: its backlog has room again. */
+  'wrote': [port: number, bytes: number];
   /** guest→host bytes of a port, after the sinks got them (a copy the listener owns). */
   'data': [port: number, bytes: Uint8Array];
 }
@@ -403,7 +405,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
         },
         wrote: (port, bytes, chains) => {
           const p = this.ports.get(port);
-          if (p) { p.bytesOut += bytes; p.chains += chains; }
+          if (p) { p.bytesOut += bytes; p.chains += chains; this.emit('wrote', port, bytes); }
         },
         queueFailed: (index, error) => this.onQueueFailed(index, error),
         inFlight: (port, delta) => {
