@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createFleet } from '../daemon/create-fleet.js';
+import { launchWeb } from '../web/launch.js';
 
 export function register(program: Command): void {
   program
@@ -13,6 +14,9 @@ export function register(program: Command): void {
 Needs the device stack (@vtcon/console, @vtcon/transport and its native addon); if a piece is
 missing, serve exits 1 and says how to build it (\`npm ci\` from the repository root).
 The control socket is daemon.control from the config, else $VTCON_SOCKET, else the default.
+
+With a web: section (listen, tokens or tokenFile, tls, origins) serve also hosts the web
+console (\`vtcon web --help\`).
 
 Signals: SIGTERM/SIGINT drain the consoles, flush every log file and exit 0;
          SIGHUP re-reads the config and adds/removes VMs and ports without touching the others.
@@ -33,6 +37,10 @@ to max(number of ports, 8); guest RAM must be a shared memfd):
       const daemon = new Daemon({ config, configPath: opts.config, createFleet, handleSignals: true });
       await daemon.start();
       process.stderr.write(`vtcon: serving ${config.vms.length} VM(s); control socket ${daemon.controlPath}\n`);
+      if (config.web) {
+        const web = await launchWeb(config.web, daemon.controlPath);
+        process.stderr.write(`vtcon: web console ${web.server.url}${web.tokenFile ? `; login tokens in ${web.tokenFile}` : ''}\n`);
+      }
       // Stay alive until a signal handler exits the process.
       await new Promise<never>(() => undefined);
     });
