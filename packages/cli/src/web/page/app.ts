@@ -12,8 +12,8 @@ interface PortRow {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const terminals = new Map<string, TerminalView>();
-// For tests and the curious: the open terminals, by "vm:port".
-(window as unknown as { vtcon: unknown }).vtcon = { terminals };
+// For tests and the curious: the open terminals, by "vm:port", and a way to open one.
+(window as unknown as { vtcon: unknown }).vtcon = { terminals, open: (vm: string, port: string) => openTerminal(vm, port) };
 let poller: number | undefined;
 
 export function bytes(n: number): string {
@@ -69,11 +69,20 @@ function openTerminal(vm: string, port: string): void {
   }));
 }
 
-function cell(row: HTMLTableRowElement, text: string, cls = ''): HTMLTableCellElement {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (cls) td.className = cls;
-  return td;
+function newRow(p: PortRow): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  tr.dataset.port = `${p.vm}:${p.port}`;
+  for (let j = 0; j < 10; j++) tr.insertCell().className = j >= 4 && j <= 8 ? 'num' : '';
+  const actions = tr.insertCell();
+  const open = document.createElement('button');
+  open.className = 'open';
+  open.textContent = 'console';
+  open.addEventListener('click', () => openTerminal(p.vm, p.port));
+  const logs = document.createElement('button');
+  logs.textContent = 'logs';
+  logs.addEventListener('click', () => void showLogs(p.vm, p.port));
+  actions.append(open, ' ', logs);
+  return tr;
 }
 
 async function refresh(): Promise<void> {
@@ -84,32 +93,27 @@ async function refresh(): Promise<void> {
     return;
   }
   const body = ($('fleet') as HTMLTableElement).tBodies[0]!;
-  const rows = snap.rows.map((p, i) => {
-    const tr = document.createElement('tr');
-    tr.dataset.port = `${p.vm}:${p.port}`;
+  // Rows are rebuilt only when the set of ports changes; otherwise their cells are updated in
+  // place, so a button under the pointer stays the same element while the numbers move.
+  const keys = snap.rows.map((p) => `${p.vm}:${p.port}`).join(' ');
+  if (body.dataset.keys !== keys) {
+    body.replaceChildren(...snap.rows.map((p) => newRow(p)));
+    body.dataset.keys = keys;
+  }
+  snap.rows.forEach((p, i) => {
     const first = i === 0 || snap.rows[i - 1]!.vm !== p.vm;
-    cell(tr, first ? p.vm : '');
-    cell(tr, first ? p.state : '', p.state);
-    cell(tr, p.port + (p.console ? ' (console)' : ''));
-    cell(tr, p.guestOpen ? 'open' : 'closed', p.guestOpen ? '' : 'closed');
-    cell(tr, `${bytes(p.inPerSec)}/s`, 'num');
-    cell(tr, `${bytes(p.outPerSec)}/s`, 'num');
-    cell(tr, bytes(p.bytesIn), 'num');
-    cell(tr, bytes(p.bytesOut), 'num');
-    cell(tr, bytes(p.backlog), 'num');
-    cell(tr, p.size ? `${p.size.cols}x${p.size.rows}` : '-');
-    const actions = tr.insertCell();
-    const open = document.createElement('button');
-    open.className = 'open';
-    open.textContent = 'console';
-    open.addEventListener('click', () => openTerminal(p.vm, p.port));
-    const logs = document.createElement('button');
-    logs.textContent = 'logs';
-    logs.addEventListener('click', () => void showLogs(p.vm, p.port));
-    actions.append(open, ' ', logs);
-    return tr;
+    const values = [
+      first ? p.vm : '', first ? p.state : '', p.port + (p.console ? ' (console)' : ''), p.guestOpen ? 'open' : 'closed',
+      `${bytes(p.inPerSec)}/s`, `${bytes(p.outPerSec)}/s`, bytes(p.bytesIn), bytes(p.bytesOut), bytes(p.backlog),
+      p.size ? `${p.size.cols}x${p.size.rows}` : '-',
+    ];
+    const cells = body.rows[i]!.cells;
+    values.forEach((v, j) => {
+      if (cells[j]!.textContent !== v) cells[j]!.textContent = v;
+    });
+    cells[1]!.className = p.state;
+    cells[3]!.className = p.guestOpen ? '' : 'closed';
   });
-  body.replaceChildren(...rows);
   document.body.dataset.fleetAt = String(Date.now());
 }
 
