@@ -12,7 +12,7 @@ import { Daemon, makeLogger } from '../daemon/daemon.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
 import { startConsoleGuests } from '../daemon/console-guests.js';
-import { launchWeb, type WebLaunch } from '../web/launch.js';
+import type { WebLaunch } from '../web/launch.js';
 import { webSchema } from '../web/web-config.js';
 
 interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; web?: boolean | string }
@@ -97,7 +97,7 @@ Then, from another terminal in the same directory, run the lines the demo prints
         guests = await startConsoleGuests(config.vms);
         if (opts.web) {
           const listen = typeof opts.web === 'string' ? opts.web : '127.0.0.1:8080';
-          web = await launchWeb(webSchema.parse({ listen, tokenFile: join(runtimeDir, 'web-tokens') }), daemon.controlPath);
+          web = await (await import('../web/launch.js')).launchWeb(webSchema.parse({ listen, tokenFile: join(runtimeDir, 'web-tokens') }), daemon.controlPath);
         }
       } catch (err) {
         await guests?.stop();

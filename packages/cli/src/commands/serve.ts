@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createFleet } from '../daemon/create-fleet.js';
-import { launchWeb } from '../web/launch.js';
 
 export function register(program: Command): void {
   program
@@ -38,7 +37,7 @@ to max(number of ports, 8); guest RAM must be a shared memfd):
       await daemon.start();
       process.stderr.write(`vtcon: serving ${config.vms.length} VM(s); control socket ${daemon.controlPath}\n`);
       if (config.web) {
-        const web = await launchWeb(config.web, daemon.controlPath);
+        const web = await (await import('../web/launch.js')).launchWeb(config.web, daemon.controlPath);
         process.stderr.write(`vtcon: web console ${web.server.url}${web.tokenFile ? `; login tokens in ${web.tokenFile}` : ''}\n`);
       }
       // Stay alive until a signal handler exits the process.

@@ -1,8 +1,8 @@
+// The web server (fastify) is imported only when used, so the other commands start without it.
 import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
 import { CliError, ExitCode } from '../cli/exit.js';
 import { loadConfigFile } from '../config/load.js';
-import { launchWeb } from '../web/launch.js';
 import { webSchema, WebError } from '../web/web-config.js';
 
 interface WebOpts { listen?: string; config?: string; tokenFile?: string }
@@ -35,7 +35,7 @@ Examples:
       const control = controlSocket(cmd.optsWithGlobals<GlobalOptions>());
       let web;
       try {
-        web = await launchWeb(parsed.data, control);
+        web = await (await import('../web/launch.js')).launchWeb(parsed.data, control);
       } catch (err) {
         if (err instanceof WebError) throw new CliError(err.reason === 'BAD_LISTEN' ? ExitCode.USAGE : ExitCode.RUNTIME, err.message);
         throw err;
