@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError } from '../errors.js';
 import { parseTarget } from '../cli/target.js';
 
 async function readStdin(): Promise<Buffer> {
@@ -32,17 +32,17 @@ has the port open. With --wait it returns when they are in the guest's receive b
     .action(async (targetArg: string, text: string, opts: { raw?: boolean; json?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const t = parseTarget(targetArg, true);
       const timeoutSec = Number(opts.timeout);
-      if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError(ExitCode.USAGE, `--timeout ${opts.timeout}: seconds between 0 and 3600`);
+      if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError('USAGE', `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
       const params = { vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) };
       const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) =>
         cl.call<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>('send', params));
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
-        throw new CliError(ExitCode.RUNTIME, `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, 'check the guest with `vtcon ls` (BACKLOG column) and retry later');
+        throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });
       }
       if (opts.wait && r.delivered === false) {
-        throw new CliError(ExitCode.RUNTIME, `the guest took ${r.accepted - (r.pending ?? 0)} of ${r.accepted} bytes within ${timeoutSec} s; the rest stay queued for it`, 'is the port open in the guest? see `vtcon ls` (GUEST column)');
+        throw new CliError('RUNTIME', `the guest took ${r.accepted - (r.pending ?? 0)} of ${r.accepted} bytes within ${timeoutSec} s; the rest stay queued for it`, { hint: 'is the port open in the guest? see `vtcon ls` (GUEST column)' });
       }
     });
 }
