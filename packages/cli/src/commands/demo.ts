@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError } from '../errors.js';
 import { c } from '../cli/output.js';
 import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
@@ -117,7 +117,9 @@ Then, from another terminal in the same directory:
         guests = await startConsoleGuests(config.vms);
         if (opts.web) {
           const listen = typeof opts.web === 'string' ? opts.web : '127.0.0.1:8080';
-          web = await (await import('../web/launch.js')).launchWeb(webSchema.parse({ listen, tokenFile: join(runtimeDir, 'web-tokens') }), daemon.controlPath);
+          const parsed = webSchema.safeParse({ listen, tokenFile: join(runtimeDir, 'web-tokens') });
+          if (!parsed.success) throw new CliError('USAGE', `--web ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+          web = await (await import('../web/launch.js')).launchWeb(parsed.data, daemon.controlPath);
         }
       } catch (err) {
         await guests?.stop();

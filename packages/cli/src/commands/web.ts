@@ -1,9 +1,9 @@
 // The web server (fastify) is imported only when used, so the other commands start without it.
 import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError } from '../errors.js';
 import { loadConfigFile } from '../config/load.js';
-import { webSchema, WebError } from '../web/web-config.js';
+import { webSchema } from '../web/web-config.js';
 
 interface WebOpts { listen?: string; config?: string; tokenFile?: string }
 
@@ -31,15 +31,9 @@ Examples:
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),
       });
-      if (!parsed.success) throw new CliError(ExitCode.USAGE, `web: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) throw new CliError('USAGE', `web: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const control = controlSocket(cmd.optsWithGlobals<GlobalOptions>());
-      let web;
-      try {
-        web = await (await import('../web/launch.js')).launchWeb(parsed.data, control);
-      } catch (err) {
-        if (err instanceof WebError) throw new CliError(err.reason === 'BAD_LISTEN' ? ExitCode.USAGE : ExitCode.RUNTIME, err.message);
-        throw err;
-      }
+      const web = await (await import('../web/launch.js')).launchWeb(parsed.data, control);
       process.stderr.write(`vtcon web: ${web.server.url} (daemon ${control})\n`);
       if (web.tokenFile) process.stderr.write(`vtcon web: login tokens in ${web.tokenFile}${web.created ? ' (created)' : ''}\n`);
       await new Promise<void>((resolve) => {

@@ -39,15 +39,15 @@ export async function startWebFleet(floodVms: number): Promise<WebFleet> {
 
 /** Guests on the flood VMs' sockets that write lines to every port as fast as it takes them. */
 export async function startFlood(dir: string, vms: string[]): Promise<{ stop(): Promise<void> }> {
-  const { console: c, transport: t } = await loadStack();
-  const drivers: InstanceType<typeof c.VtconDriver>[] = [];
+  const { guests: g, transport: t, native } = await loadStack();
+  const drivers: InstanceType<typeof g.VtconDriver>[] = [];
   let running = true;
   const loops: Promise<void>[] = [];
   for (const name of vms) {
-    const handle = new c.FrontendHandle((onConfigChange) => t.VhostUserFrontend.connect(join(dir, `${name}.vhost.sock`), { onConfigChange }), t.native);
-    const driver = new c.VtconDriver(handle);
+    const handle = new g.FrontendHandle((onConfigChange) => t.VhostUserFrontend.connect(join(dir, `${name}.vhost.sock`), { onConfigChange }), native);
+    const driver = new g.VtconDriver(handle);
     const started = new Set<number>();
-    const flood = (p: InstanceType<typeof c.VtconPort>) => {
+    const flood = (p: InstanceType<typeof g.VtconPort>) => {
       if (started.has(p.id)) return;
       started.add(p.id);
       loops.push((async () => {

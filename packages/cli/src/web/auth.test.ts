@@ -29,19 +29,19 @@ describe('token file', () => {
     const file = join(dir, 'loose-tokens');
     writeFileSync(file, 'write 0123456789abcdef0123\n', { mode: 0o644 });
     chmodSync(file, 0o644);
-    expect(() => loadOrCreateTokenFile(file)).toThrow(expect.objectContaining({ reason: 'TOKEN_FILE_UNSAFE' }));
+    expect(() => loadOrCreateTokenFile(file)).toThrow(expect.objectContaining({ reason: 'CONFIG_INVALID', exitCode: 2, hint: `chmod 600 ${file}`, message: expect.stringMatching(/readable by others \(mode 644\)/) }));
   });
 
   it('is refused through a symlink (O_NOFOLLOW)', () => {
     const real = join(dir, 'real-tokens');
     writeFileSync(real, 'write 0123456789abcdef0123\n', { mode: 0o600 });
     symlinkSync(real, join(dir, 'link-tokens'));
-    expect(() => loadOrCreateTokenFile(join(dir, 'link-tokens'))).toThrow(expect.objectContaining({ reason: 'TOKEN_FILE_UNSAFE' }));
+    expect(() => loadOrCreateTokenFile(join(dir, 'link-tokens'))).toThrow(expect.objectContaining({ reason: 'CONFIG_INVALID', message: expect.stringMatching(/is a symbolic link/) }));
   });
 
   it('rejects short tokens and unknown roles with the line number', () => {
     expect(() => parseTokenFile('# c\nwrite short\n', 'f')).toThrow(/f:2:/);
-    expect(() => parseTokenFile('admin 0123456789abcdef0123\n', 'f')).toThrow(expect.objectContaining({ reason: 'TOKEN_FILE_INVALID' }));
+    expect(() => parseTokenFile('admin 0123456789abcdef0123\n', 'f')).toThrow(expect.objectContaining({ reason: 'CONFIG_INVALID', message: expect.stringMatching(/^f:1: expected/) }));
   });
 });
 

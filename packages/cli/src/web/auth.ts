@@ -7,7 +7,8 @@
 // after an idle period.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { WebError, type WebRole } from './web-config.js';
+import { CliError } from '../errors.js';
+import type { WebRole } from './web-config.js';
 
 export const SESSION_COOKIE = 'vtcon_session';
 const MAX_SESSIONS = 1000;
@@ -31,7 +32,7 @@ export function parseTokenFile(text: string, file: string): WebToken[] {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const m = /^(read|write)\s+(\S{16,256})$/.exec(line);
-    if (!m) throw new WebError('TOKEN_FILE_INVALID', `${file}:${i + 1}: expected "read <token>" or "write <token>" (token: 16-256 characters)`);
+    if (!m) throw new CliError('CONFIG_INVALID', `${file}:${i + 1}: expected "read <token>" or "write <token>" (token: 16-256 characters)`);
     out.push({ role: m[1] as WebRole, token: m[2]! });
   });
   return out;
@@ -48,7 +49,9 @@ export function loadOrCreateTokenFile(file: string): { tokens: WebToken[]; creat
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new WebError('TOKEN_FILE_UNSAFE', `token file ${file}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new CliError('CONFIG_INVALID', `token file ${file} is a symbolic link`, { hint: 'name the file itself', cause: err });
+    if (code !== 'ENOENT') throw new CliError('CONFIG_UNREADABLE', `token file ${file}: ${(err as Error).message}`, { cause: err });
     const tokens: WebToken[] = [{ role: 'write', token: newToken() }, { role: 'read', token: newToken() }];
     const w = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
@@ -61,9 +64,9 @@ export function loadOrCreateTokenFile(file: string): { tokens: WebToken[]; creat
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new WebError('TOKEN_FILE_UNSAFE', `token file ${file} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) throw new WebError('TOKEN_FILE_UNSAFE', `token file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-    if (st.size > MAX_TOKEN_FILE) throw new WebError('TOKEN_FILE_INVALID', `token file ${file} is larger than ${MAX_TOKEN_FILE} bytes`);
+    if (!st.isFile()) throw new CliError('CONFIG_INVALID', `token file ${file} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) throw new CliError('CONFIG_INVALID', `token file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, { hint: `chmod 600 ${file}` });
+    if (st.size > MAX_TOKEN_FILE) throw new CliError('CONFIG_INVALID', `token file ${file} is larger than ${MAX_TOKEN_FILE} bytes`);
     return { tokens: parseTokenFile(readFileSync(fd, 'utf8'), file), created };
   } finally {
     closeSync(fd);
@@ -75,7 +78,7 @@ export class Auth {
   private readonly sessions = new Map<string, Session>();
 
   constructor(tokens: WebToken[], private readonly now: () => number = Date.now) {
-    if (tokens.length === 0) throw new WebError('NO_TOKENS', 'the web console has no login tokens (web.tokens or web.tokenFile)');
+    if (tokens.length === 0) throw new CliError('CONFIG_INVALID', 'the web console has no login tokens (web.tokens or web.tokenFile)');
     this.tokens = tokens.map((t) => ({ digest: digest(t.token), role: t.role }));
   }
 

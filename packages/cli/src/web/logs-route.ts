@@ -2,9 +2,9 @@
 // (case-insensitive, matched on the text without terminal escapes); with download=1, the whole
 // log file history as an attachment. Reads go through the control API's `logs` method.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isValidName } from '../config/names.js';
 import type { DaemonLink } from './daemon-link.js';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_VIEW_LINES = 5000;
 /** CSI/OSC sequences and other C0 controls except tab and newline. */
 const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.|[\x00-\x08\x0b-\x1f\x7f]/g;
@@ -27,7 +27,7 @@ export function registerLogRoutes(app: FastifyInstance, link: DaemonLink, needSe
     const q = req.query as Record<string, string | undefined>;
     const vm = q.vm ?? '';
     const port = q.port ?? '';
-    if (!NAME.test(vm) || !NAME.test(port)) return reply.code(400).send({ error: 'vm and port required' });
+    if (!isValidName(vm) || !isValidName(port)) return reply.code(400).send({ error: 'vm and port required' });
     const search = (q.q ?? '').slice(0, 200);
     const download = q.download === '1';
     let r: { data: string; logFile: string | null };

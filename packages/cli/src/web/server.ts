@@ -15,7 +15,9 @@ import { Auth, SESSION_COOKIE, type Session } from './auth.js';
 import { bridgeConsole } from './console-bridge.js';
 import { DaemonLink } from './daemon-link.js';
 import { registerLogRoutes } from './logs-route.js';
-import { isLoopback, parseListen, WebError, type WebConfig, type WebRole } from './web-config.js';
+import { CliError } from '../errors.js';
+import { isValidName } from '../config/names.js';
+import { isLoopback, parseListen, type WebConfig, type WebRole } from './web-config.js';
 
 export interface WebServerOptions {
   config: WebConfig;
@@ -33,7 +35,6 @@ export interface WebServer {
 }
 
 const PAGE_DIR = fileURLToPath(new URL('../../dist/web/page/', import.meta.url));
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 declare module 'fastify' {
@@ -45,7 +46,7 @@ function loadPage(dir: string): Record<string, { type: string; body: Buffer }> {
     try {
       return { type, body: readFileSync(`${dir}/${name}`) };
     } catch (err) {
-      throw new WebError('PAGE_NOT_BUILT', `the web page is not built (${dir}${name} missing): run \`npx nx run @vtcon/cli:build\``, { cause: err });
+      throw new CliError('STACK_NOT_BUILT', `the web page is not built (${dir}${name} missing)`, { hint: 'run `npx nx run @vtcon/cli:build`', cause: err });
     }
   };
   return {
@@ -74,7 +75,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     try {
       https = { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) };
     } catch (err) {
-      throw new WebError('TLS_UNREADABLE', `web.tls: ${(err as Error).message}`, { cause: err });
+      throw new CliError('CONFIG_UNREADABLE', `web.tls: ${(err as Error).message}`, { cause: err });
     }
   }
   const app = (https ? fastify({ https, logger: false }) : fastify({ logger: false })) as unknown as FastifyInstance;
@@ -132,7 +133,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (!originOk(req)) return reply.code(403).send({ error: 'cross-origin WebSocket refused' });
       if (!req.session) return reply.code(401).send({ error: 'log in first' });
       const q = req.query as Record<string, string | undefined>;
-      if (!NAME.test(q.vm ?? '') || !NAME.test(q.port ?? '')) return reply.code(400).send({ error: 'vm and port required' });
+      if (!isValidName(q.vm) || !isValidName(q.port)) return reply.code(400).send({ error: 'vm and port required' });
     },
   }, (ws, req) => {
     const q = req.query as Record<string, string>;

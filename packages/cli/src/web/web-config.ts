@@ -1,6 +1,8 @@
-// The `web:` config section (vtcon serve hosts the web console when it is present) and the web
-// layer's one error type. Defaults are the safe ones: loopback only, no TLS, a token file.
+// The `web:` config section (vtcon serve hosts the web console when it is present). Defaults are
+// the safe ones: loopback only, no TLS, a token file. The web layer's startup problems are
+// CliErrors (errors.ts): the token file and TLS files are config, so CONFIG_* reasons.
 import { z } from 'zod';
+import { CliError } from '../errors.js';
 
 export const webTokenSchema = z.strictObject({
   /** Long enough that guessing is hopeless even without the login rate limit. */
@@ -30,25 +32,11 @@ export const webSchema = z.strictObject({
 export type WebConfig = z.infer<typeof webSchema>;
 export type WebRole = z.infer<typeof webTokenSchema>['role'];
 
-export type WebErrorReason =
-  | 'BAD_LISTEN' | 'TOKEN_FILE_UNSAFE' | 'TOKEN_FILE_INVALID' | 'NO_TOKENS' | 'PAGE_NOT_BUILT' | 'TLS_UNREADABLE';
-
-/** The web layer's error: startup problems the operator fixes (scope: nothing else breaks). */
-export class WebError extends Error {
-  readonly reason: WebErrorReason;
-  readonly scope = 'none' as const;
-  constructor(reason: WebErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebError';
-    this.reason = reason;
-  }
-}
-
 /** Splits HOST:PORT ("[::1]:8080" too); port 0 asks the kernel for a free one. */
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(listen);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new WebError('BAD_LISTEN', `--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  if (!m || port > 65535) throw new CliError('USAGE', `listen address ${JSON.stringify(listen)}: expected HOST:PORT with a port up to 65535, e.g. 127.0.0.1:8080`);
   return { host: m[1] ?? m[2]!, port };
 }
 
