@@ -4,7 +4,7 @@
 set -euo pipefail
 # why each: the native addon (build-essential, python3 for node-gyp), foreign-backends.sh
 # (debian-archive-keyring), the CLI's terminal and conserver tests (tmux, conserver-*), the
-# benchmark dashboard's browser test (chromium).
+# benchmark dashboard's and the web console's browser tests (chromium).
 pkgs=(build-essential python3 debian-archive-keyring tmux chromium conserver-server conserver-client)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -17,6 +17,7 @@ import { register as serve } from './commands/serve.js';
 import { register as stats } from './commands/stats.js';
 import { register as who } from './commands/who.js';
 import { register as guest } from './commands/guest.js';
+import { register as web } from './commands/web.js';
 
 export function buildProgram(): Command {
   const program = new Command('vtcon')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
 Quick start (from the repository root; ./vtcon installs and builds on first use):
   ./vtcon demo                     # daemon + simulated guests over vhost-user, shows the fleet
   ./vtcon attach demo1             # in another terminal, after the export line the demo prints
+  ./vtcon demo --web               # the same, plus the fleet page and browser consoles
 
 Every client command finds the daemon at --socket PATH, else $VTCON_SOCKET, else the default.
 
@@ -43,7 +45,7 @@ ${EXIT_CODES_HELP}`);
   program.hook('preAction', (cmd) => {
     if (cmd.opts<{ color?: boolean }>().color === false) disableColor();
   });
-  for (const reg of [serve, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench, guest]) reg(program);
+  for (const reg of [serve, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench, guest, web]) reg(program);
   program.exitOverride();
   for (const sub of program.commands) {
     sub.exitOverride();

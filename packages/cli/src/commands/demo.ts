@@ -12,8 +12,10 @@ import { Daemon, makeLogger } from '../daemon/daemon.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
 import { startConsoleGuests } from '../daemon/console-guests.js';
+import type { WebLaunch } from '../web/launch.js';
+import { webSchema } from '../web/web-config.js';
 
-interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number }
+interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; web?: boolean | string }
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -60,6 +62,7 @@ export function register(program: Command): void {
     .option('--duration <S>', 'exit after S seconds (default: until Ctrl-C)', int('--duration', 1, 86400))
     .option('--refresh <S>', 'seconds between fleet tables when not on a TTY', int('--refresh', 1, 3600), 5)
     .option('--runtime-dir <DIR>', 'where sockets and logs go (default: a fresh temp dir, removed on exit)')
+    .option('--web [HOST:PORT]', 'also serve the fleet page with browser consoles (default 127.0.0.1:8080; port 0 picks a free one)')
     .addHelpText('after', `
 Each guest is @vtcon/console's SimulatedGuest on the seed's virtio-console driver model,
 connected to the daemon over a real vhost-user socket: a boot banner, then a shell that echoes
@@ -77,6 +80,7 @@ Examples:
   ./vtcon demo                       # from the repository root
   ./vtcon demo --guests 8 --ports 4
   ./vtcon demo --duration 30         # exits by itself
+  ./vtcon demo --web                 # plus the web console; prints its URL and a login token
 
 Then, from another terminal in the same directory:
   ./vtcon attach demo1               # Ctrl-] then . to detach
@@ -106,11 +110,19 @@ Then, from another terminal in the same directory:
         logger,
         createFleet: async (cfg, log) => (holder.fleet = await createFleet(cfg, log)),
       });
-      let guests: { stop(): Promise<void> };
+      let guests: { stop(): Promise<void> } | undefined;
+      let web: WebLaunch | undefined;
       try {
         await daemon.start();
         guests = await startConsoleGuests(config.vms);
+        if (opts.web) {
+          const listen = typeof opts.web === 'string' ? opts.web : '127.0.0.1:8080';
+          const parsed = webSchema.safeParse({ listen, tokenFile: join(runtimeDir, 'web-tokens') });
+          if (!parsed.success) throw new CliError('USAGE', `--web ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+          web = await (await import('../web/launch.js')).launchWeb(parsed.data, daemon.controlPath);
+        }
       } catch (err) {
+        await guests?.stop();
         await daemon.stop();
         cleanUp();
         if ((err as { reason?: string }).reason === 'DAEMON_RUNNING') {
@@ -137,6 +149,10 @@ Then, from another terminal in the same directory:
         `  ${self} logs -f ${first.name}:console`,
         `  ${self} stats --watch`,
         '',
+        ...(web ? [
+          `Web console: ${web.server.url}  (log in with the write token ${web.writeToken}; a read-only token is in ${web.tokenFile})`,
+          '',
+        ] : []),
       ].join('\n') + '\n');
 
       const tty = process.stdout.isTTY === true;
@@ -160,7 +176,8 @@ Then, from another terminal in the same directory:
       });
       clearInterval(timer);
       if (tty) process.stdout.write('\x1b[J');
-      await guests.stop();
+      await web?.server.close();
+      await guests!.stop();
       await daemon.stop();
       cleanUp();
       process.stdout.write('vtcon demo: stopped\n');

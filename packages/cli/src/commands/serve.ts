@@ -14,6 +14,9 @@ Needs the device stack (@vtcon/console, @vtcon/transport and its native addon); 
 missing, serve exits 1 and says how to build it (\`npm ci\` from the repository root).
 The control socket is daemon.control from the config, else $VTCON_SOCKET, else the default.
 
+With a web: section (listen, tokens or tokenFile, tls, origins) serve also hosts the web
+console (\`vtcon web --help\`).
+
 Signals: SIGTERM/SIGINT drain the consoles, flush every log file and exit 0;
          SIGHUP re-reads the config and adds/removes VMs and ports without touching the others.
 
@@ -38,6 +41,10 @@ No reconnect-ms: QEMU 11.1.3 with it aborts when vtcon restarts (see the README)
       await daemon.start();
       for (const v of daemon.skipped) process.stderr.write(`vtcon: VM ${v.vm} not served (${v.reason}): ${v.message}\n`);
       process.stderr.write(`vtcon: serving ${config.vms.length - daemon.skipped.length} VM(s); control socket ${daemon.controlPath}\n`);
+      if (config.web) {
+        const web = await (await import('../web/launch.js')).launchWeb(config.web, daemon.controlPath);
+        process.stderr.write(`vtcon: web console ${web.server.url}${web.tokenFile ? `; login tokens in ${web.tokenFile}` : ''}\n`);
+      }
       // Stay alive until a signal handler exits the process.
       await new Promise<never>(() => undefined);
     });

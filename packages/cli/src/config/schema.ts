@@ -1,6 +1,7 @@
 // The config schema (zod). One source of truth for validation, defaults and the TypeScript types
 // the daemon consumes. Names are the operator-facing ones documented in the README.
 import { z } from 'zod';
+import { webSchema } from '../web/web-config.js';
 import { isValidName, NAME_RULE } from './names.js';
 
 /** A VM or port name: it becomes a path component (attach socket, log file); see names.ts. */
@@ -68,6 +69,8 @@ export const configSchema = z
   .strictObject({
     daemon: daemonSchema.prefault({}),
     vms: z.array(vmSchema).default([]),
+    /** The web console `vtcon serve` hosts (src/web); absent: none. */
+    web: webSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seenVm = new Map<string, number>();
