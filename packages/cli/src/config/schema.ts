@@ -1,6 +1,7 @@
 // The config schema (zod). One source of truth for validation, defaults and the TypeScript types
 // the daemon consumes. Names are the operator-facing ones documented in the README.
 import { z } from 'zod';
+import { fleetSchema } from '../fleet/config.js';
 
 /** A VM or port name: it becomes a path component (attach socket, log file), so keep it tame. */
 const name = z
@@ -65,6 +66,8 @@ export const configSchema = z
   .strictObject({
     daemon: daemonSchema.prefault({}),
     vms: z.array(vmSchema).default([]),
+    /** Optional: join a fleet over NATS (see fleet/config.ts). Absent: single host, no NATS. */
+    fleet: fleetSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seenVm = new Map<string, number>();

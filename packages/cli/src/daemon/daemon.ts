@@ -59,6 +59,7 @@ export class Daemon {
   private config: Config;
   private fleet: Fleet | null = null;
   private server: ControlServer | null = null;
+  private fleetNode: { stop(): Promise<void> } | null = null;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private reloading: Promise<ReloadSummary> | null = null;
@@ -80,13 +81,19 @@ export class Daemon {
     }
     this.fleet = await this.opts.createFleet(this.config, this.logger);
     for (const vm of this.config.vms) await this.fleet.addVm(vm);
-    this.server = new ControlServer(path, makeHandlers({
+    const handlers = makeHandlers({
       fleet: this.fleet,
       config: () => this.config,
       reload: () => this.reload(),
       startedAt: this.startedAt,
-    }));
+    });
+    this.server = new ControlServer(path, handlers);
     await this.server.listen();
+    // Fleet mode only with `fleet:`; loaded on demand so single-host daemons never load NATS.
+    if (this.config.fleet) {
+      const { FleetNode } = await import('../fleet/node.js');
+      this.fleetNode = new FleetNode({ config: this.config.fleet, fleet: this.fleet, handlers, logger: this.logger });
+    }
     this.logger.info({ control: path, vms: this.config.vms.map((v) => v.name) }, 'daemon ready');
     if (this.opts.handleSignals) this.installSignals();
   }
@@ -141,6 +148,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       for (const [sig, fn] of this.signalHandlers.splice(0)) process.off(sig, fn);
       await this.server?.close();
+      await this.fleetNode?.stop();
       await this.fleet?.close();
       this.logger.info('stopped');
       await new Promise<void>((resolve) => this.logger.flush(() => resolve()));

@@ -1,0 +1,42 @@
+// Test support for fleet tests: the built `vtcon serve` with a `fleet:` section, and a guest port
+// driven from the test process (the seed driver model over the daemon's real vhost-user socket).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectGuest, type VtconDriver } from '@vtcon/console';
+import { BIN, vmYaml, waitFor } from './binary.js';
+
+export interface FleetDaemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; control: string }
+
+export function fleetConfig(dir: string, host: string, natsUrl: string, vms: { name: string; ports: { name: string; console?: boolean }[] }[], fleetExtra = ''): string {
+  const path = join(dir, `${host}.yaml`);
+  const hostDir = join(dir, host);
+  writeFileSync(path, `daemon:\n  control: ${join(hostDir, 'control.sock')}\n  runtimeDir: ${hostDir}\n`
+    + `fleet:\n  host: ${host}\n  heartbeatSeconds: 0.5\n  nats: { servers: "${natsUrl}" }\n${fleetExtra}`
+    + `vms:\n${vms.map((v) => vmYaml(hostDir, v.name, v.ports)).join('')}`);
+  return path;
+}
+
+export async function startFleetDaemon(configPath: string, dir: string): Promise<FleetDaemon> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], {
+    env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor(() => err.includes('daemon ready') || child.exitCode !== null, 'the daemon to start');
+  if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
+  const control = /"control":"([^"]+)"/.exec(err)?.[1] ?? '';
+  return { child, exited, stderr: () => err, control };
+}
+
+export interface GuestPort { driver: VtconDriver; write(b: Uint8Array): Promise<void> }
+
+export async function guestPort(socket: string, name: string): Promise<GuestPort> {
+  const { driver } = await connectGuest(socket, { txChunk: 4096 });
+  await waitFor(() => driver.portByName(name), `port ${name} in the guest`);
+  const p = driver.portByName(name)!;
+  if (!p.console) await p.open();
+  return { driver, write: (b) => p.write(b) };
+}
