@@ -71,10 +71,10 @@ describe('fleet output stream', () => {
     g = await guestPort(socket, port);
     await writeLines(2, 300);
     const log = logged();
-    const out = await waitFor(async () => {
+    const out = (await waitFor(async () => {
       const s = await streamed(nats, subject);
       return s.length >= log.length ? s : null;
-    }, 'the stream to catch up with the log', 30_000);
+    }, "the stream to catch up with the log", 30_000))!;
     expect(out.length).toBe(log.length);
     expect(out.equals(log)).toBe(true);
     await g.driver.detach();

@@ -8,11 +8,11 @@ import { BIN, vmYaml, waitFor } from './binary.js';
 
 export interface FleetDaemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; control: string }
 
-export function fleetConfig(dir: string, host: string, natsUrl: string, vms: { name: string; ports: { name: string; console?: boolean }[] }[], fleetExtra = ''): string {
+export function fleetConfig(dir: string, host: string, natsUrl: string, vms: { name: string; ports: { name: string; console?: boolean }[] }[], auth?: { user: string; password: string }): string {
   const path = join(dir, `${host}.yaml`);
   const hostDir = join(dir, host);
   writeFileSync(path, `daemon:\n  control: ${join(hostDir, 'control.sock')}\n  runtimeDir: ${hostDir}\n`
-    + `fleet:\n  host: ${host}\n  heartbeatSeconds: 0.5\n  nats: { servers: "${natsUrl}" }\n${fleetExtra}`
+    + `fleet:\n  host: ${host}\n  heartbeatSeconds: 0.5\n  nats: { servers: "${natsUrl}"${auth ? `, auth: { user: ${auth.user}, password: ${auth.password} }` : ''} }\n`
     + `vms:\n${vms.map((v) => vmYaml(hostDir, v.name, v.ports)).join('')}`);
   return path;
 }
