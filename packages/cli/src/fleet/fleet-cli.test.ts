@@ -1,11 +1,10 @@
 // The fleet CLI against real daemons on one real nats-server: two hosts, simulated guests
 // (`vtcon guest`, the seed driver model over vhost-user), every command through `--nats URL`.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, runCli, tempDir, waitFor } from '../testing/binary.js';
-import { fleetConfig, startFleetDaemon, type FleetDaemon } from '../testing/fleet-daemon.js';
+import { runCli, tempDir, waitFor } from '../testing/binary.js';
+import { fleetConfig, startFleetDaemon, startGuests, type FleetDaemon } from '../testing/fleet-daemon.js';
 import { natsServer, type NatsServer } from '../testing/nats.js';
 import type { ListedHost } from './client.js';
 
@@ -27,11 +26,7 @@ async function fleetOf(hosts: Record<string, string[]>, natsConf = '', auth?: { 
     const cfg = fleetConfig(dir, host, nats.url, vms.map((name) => ({ name, ports: [{ name: 'console', console: true }, { name: 'org.test.data' }] })), auth);
     daemons.set(host, await startFleetDaemon(cfg, dir));
     if (!guests) continue;
-    const g = spawn(process.execPath, [BIN, 'guest', ...vms.map((n) => `${n}=${join(dir, host, n + '.vhost.sock')}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(g);
-    let err = '';
-    g.stderr!.setEncoding('utf8').on('data', (x: string) => (err += x));
-    await waitFor(() => err.includes('connected'), 'simulated guests to connect');
+    children.push(await startGuests(dir, host, vms));
   }
   return { nats, dir, daemons };
 }

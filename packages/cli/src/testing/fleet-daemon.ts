@@ -31,6 +31,16 @@ export async function startFleetDaemon(configPath: string, dir: string): Promise
   return { child, exited, stderr: () => err, control };
 }
 
+/** `vtcon guest` (simulated guests that echo, as a shell would) on a fleet host's VM sockets. */
+export async function startGuests(dir: string, host: string, vms: string[]): Promise<ChildProcess> {
+  const g = spawn(process.execPath, [BIN, 'guest', ...vms.map((n) => `${n}=${join(dir, host, n + '.vhost.sock')}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  g.stderr!.setEncoding('utf8').on('data', (x: string) => (err += x));
+  await waitFor(() => err.includes('connected') || g.exitCode !== null, 'simulated guests to connect');
+  if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${err}`);
+  return g;
+}
+
 export interface GuestPort { driver: VtconDriver; write(b: Uint8Array): Promise<void> }
 
 export async function guestPort(socket: string, name: string): Promise<GuestPort> {
