@@ -106,7 +106,9 @@ export async function attach(url: string, t: HostTarget, o: { escape: string; re
         if (detach) done(`detached from ${label}`);
       };
       stdin.on('data', onInput);
-      if (!tty) stdin.once('end', () => setTimeout(() => done('input ended; detached'), 500));
+      // Piped input: detach once it ends, its keystrokes were acknowledged and the guest's answer
+      // had time to come back through the stream.
+      if (!tty) stdin.once('end', () => void sending.then(() => setTimeout(() => done('input ended; detached'), 2000)));
       stdin.resume();
     });
   });

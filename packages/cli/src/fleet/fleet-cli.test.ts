@@ -51,6 +51,11 @@ describe('fleet CLI over NATS', () => {
     expect(fleetCli(s, ['send', 'h2/b1:console', 'echo fleet-marker-7']).code).toBe(0);
     await waitFor(() => fleetCli(s, ['logs', 'h2/b1:console']).stdout.includes('fleet-marker-7'), 'the echo in the stream');
     expect(fleetCli(s, ['who', '--json', 'h2/b1:console']).code).toBe(0);
+    // attach from "another machine": keystrokes over request/reply, the echo back from the stream.
+    const att = fleetCli(s, ['attach', 'h1/a2'], {}, 'echo attached-round-trip\r');
+    expect(att.code).toBe(0);
+    expect(att.stdout).toContain('attached-round-trip');
+    expect(fleetCli(s, ['attach', '--read-only', 'h1/a2'], {}, 'echo never-sent\r').code).toBe(0);
     expect(fleetCli(s, ['send', 'h2/nope:console', 'x']).code).toBe(4);
     expect(fleetCli(s, ['send', 'h9/b1:console', 'x']).code).toBe(3);
     expect(fleetCli(s, ['send', 'b1:console', 'x']).code).toBe(2);
@@ -60,7 +65,8 @@ describe('fleet CLI over NATS', () => {
     await waitFor(() => hostsOf(s).find((h) => h.host === 'h2')?.status === 'down', 'h2 shown down', 10_000);
     expect(hostsOf(s).find((h) => h.host === 'h1')?.status).toBe('up');
     expect(fleetCli(s, ['logs', 'h2/b1:console']).stdout).toContain('fleet-marker-7');
-  }, 60_000);
+    expect(fleetCli(s, ['logs', 'h1/a2:console']).stdout).not.toContain('never-sent');
+  }, 150_000);
 
   it('propagates a full backlog to the remote sender instead of dropping bytes', async () => {
     // No guest: nothing reads the port, so its 1 MiB backlog fills.
