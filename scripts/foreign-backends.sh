@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions vhost-user back-ends that no one in vtcon wrote, for packages/transport's foreign tests
-# (src/foreign/*.test.ts), under .cache/foreign-backends/ (git-ignored), from Debian's archive.
+# (src/foreign/*.foreign.test.ts), under .cache/foreign-backends/ (git-ignored), from Debian's archive.
 #
 # Debian 12 (bookworm) has no virtiofsd package, so it comes from trixie: the package and its whole
 # library closure are downloaded into a private apt state (the host's apt is never touched),
@@ -28,7 +28,7 @@ for tool in apt-get dpkg-deb; do command -v "$tool" >/dev/null || die "'$tool' n
 
 stamp="$root/.complete"
 if [ -f "$stamp" ] && [ -x "$cache/bin/virtiofsd" ] && "$cache/bin/virtiofsd" --version >/dev/null 2>&1; then
-  log "cached: $(tr '\n' ' ' <"$stamp")"
+  log "virtiofsd for transport's test:foreign suite: cached ($(grep '^virtiofsd ' "$stamp" || echo virtiofsd))"
   exit 0
 fi
 
@@ -41,12 +41,11 @@ Suites: trixie trixie-updates
 Components: main
 Signed-By: $keyring
 SRC
-log "apt-get update (private state, trixie)"
+log "installing Debian trixie's virtiofsd into $cache for transport's test:foreign suite (a vhost-user back-end vtcon did not write); apt output in $apt_root/*.log"
 apt-get -q update >"$apt_root/update.log" 2>&1 || { tail -20 "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
 
 debs="$apt_root/var/cache/apt/archives"
 rm -f "$debs"/*.deb
-log "downloading ${packages[*]} and their closure (trixie)"
 apt-get -q -y install --download-only "${packages[@]}" >"$apt_root/install.log" 2>&1 \
   || { tail -20 "$apt_root/install.log" >&2; die "could not download ${packages[*]} from trixie"; }
 

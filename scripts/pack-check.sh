@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `npm pack` each library package, install the tarballs into a fresh project (the addon compiles
-# from source there too) and import them: proves the published packages work outside the monorepo.
+# from source there too) and import them: proves the published packages work outside the monorepo,
+# that every entry point the READMEs document resolves (`.`, `/testing`, transport's internal
+# `/native`), and that no test helper or syscall is exported from a package's `.`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(mktemp -d -t vtcon-pack.XXXXXX)"
@@ -12,10 +14,14 @@ cat > package.json <<'JSON'
 JSON
 npm install --no-audit --no-fund --loglevel=error ./vtcon-ring-0.1.0.tgz ./vtcon-transport-0.1.0.tgz ./vtcon-console-0.1.0.tgz
 cat > check.mjs <<'JS'
+// The imports the READMEs document, each from its entry point, used for real.
 import { GuestMemory } from '@vtcon/ring';
 import { makeTestQueue } from '@vtcon/ring/testing';
-import { native, VhostUserBackend } from '@vtcon/transport';
-import { ConsoleDevice } from '@vtcon/console';
+import { VhostUserBackend, VhostUserFrontend, NativeError } from '@vtcon/transport';
+import { EchoDevice, EchoTransfer } from '@vtcon/transport/testing';
+import * as native from '@vtcon/transport/native';
+import { ConsoleDevice, ConsoleWorkerPool, Scrollback, AttachServer, connectAttach, ConsoleError } from '@vtcon/console';
+import { serveDevice, connectGuest, VtconDriver, SimulatedGuest, Loopback } from '@vtcon/console/testing';
 const fd = native.memfdCreate('pack-check');
 native.ftruncate(fd, 4096);
 const sab = native.mmapShared(fd, 4096, 0);
@@ -24,7 +30,17 @@ native.releaseMapping(sab);
 native.close(fd);
 const { memory } = makeTestQueue({ size: 16 });
 const device = new ConsoleDevice({ ports: [{ name: 'console', console: true }] });
-if (!(memory instanceof GuestMemory) || typeof VhostUserBackend !== 'function' || device.queueCount < 4) throw new Error('unexpected exports');
-console.log('pack check: @vtcon/ring, @vtcon/transport (addon built from source), @vtcon/console import and run');
+const fns = { VhostUserBackend, VhostUserFrontend, NativeError, EchoDevice, EchoTransfer, ConsoleWorkerPool, Scrollback, AttachServer, connectAttach, ConsoleError, serveDevice, connectGuest, VtconDriver, SimulatedGuest, Loopback };
+const notFn = Object.entries(fns).filter(([, v]) => typeof v !== 'function').map(([k]) => k);
+if (!(memory instanceof GuestMemory) || device.queueCount < 4 || notFn.length) throw new Error(`unexpected exports: ${notFn.join(', ')}`);
+// Test helpers and the syscall layer stay out of the main entry points.
+const leaks = [
+  ['@vtcon/console', ['Loopback', 'SimulatedGuest', 'serveDevice', 'connectGuest', 'VtconDriver', 'FrontendHandle', 'ScriptedDevice']],
+  ['@vtcon/transport', ['native', 'memfdCreate', 'EchoDevice', 'EchoTransfer']],
+  ['@vtcon/ring', ['makeTestQueue', 'makeGuestMemory']],
+].flatMap(([pkg, names]) => import(pkg).then((m) => names.filter((n) => n in m).map((n) => `${pkg} exports ${n}`)));
+const leaked = (await Promise.all(leaks)).flat();
+if (leaked.length) throw new Error(`test helpers in a main entry point: ${leaked.join('; ')}`);
+console.log('pack check: @vtcon/ring, @vtcon/transport (addon built from source), @vtcon/console import and run; documented entry points resolve; no test helper in "."');
 JS
 node check.mjs

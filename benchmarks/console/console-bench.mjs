@@ -27,8 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 // VTCON_CONSOLE=/path/to/other/dist/index.js runs the daemon side on another build (A/B runs of
-// a change in one session).
-const { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice, Scrollback } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+// a change in one session); the guests and the harness are this build's.
+const { ConsoleDevice, ConsoleWorkerPool, Scrollback } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+const { connectGuest, serveDevice } = await import('@vtcon/console/testing');
 
 // A real gc() for the memory cases, without requiring node --expose-gc.
 setFlagsFromString('--expose-gc');

@@ -5,7 +5,7 @@
 // IPC: parent → {sockets, portsPerGuest, chunk, inflight}; child → {t:'ready'}; parent → 'go';
 // child → {t:'done', ns}. Parent → 'exit'. With cfg.trickleMs every port writes `chunk` bytes
 // every trickleMs ms from 'go' until 'stop' (background load for latency cases).
-import { connectGuest } from '@vtcon/console';
+import { connectGuest } from '@vtcon/console/testing';
 
 const cfg = JSON.parse(process.argv[2]);
 const guests = [];

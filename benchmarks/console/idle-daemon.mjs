@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-const { ConsoleDevice, ConsoleWorkerPool, serveDevice } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+const { ConsoleDevice, ConsoleWorkerPool } = await import(process.env.VTCON_CONSOLE ?? '@vtcon/console');
+const { serveDevice } = await import('@vtcon/console/testing');
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
 const here = dirname(fileURLToPath(import.meta.url));

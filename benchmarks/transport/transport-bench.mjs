@@ -16,7 +16,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VhostUserBackend, VhostUserFrontend, EchoDevice, EchoTransfer, native } from '@vtcon/transport';
+import { VhostUserBackend, VhostUserFrontend } from '@vtcon/transport';
+import { EchoDevice, EchoTransfer } from '@vtcon/transport/testing';
+import * as native from '@vtcon/transport/native';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = fileURLToPath(import.meta.url);

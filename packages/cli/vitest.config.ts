@@ -1,10 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
+// The tests run the CLI with NO_COLOR=1; a FORCE_COLOR from the caller (nx sets it) would make
+// every such child warn that NO_COLOR is ignored. Workers inherit this process's environment.
+delete process.env.FORCE_COLOR;
+
+// Unit and integration tests. Tests that drive programs vtcon did not write (*.foreign.test.ts:
+// virtiofsd, conserver) are the `test:foreign` suite (vitest.foreign.config.ts).
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'cli', include: ['src/**/*.test.ts'], exclude: ['src/**/*.foreign.test.ts', 'src/hostile/**'], sequence: { groupOrder: 0 } } },
+      {
+        // The hostile-peer suite (issue 11): each test runs a real daemon and times it (ls < 1 s,
+        // no victim stall > 1 s), so its files run one at a time, after the rest.
+        extends: true,
+        test: { name: 'hostile', include: ['src/hostile/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -8,9 +8,11 @@
 #   apt/     a private apt state (sources, lists, downloaded .debs); the host's apt is never touched.
 # Idempotent: each part carries a stamp of what it was built from and is rebuilt only when that
 # changes, so a second run does no network access and takes seconds.
-# Versions: tools/e2e/versions.lock, when present, is installed exactly; if the archive no longer has
-# a locked version we warn and resolve afresh. `setup.sh --update-lock` rewrites the lock from what
-# was resolved. What was used is always written to .cache/versions.txt and printed.
+# Versions: tools/e2e/versions.lock, when present, is installed exactly. Debian's backports archive
+# keeps only the newest build, so when a locked version is gone the newest one is taken instead
+# (for QEMU only within the locked upstream series, e.g. 11.1.x; another series stops setup),
+# the lock is rewritten to it and one line says so. `setup.sh --update-lock` re-pins on purpose.
+# What was used is always written to .cache/versions.txt and printed.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -106,14 +108,24 @@ provision_qemu() {
     log "QEMU: downloading the locked closure ($(echo "$pinned" | wc -l) packages)"
     # shellcheck disable=SC2086
     if ! apt-get -q -y install --download-only $pinned >"$apt_root/qemu.log" 2>&1; then
-      echo "[e2e setup] WARNING: the archive no longer has every version in $lock" >&2
-      grep -E '^E:' "$apt_root/qemu.log" | head -5 >&2 || true
-      echo "[e2e setup] WARNING: resolving qemu-system-x86 from trixie-backports afresh (run setup.sh --update-lock to re-pin)" >&2
       pinned=""
       fell_back=1
     fi
   fi
   if [ -z "$pinned" ]; then
+    # The locked upstream series (11.1 from 1:11.1.3+ds-1~bpo13+1), if any: only a build of it may replace the lock's.
+    local locked series newest
+    locked="$(awk '$1 == "qemu" && $2 == "qemu-system-x86" { print $3 }' "$lock" 2>/dev/null || true)"
+    series="$(echo "$locked" | sed -E 's/^([0-9]+:)?([0-9]+\.[0-9]+)\..*/\2/')"
+    newest="$(apt-cache madison qemu-system-x86 | awk -F' [|] ' '$3 ~ /trixie-backports/ { print $2; exit }')"
+    if [ -n "$series" ]; then
+      case "$newest" in
+        "$series".*|*:"$series".*) ;;
+        *) die "the archive serves qemu-system-x86 $newest, not $series.x as $lock pins: check it against vtcon, then run setup.sh --update-lock" ;;
+      esac
+      log "QEMU: $locked is no longer served; taking $newest (the newest $series.x) and re-pinning $lock"
+      update_lock=1
+    fi
     log "QEMU: resolving qemu-system-x86 from trixie-backports and downloading its closure"
     apt-get -q -y -t trixie-backports install --download-only qemu-system-x86 >"$apt_root/qemu.log" 2>&1 \
       || { cat "$apt_root/qemu.log" >&2; die "could not download qemu-system-x86 from trixie-backports"; }
@@ -181,9 +193,9 @@ provision_guest_packages() {
   if [ -n "$kernel$busybox" ]; then
     log "kernel + busybox: downloading the locked versions ($kernel $busybox)"
     if ! (cd "$dl" && apt-get -q download $kernel $busybox) >"$apt_root/guest.log" 2>&1; then
-      echo "[e2e setup] WARNING: the archive no longer has $kernel / $busybox; resolving afresh (run setup.sh --update-lock to re-pin)" >&2
+      log "kernel + busybox: $kernel / $busybox no longer served; taking the newest and re-pinning $lock"
       rm -f "$dl"/*.deb
-      kernel="" busybox="" fell_back=1
+      kernel="" busybox="" fell_back=1 update_lock=1
     fi
   fi
   if [ -z "$kernel$busybox" ]; then

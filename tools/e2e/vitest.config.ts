@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
-    // provisions (or checks) QEMU + guest first; unit runs (`npm test`) skip it, see package.json
-    globalSetup: process.env.VTCON_E2E_SKIP_SETUP === '1' ? [] : ['./global-setup.ts'],
+    // provisions (or checks) QEMU + guest first (unit runs, `npm test`, skip that, see package.json)
+    // and owns the run's temp root
+    globalSetup: ['./global-setup.ts'],
     testTimeout: 180_000,
     hookTimeout: 120_000,
     fileParallelism: false,

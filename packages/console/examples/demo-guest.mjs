@@ -4,7 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConsoleDevice, connectGuest, serveDevice } from '@vtcon/console';
+import { ConsoleDevice } from '@vtcon/console';
+import { connectGuest, serveDevice } from '@vtcon/console/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'vtcon-example-'));
 const socket = join(dir, 'vm.sock');

@@ -3,7 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConsoleDevice, ConsoleWorkerPool, connectGuest, serveDevice } from '@vtcon/console';
+import { ConsoleDevice, ConsoleWorkerPool } from '@vtcon/console';
+import { connectGuest, serveDevice } from '@vtcon/console/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'vtcon-pool-'));
 const pool = new ConsoleWorkerPool({ threads: 2 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceQueue } from './device-queue.js';
+import { MAX_INDIRECT_CHAIN } from './chain.js';
 import { VIRTQ_DESC_F_INDIRECT as IND, VIRTQ_DESC_F_NEXT as NEXT, VIRTQ_DESC_F_WRITE as WRITE } from './descriptor.js';
 import type { VirtqueueErrorReason } from './errors.js';
 import { makeTestQueue } from './testing.js';
@@ -106,6 +107,24 @@ describe('chain walk: each untrusted-input check has its own reason', () => {
     r.desc(0, table, 32, IND);
     r.publish(0);
     expectBroken(r.dev, 'CHAIN_TOO_LONG');
+  });
+  it('CHAIN_TOO_LONG: an indirect chain is cut at MAX_INDIRECT_CHAIN descriptors, whatever its table length', () => {
+    const r = rig(); // queue size 8
+    const entries = MAX_INDIRECT_CHAIN + 1;
+    const table = r.t.alloc.alloc(16 * entries, 16);
+    for (let i = 0; i < entries; i++) r.writeDescAt(table, i, r.buf, 4, i + 1 < entries ? NEXT : 0, i + 1);
+    r.desc(0, table, 16 * entries, IND);
+    r.publish(0);
+    expectBroken(r.dev, 'CHAIN_TOO_LONG');
+  });
+  it('an indirect chain longer than the queue, up to MAX_INDIRECT_CHAIN, is valid (Linux builds them)', () => {
+    const r = rig();
+    const n = MAX_INDIRECT_CHAIN;
+    const table = r.t.alloc.alloc(16 * n, 16);
+    for (let i = 0; i < n; i++) r.writeDescAt(table, i, r.buf, 4, i + 1 < n ? NEXT : 0, i + 1);
+    r.desc(0, table, 16 * n, IND);
+    r.publish(0);
+    expect(r.dev.popAvailable()?.readable.length).toBe(n);
   });
   it('INDIRECT_IN_INDIRECT (2.7.5.3.1)', () => {
     const r = rig();

@@ -5,7 +5,8 @@
  * Rules, each with the virtio 1.2 section it enforces:
  * - head and every `next` must be < the table's entry count          (2.7.5)
  * - a walk visits at most `size` descriptors (direct) and at most the
- *   indirect table's entry count (indirect), so a loop ends            (2.7.5.2)
+ *   indirect table's entry count and MAX_INDIRECT_CHAIN (indirect), so a
+ *   loop ends and one pop builds a bounded number of segments            (2.7.5.2, 2.7.5.3.1)
  * - VIRTQ_DESC_F_INDIRECT only if negotiated, never with NEXT, never
  *   inside an indirect table; table length > 0 and a multiple of 16    (2.7.5.3, 2.7.5.3.1)
  * - device-readable descriptors come before device-writable ones       (2.7.4.2)
@@ -21,6 +22,12 @@ import { VirtqueueError } from './errors.js';
 import type { GuestMemory, MemoryRegion } from './guest-memory.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './descriptor.js';
 import { VIRTQ_DESC_ADDR, VIRTQ_DESC_FLAGS, VIRTQ_DESC_LEN, VIRTQ_DESC_NEXT, VIRTQ_DESC_SIZE } from './layout.js';
+
+/**
+ * The longest indirect chain accepted when it exceeds the queue size: QEMU's VIRTQUEUE_MAX_SIZE,
+ * the most any front-end's virtqueue_pop takes from one indirect table.
+ */
+export const MAX_INDIRECT_CHAIN = 1024;
 
 /** A popped chain as views into guest memory (no copies). */
 export interface DescriptorChain {
@@ -265,11 +272,15 @@ export class ChainWalker {
     const table = resolveBuffer(this.#memory, addrLo, addrHi, len, SITE_INDIRECT_TABLE, head, 0);
     const base = addrHi * TWO_POW_32 + addrLo - table.guestPhysAddr;
     const count = len / VIRTQ_DESC_SIZE;
+    // Without a cap a 2^28-entry table whose entries loop would build 2^28 segments in one pop.
+    // The spec caps a chain at the queue size (2.7.5.3.1), but Linux puts more than that in an
+    // indirect table when the queue is small; QEMU accepts up to VIRTQUEUE_MAX_SIZE (1024).
+    const maxVisits = Math.min(count, Math.max(this.#size, MAX_INDIRECT_CHAIN));
     const dv = table.data;
     let idx = 0;
     for (let visited = 1; ; visited++) {
-      if (visited > count) {
-        throw new VirtqueueError('CHAIN_TOO_LONG', `chain ${head}: indirect chain longer than its ${count}-entry table: loop (spec 2.7.5.3.1)`);
+      if (visited > maxVisits) {
+        throw new VirtqueueError('CHAIN_TOO_LONG', `chain ${head}: indirect chain longer than ${maxVisits === count ? `its ${count}-entry table: loop` : `${maxVisits} descriptors`} (spec 2.7.5.3.1)`);
       }
       const o = base + idx * VIRTQ_DESC_SIZE;
       const dLo = dv.getUint32(o + VIRTQ_DESC_ADDR, true);

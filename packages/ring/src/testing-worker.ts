@@ -4,7 +4,8 @@
  * is given, and for each chain writes a u32 checksum of the readable bytes
  * into the first 4 writable bytes. Notifications are Atomics doorbells in
  * `control`: [0] kick counter (driver → device), [1] call counter
- * (device → driver). Loaded from dist/ (worker entry points must be JS).
+ * (device → driver). Tests load this source through scripts/lib/ts-hooks.mjs;
+ * others load dist/testing-worker.js.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RawChain } from './chain.js';

@@ -1,7 +1,7 @@
 /**
  * Two threads for real: the driver runs here, the device in a worker_threads
- * Worker (dist/testing-worker.js, so build first — the test target depends
- * on build), on one SharedArrayBuffer, with Atomics doorbells as kick/call.
+ * Worker (testing-worker.ts, the source, through the repo's TypeScript hooks in
+ * scripts/lib/ts-hooks.mjs), on one SharedArrayBuffer, with Atomics doorbells as kick/call.
  * 1e6 chains; per-chain and total checksums must match.
  */
 import { Worker } from 'node:worker_threads';
@@ -11,6 +11,10 @@ import { BufferPool, makeTestQueue } from './testing.js';
 import { checksum } from './testing-worker.js';
 
 const CHAINS = 1_000_000;
+const HOOKS = new URL('../../../scripts/lib/ts-hooks.mjs', import.meta.url).href;
+const ENTRY = new URL('./testing-worker.ts', import.meta.url).href;
+/** A worker running testing-worker.ts itself: vitest transforms only this thread. */
+const DEVICE_WORKER = `require('node:module').register(${JSON.stringify(HOOKS)}); import(${JSON.stringify(ENTRY)});`;
 const SIZE = 256;
 const PAYLOAD = 16;
 
@@ -25,7 +29,8 @@ describe('driver thread + device worker on one SharedArrayBuffer', () => {
       const dv = new DataView(region.buffer, region.offset, region.size);
       const control = new SharedArrayBuffer(8);
       const ctl = new Int32Array(control);
-      const worker = new Worker(new URL('../dist/testing-worker.js', import.meta.url), {
+      const worker = new Worker(DEVICE_WORKER, {
+        eval: true,
         workerData: { buffer: region.buffer, guestPhysAddr: region.guestPhysAddr, config: t.config, chains: CHAINS, control },
       });
       const result = new Promise<{ type: string; total: number; sum: number }>((resolve, reject) => {

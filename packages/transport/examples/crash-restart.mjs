@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VhostUserBackend, VhostUserFrontend, EchoDevice, EchoTransfer } from '../dist/index.js';
+import { VhostUserBackend, VhostUserFrontend } from '../dist/index.js';
+import { EchoDevice, EchoTransfer } from '../dist/testing.js';
 
 if (process.argv[2] === '--backend') {
   const [socketPath, killAfter] = [process.argv[3], Number(process.argv[4])];

@@ -4,7 +4,8 @@
 //   npm run build && node examples/echo.mjs [socket-path]
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VhostUserBackend, VhostUserFrontend, EchoDevice, EchoTransfer } from '../dist/index.js';
+import { VhostUserBackend, VhostUserFrontend } from '../dist/index.js';
+import { EchoDevice, EchoTransfer } from '../dist/testing.js';
 
 const socketPath = process.argv[2] ?? join(tmpdir(), `vtcon-echo-${process.pid}.sock`);
 const log = { info: (o, m) => console.log('backend:', m, JSON.stringify(o)), warn: console.warn, error: console.error, debug() {} };

@@ -4,6 +4,12 @@
  * with and without fds, over real Unix sockets. Checks: no crash, the backend keeps accepting,
  * and /proc/self/fd and memfd mappings in /proc/self/maps are flat before/after.
  *
+ * Hostile cases (issue 11): fds of every wrong kind where eventfds, memory or the backend
+ * channel belong (pipes, sockets, regular files, /dev/null, blocking eventfds, unsealed memfds);
+ * guest RAM the client shrinks after sending it (sealed: the shrink is refused; unsealed: the
+ * back-end must have refused the table, or the next ring access is SIGBUS); and half-closed
+ * connections (the client shuts down its read side, then asks for replies).
+ *
  *   node fuzz/fuzz-backend.mjs                      # CI: 100k cases or 50 s, whichever first
  *   VTCON_FUZZ_CASES=1000000 VTCON_FUZZ_SECONDS=600 VTCON_FUZZ_SEED=7 node fuzz/fuzz-backend.mjs
  *
@@ -11,10 +17,13 @@
  * up to 64 cases and are then dropped by the client (or closed earlier by the backend).
  * Needs the built package (npm run build).
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants as fsc, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VhostUserBackend, EchoDevice, encodeMessage, FrontendRequest, native } from '../dist/index.js';
+import { VhostUserBackend, encodeMessage, FrontendRequest } from '../dist/index.js';
+import { EchoDevice } from '../dist/testing.js';
+import * as native from '../dist/native.js';
 
 const CASES = Number(process.env.VTCON_FUZZ_CASES ?? 100_000);
 const SECONDS = Number(process.env.VTCON_FUZZ_SECONDS ?? 50);
@@ -49,12 +58,37 @@ function payloadFor(code) {
   }
 }
 
-/** fds to attach: eventfds and memfds of various sizes (closed by us right after sending). */
+const SEALS = native.F_SEAL_SHRINK | native.F_SEAL_GROW;
+/** Guest RAM as QEMU's memory-backend-memfd makes it: sealed against shrinking and growing. */
+function ram(size, sealed = true) {
+  const fd = native.memfdCreate('fuzz'); native.ftruncate(fd, size);
+  if (sealed) native.addSeals(fd, SEALS);
+  return fd;
+}
+/** socketPair peers kept open during a round, closed after it. */
+const extraFds = [];
+/** Set by main(): a FIFO and a regular file to open as wrong-kind fds. */
+const paths = { fifo: '', file: '' };
+/** Every kind of fd a hostile front-end could send where an eventfd, memory or a socket belongs. */
+const wrongKinds = [
+  () => openSync(paths.fifo, fsc.O_RDWR | fsc.O_NONBLOCK),
+  () => openSync(paths.fifo, fsc.O_RDWR), // a blocking pipe: a call fd like this blocked the daemon
+  () => { const [a, b] = native.socketPair(); native.close(b); return a; },
+  () => { const [a, b] = native.socketPair(); extraFds.push(b); return a; }, // a live peer, closed after the round
+  () => openSync(paths.file, 'r+'),
+  () => openSync('/dev/null', 'r+'),
+  () => { const e = native.eventfdCreate(); native.setNonBlocking(e, false); return e; },
+  () => ram(pick([4096, 0x10000, 0x30000]), false),
+];
+
+/** fds to attach: eventfds, memfds of various sizes and seals, and fds of the wrong kind (closed by us right after sending). */
 function makeFds(code) {
   const n = rnd() < 0.5 ? (code === FrontendRequest.SET_MEM_TABLE ? 1 + ri(3) : 1) : ri(3);
   return Array.from({ length: n }, () => {
-    if (rnd() < 0.5) return native.eventfdCreate();
-    const fd = native.memfdCreate('fuzz'); native.ftruncate(fd, pick([0, 4096, 0x10000, 0x30000])); return fd;
+    const r = rnd();
+    if (r < 0.35) return native.eventfdCreate();
+    if (r < 0.7) return ram(pick([0, 4096, 0x10000, 0x30000]), rnd() < 0.8);
+    return wrongKinds[ri(wrongKinds.length)]();
   });
 }
 
@@ -74,9 +108,30 @@ function oneCase(last) {
   return { bytes, fds };
 }
 
+/** A memory table whose memfd the client shrinks right after sending (sealed or not). */
+function shrinkCase() {
+  const sealed = rnd() < 0.5;
+  const fd = ram(0x20000, sealed);
+  const bytes = encodeMessage({ request: FrontendRequest.SET_MEM_TABLE, flags: 9, payload: { kind: 'memTable', regions: [{ guestPhysAddr: 0n, memorySize: 0x20000n, userAddr: 0x10000000n, mmapOffset: 0n }] } });
+  return { bytes, fds: [fd], shrink: true };
+}
+
+/** Well-formed requests carrying fds of the wrong kind, or memory that shrinks: they reach the fd checks. */
+function hostileCases() {
+  const m = (request, payload) => encodeMessage({ request, flags: 9, payload });
+  return Array.from({ length: 1 + ri(4) }, () => {
+    const r = rnd();
+    if (r < 0.25) return shrinkCase();
+    const fd = wrongKinds[ri(wrongKinds.length)]();
+    if (r < 0.75) return { bytes: m(pick([FrontendRequest.SET_VRING_KICK, FrontendRequest.SET_VRING_CALL, FrontendRequest.SET_VRING_ERR]), { kind: 'u64', value: BigInt(ri(2)) }), fds: [fd] };
+    if (r < 0.9) return { bytes: m(FrontendRequest.SET_MEM_TABLE, { kind: 'memTable', regions: [{ guestPhysAddr: 0n, memorySize: 0x1000n, userAddr: 0x10000000n, mmapOffset: 0n }] }), fds: [fd] };
+    return { bytes: m(FrontendRequest.SET_BACKEND_REQ_FD, { kind: 'none' }), fds: [fd] };
+  });
+}
+
 /** A valid prefix (features, memory, vring num/addr) so later cases reach deeper state. */
 function prefix() {
-  const fd = native.memfdCreate('fuzz-ram'); native.ftruncate(fd, 0x20000);
+  const fd = ram(0x20000);
   const m = (request, payload, flags = 9) => encodeMessage({ request, flags, payload });
   const out = [
     { bytes: m(FrontendRequest.GET_FEATURES, { kind: 'none' }, 1), fds: [] },
@@ -93,7 +148,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-fuzz-'));
+  paths.fifo = join(dir, 'fifo'); execFileSync('mkfifo', [paths.fifo]);
+  paths.file = join(dir, 'file'); closeSync(openSync(paths.file, 'w'));
   const errors = new Map();
+  let unhandled = 0;
+  process.on('unhandledRejection', (e) => { unhandled++; console.log('  unhandled rejection:', e); });
   const logger = { info() {}, debug() {}, warn() {}, error(o) { const k = o?.reason ?? 'other'; if (k === 'DEVICE_FAILED' && process.env.VTCON_FUZZ_VERBOSE) console.log(o); errors.set(k, (errors.get(k) ?? 0) + 1); } };
   const backend = new VhostUserBackend({ socketPath: join(dir, 'vm.sock'), createDevice: () => new EchoDevice(), logger });
   backend.listen();
@@ -105,7 +164,8 @@ async function main() {
   while (cases < CASES && Date.now() - t0 < SECONDS * 1000) {
     const n = 1 + ri(64);
     const list = rnd() < 0.3 ? prefix() : [];
-    for (let i = 0; i < n; i++) list.push(oneCase(i === n - 1));
+    if (rnd() < 0.3) list.push(...hostileCases());
+    for (let i = 0; i < n; i++) list.push(rnd() < 0.03 ? shrinkCase() : oneCase(i === n - 1));
     cases += await connectionRound(list);
     conns++;
   }
@@ -118,7 +178,7 @@ async function main() {
   const secs = (Date.now() - t0) / 1000;
   console.log(`fuzz-backend: seed ${startSeed}: ${cases} cases on ${conns} connections in ${secs.toFixed(1)} s; fds ${fds0} -> ${fds1}; memfd mappings ${maps0} -> ${maps1}`);
   console.log('  errors by reason:', JSON.stringify(Object.fromEntries([...errors].sort((a, b) => b[1] - a[1]))));
-  const ok = fds1 === fds0 && maps1 === maps0 && cases >= Math.min(CASES, 1);
+  const ok = fds1 === fds0 && maps1 === maps0 && unhandled === 0 && cases >= Math.min(CASES, 1);
   console.log(ok ? `${1} passed, 0 failed` : `0 passed, 1 failed`);
   if (!ok) process.exit(1);
   if (cases < CASES) console.log(`  note: time budget reached before ${CASES} cases`);
@@ -137,9 +197,15 @@ async function main() {
     });
     await backend.waitForConnection();
     let sent = 0;
+    // Half-close: from some point on the client no longer reads, and the back-end's replies fail.
+    const halfCloseAt = list.length > 0 && rnd() < 0.1 ? ri(list.length) : -1;
     for (const c of list) {
       if (eof) { for (const f of c.fds) native.close(f); continue; }
+      if (sent === halfCloseAt) { try { native.shutdown(fd, 'read'); } catch { /* already gone */ } }
       try { native.sendMsg(fd, c.bytes, c.fds); } catch { /* EPIPE/EAGAIN: backend closed or busy */ }
+      // Shrinking after the back-end may have mapped it: refused for sealed RAM (EPERM); an
+      // unsealed table must have been refused, or the back-end's next access is SIGBUS.
+      if (c.shrink) { await new Promise((r) => setImmediate(r)); try { native.ftruncate(c.fds[0], 0); } catch { /* sealed */ } }
       for (const f of c.fds) native.close(f);
       sent++;
       if (sent % 16 === 0) await new Promise((r) => setImmediate(r));
@@ -148,6 +214,7 @@ async function main() {
     w.stop();
     native.close(fd);
     await backend.idle();
+    for (const f of extraFds.splice(0)) native.close(f);
     return sent;
   }
 }

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <set>
+#include <utility>
+#include <vector>
 
 class FdWatch;
 
@@ -14,6 +16,9 @@ class FdWatch;
 struct AddonData {
   Napi::FunctionReference errorClass;  // NativeError from native.ts; builds every thrown error
   std::set<FdWatch*> activeWatches;    // stopped by the env cleanup hook when the thread exits
+  // (mapping id, bytes) released by this env and reported to V8 as external memory until the
+  // SAB is collected (syscalls.cc ReleaseMapping / ReconcileReleased).
+  std::vector<std::pair<uint64_t, size_t>> releasedPendingGc;
 };
 
 // Throws NativeError(reason 'SYSCALL_FAILED') carrying the errno name, number and syscall.

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <cstdio>
 #include <vector>
 
 #include "addon.h"
@@ -25,15 +27,42 @@ namespace {
 // Live mappings made by mmapShared, process-wide because SABs travel between threads. The
 // deleter runs on a V8 background thread after GC, so access is locked. Never freed: a deleter
 // may still run while the process exits.
-struct Mapping { size_t length; bool released; };
+// `id` tells a mapping apart from a later one at the same address (see ReconcileReleased).
+struct Mapping { size_t length; bool released; uint64_t id; };
 std::mutex mappingsLock;
 auto* mappings = new std::unordered_map<void*, Mapping>();
+auto* liveIds = new std::unordered_set<uint64_t>();
+uint64_t nextMappingId = 1;
+
+// Released ranges reported to V8 as external memory (see ReleaseMapping) whose deleter has run
+// since: hand the bytes back so V8's count does not drift. JS thread only (per env).
+void ReconcileReleased(Napi::Env env) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr || data->releasedPendingGc.empty()) return;
+  int64_t freed = 0;
+  {
+    std::lock_guard<std::mutex> lock(mappingsLock);
+    auto& pending = data->releasedPendingGc;
+    for (size_t k = 0; k < pending.size();) {
+      if (liveIds->count(pending[k].first) == 0) {
+        freed += static_cast<int64_t>(pending[k].second);
+        pending[k] = pending.back();
+        pending.pop_back();
+      } else {
+        k++;
+      }
+    }
+  }
+  if (freed > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -freed);
+}
 
 // memfd_create: guest RAM for the frontend role; the fd is what SET_MEM_TABLE sends to a backend.
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) ThrowInvalid(info.Env(), "memfdCreate", "name must be a string");
   std::string name = info[0].As<Napi::String>();
-  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  // ALLOW_SEALING: the frontend role seals guest RAM (F_SEAL_SHRINK) as QEMU does; a back-end
+  // refuses memory that could shrink under its mapping (SIGBUS).
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) ThrowErrno(info.Env(), "memfd_create", errno);
   return Napi::Number::New(info.Env(), fd);
 }
@@ -60,7 +89,11 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 void UnmapDeleter(void* data, size_t length, void*) {
   {
     std::lock_guard<std::mutex> lock(mappingsLock);
-    mappings->erase(data);
+    auto it = mappings->find(data);
+    if (it != mappings->end()) {
+      liveIds->erase(it->second.id);
+      mappings->erase(it);
+    }
   }
   munmap(data, length);
 }
@@ -72,11 +105,14 @@ Napi::Value MmapShared(const Napi::CallbackInfo& info) {
   int64_t size = ArgSize(info, 1, "mmapShared");
   int64_t offset = ArgSize(info, 2, "mmapShared");
   if (size == 0) ThrowInvalid(info.Env(), "mmapShared", "size must be > 0");
+  ReconcileReleased(info.Env());
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
   if (p == MAP_FAILED) ThrowErrno(info.Env(), "mmap", errno);
   {
     std::lock_guard<std::mutex> lock(mappingsLock);
-    (*mappings)[p] = Mapping{static_cast<size_t>(size), false};
+    uint64_t id = nextMappingId++;
+    (*mappings)[p] = Mapping{static_cast<size_t>(size), false, id};
+    liveIds->insert(id);
   }
   return Napi::Value(info.Env(), NewExternalSharedArrayBuffer(p, size, UnmapDeleter));
 }
@@ -85,21 +121,91 @@ Napi::Value MmapShared(const Napi::CallbackInfo& info) {
 // memory is no GC pressure, so a disconnecting VM's memfd would stay pinned indefinitely.
 // Replacing the pages drops our reference to the memfd now; the SAB stays valid (reads zeros)
 // and the deleter later unmaps the anonymous range.
+// MAP_NORESERVE: a private writable mapping is otherwise charged against the commit limit, so
+// replacing a region larger than RAM + swap (a 64 GiB sparse memfd) failed with ENOMEM under the
+// default heuristic overcommit. The replacement is never written (only stale readers see it).
+// The range still counts in VmSize until the SAB is collected, so the released bytes are
+// reported to V8 as external memory: that makes V8 collect soon (the deleter then unmaps), and
+// ReconcileReleased takes the bytes back once it has.
 Napi::Value ReleaseMapping(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   void* data = nullptr;
   size_t length = 0;
   if (!GetSharedArrayBufferRange(info[0], &data, &length)) {
-    ThrowInvalid(info.Env(), "releaseMapping", "expected a SharedArrayBuffer");
+    ThrowInvalid(env, "releaseMapping", "expected a SharedArrayBuffer");
   }
-  std::lock_guard<std::mutex> lock(mappingsLock);
-  auto it = mappings->find(data);
-  if (it == mappings->end() || it->second.length != length) {
-    ThrowInvalid(info.Env(), "releaseMapping", "not a mapping made by mmapShared");
+  ReconcileReleased(env);
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mappingsLock);
+    auto it = mappings->find(data);
+    if (it == mappings->end() || it->second.length != length) {
+      ThrowInvalid(env, "releaseMapping", "not a mapping made by mmapShared");
+    }
+    if (it->second.released) return env.Undefined();
+    void* p = mmap(data, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) ThrowErrno(env, "mmap", errno);  // the file mapping is still in place
+    it->second.released = true;
+    id = it->second.id;
   }
-  if (it->second.released) return info.Env().Undefined();
-  void* p = mmap(data, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-  if (p == MAP_FAILED) ThrowErrno(info.Env(), "mmap", errno);
-  it->second.released = true;
+  AddonData* ad = env.GetInstanceData<AddonData>();
+  if (ad != nullptr) {
+    ad->releasedPendingGc.emplace_back(id, length);
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(length));
+  }
+  return env.Undefined();
+}
+
+// ---- received fds: what kind of file, and make it non-blocking -------------------------------
+
+// fstat + fcntl(F_GETFL, F_GET_SEALS) + readlink(/proc/self/fd/N): everything a back-end needs to
+// check an fd a front-end sent before using it (eventfd for kick/call, sealed memfd for memory).
+// seals is -1 where the file cannot carry seals (EINVAL: not shmem/hugetlbfs).
+Napi::Value FdInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0, "fdInfo");
+  struct stat st;
+  if (fstat(fd, &st) < 0) ThrowErrno(env, "fstat", errno);
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) ThrowErrno(env, "fcntl", errno);
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0) {
+    if (errno != EINVAL) ThrowErrno(env, "fcntl", errno);
+    seals = -1;
+  }
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  char link[256];
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n < 0) ThrowErrno(env, "readlink", errno);
+  link[n] = 0;
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("mode", Napi::Number::New(env, st.st_mode));
+  r.Set("size", Napi::Number::New(env, static_cast<double>(st.st_size)));
+  r.Set("flags", Napi::Number::New(env, flags));
+  r.Set("seals", Napi::Number::New(env, seals));
+  r.Set("link", Napi::String::New(env, link));
+  return r;
+}
+
+// fcntl(F_SETFL, O_NONBLOCK): a received eventfd must never block a shared thread. It changes
+// the open file description, which the front-end shares (QEMU's eventfds are non-blocking anyway).
+// setNonBlocking(fd, false) clears it (tests build the blocking fds a hostile peer would send).
+Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "setNonBlocking");
+  bool on = !info[1].IsBoolean() || info[1].As<Napi::Boolean>().Value();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (want != flags && fcntl(fd, F_SETFL, want) < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  return info.Env().Undefined();
+}
+
+// fcntl(F_ADD_SEALS): the frontend role seals its guest RAM against shrinking, as QEMU does.
+Napi::Value AddSeals(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "addSeals");
+  int64_t seals = ArgSize(info, 1, "addSeals");
+  if (fcntl(fd, F_ADD_SEALS, static_cast<int>(seals)) < 0) ThrowErrno(info.Env(), "fcntl", errno);
   return info.Env().Undefined();
 }
 
@@ -335,6 +441,9 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("mmapShared", Napi::Function::New(env, MmapShared, "mmapShared"));
   exports.Set("releaseMapping", Napi::Function::New(env, ReleaseMapping, "releaseMapping"));
+  exports.Set("fdInfo", Napi::Function::New(env, FdInfo, "fdInfo"));
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
+  exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix, "connectUnix"));

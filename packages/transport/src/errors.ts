@@ -10,6 +10,9 @@ export type VhostUserErrorReason =
   | 'VERSION_MISMATCH' // header flags version bits are not 0x1
   | 'PAYLOAD_TOO_LARGE' // header size field exceeds what any request of that code may carry
   | 'PAYLOAD_SIZE_MISMATCH' // size does not match the request's payload layout
+  | 'RESERVED_BITS_SET' // a vring-fd u64 with bits other than the index and the no-fd flag
+  | 'VALUE_OUT_OF_RANGE' // a field outside the values the spec allows (SET_VRING_ENABLE num not 0 or 1)
+  | 'PAYLOAD_KIND_MISMATCH' // a decoded payload of another kind than the request takes
   | 'UNKNOWN_REQUEST' // request code not in the spec
   | 'UNSUPPORTED_REQUEST' // in the spec but not implemented/negotiated here
   | 'UNEXPECTED_REPLY' // a reply where none was expected, or for another request
@@ -24,6 +27,9 @@ export type VhostUserErrorReason =
   | 'ADDRESS_TOO_LARGE' // a u64 address/size beyond 2^53 (JS numbers) or wrapping
   | 'MMAP_OUT_OF_FILE' // mmap_offset + size past the end of the fd
   | 'MMAP_FAILED' // mmap refused the fd (not a shared-memory fd, ...)
+  | 'BAD_FD_TYPE' // a received fd of the wrong kind: kick/call/err not an eventfd, memory not a file, backend channel not a socket
+  | 'MEMORY_NOT_SEALED' // a memory fd without F_SEAL_SHRINK (it could shrink under the mapping: SIGBUS) and trustUnsealedMemory off
+  | 'MAPPING_RELEASE_FAILED' // a region's mapping could not be replaced on release (the file stays mapped until GC)
   | 'VRING_ADDR_UNMAPPED' // a vring address inside no region
   | 'QUEUE_INDEX_OUT_OF_RANGE' // vring index >= queue count
   | 'VRING_NUM_INVALID' // not a power of two, 0, or > 32768

@@ -1,13 +1,15 @@
 /**
  * @vtcon/transport — vhost-user over Unix sockets, both roles, on a small syscall addon.
  * Public surface: the back-end (serves a VhostUserDevice), the front-end (simulated guests),
- * the device interface, the error type, and the wire codec for tools and tests.
+ * the device interface, the error types, and the wire codec for tools and tests.
+ * The syscall layer is `@vtcon/transport/native` (internal: for the sibling packages, not a
+ * stable API); echo fixtures are in `@vtcon/transport/testing`.
  */
 export { VhostUserBackend, type VhostUserBackendOptions } from './protocol/backend.js';
 export {
   VhostUserFrontend, type FrontendOptions, type FrontendQueue, type FrontendRegion, type NegotiateOptions,
 } from './protocol/frontend.js';
-export { silentLogger, type VhostUserDevice, type StartedQueue, type BackendChannel, type Logger } from './protocol/device.js';
+export { silentLogger, signalCall, type VhostUserDevice, type StartedQueue, type BackendChannel, type Logger } from './protocol/device.js';
 export { VhostUserError, isVhostUserError, type VhostUserErrorReason, type VhostUserErrorScope } from './errors.js';
 export * from './protocol/codes.js';
 export {
@@ -16,9 +18,6 @@ export {
   type VringState, type VringAddr, type ConfigSpace, type InflightDescription, type DeviceStateDescription,
 } from './protocol/message.js';
 export { MessageFramer, type FramedMessage } from './protocol/framer.js';
-export { VhostUserMemoryTable, type RegionMapper } from './memory/memory-table.js';
-export { EchoDevice } from './protocol/echo-device.js';
-export { EchoTransfer, type EchoResult } from './protocol/echo-harness.js';
-export * as native from './native.js';
+export { VhostUserMemoryTable, type RegionMapper, type MemoryTableOptions } from './memory/memory-table.js';
 export { NativeError, type NativeErrorReason } from './errors-native.js';
 export { InflightQueue, inflightBufferSize, inflightQueueRegionSize, inflightHeads, type InflightRecovery } from './memory/inflight.js';

@@ -44,6 +44,46 @@ describe('SharedArrayBuffer over a mapping, across threads', () => {
 });
 
 describe('watchFd', () => {
+  it('a throwing callback goes to onError once and stops the watch: never an uncaught exception', async () => {
+    const fd = eventfdCreate();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => { uncaught.push(e); };
+    process.on('uncaughtException', onUncaught);
+    let calls = 0;
+    const errors: unknown[] = [];
+    try {
+      // Level-triggered and never consumed: a watch that kept running would fire again at once.
+      watchFd(fd, 'readable', () => { calls++; throw new Error('callback failed'); }, (e) => errors.push(e));
+      eventfdWrite(fd, 1);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      close(fd);
+    }
+    expect(uncaught).toEqual([]);
+    expect(calls).toBe(1);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['callback failed']);
+  });
+
+  it('without onError a throwing callback becomes a process warning, not an uncaught exception', async () => {
+    const fd = eventfdCreate();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => { uncaught.push(e); };
+    process.on('uncaughtException', onUncaught);
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    try {
+      watchFd(fd, 'readable', () => { throw new Error('no handler'); });
+      eventfdWrite(fd, 1);
+      const w = await warned;
+      expect(w.message).toBe('watchFd callback threw: no handler');
+      expect((w as Error & { code?: string }).code).toBe('VTCON_WATCH_CALLBACK_THREW');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      close(fd);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
   it('fires on readability on the main thread; stop() is idempotent', async () => {
     const fd = eventfdCreate();
     const fired = new Promise<[boolean, boolean, number]>((resolve) => {
@@ -72,15 +112,27 @@ describe('watchFd', () => {
     close(b);
   });
 
-  it('stop() after the fd was closed does not crash', async () => {
+  it('stop() after the fd was closed is safe, and the fd number can be watched again', async () => {
     const fd = eventfdCreate();
-    const watch = watchFd(fd, 'readable', () => undefined);
+    let stale = 0;
+    const watch = watchFd(fd, 'readable', () => { stale++; });
     await new Promise((r) => setImmediate(r)); // let libuv register the fd with epoll
     close(fd);
     watch.stop();
     watch.stop();
-    // the loop keeps running normally
-    await new Promise((r) => setImmediate(r));
+    // The kernel hands out the lowest free number: usually the same fd again. A watch on it
+    // fires for its own event, and the stopped watch's callback never runs.
+    const again = eventfdCreate();
+    try {
+      const fired = new Promise<number>((resolve) => {
+        const w = watchFd(again, 'readable', () => { w.stop(); resolve(eventfdRead(again)); });
+      });
+      eventfdWrite(again, 5);
+      expect(await fired).toBe(5);
+      expect(stale).toBe(0);
+    } finally {
+      close(again);
+    }
   });
 
   it('fires inside a worker_threads Worker on that worker\'s loop', async () => {
@@ -97,7 +149,7 @@ describe('watchFd', () => {
     close(fd);
   });
 
-  it('a throwing callback becomes uncaughtException on its thread', async () => {
+  it('the raw addon FdWatch (under native.ts\'s guard): a throwing callback becomes uncaughtException on its thread', async () => {
     const fd = eventfdCreate();
     const worker = new Worker(fixture, { workerData: { addonPath: nativeAddonPath(), fd, mode: 'throw' } });
     expect(await message(worker)).toEqual({ ready: true });

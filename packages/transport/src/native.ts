@@ -29,6 +29,31 @@ export interface RecvMsgResult {
   ctrunc: boolean;
 }
 
+interface RawFdInfo { mode: number; size: number; flags: number; seals: number; link: string }
+
+/** What kind of file an fd is (fstat's type, told apart further by /proc/self/fd's link). */
+export type FdKind = 'eventfd' | 'memfd' | 'file' | 'socket' | 'pipe' | 'char' | 'block' | 'dir' | 'other';
+
+/** fdInfo's answer: enough to check an fd a peer sent before using it. */
+export interface FdInfo {
+  kind: FdKind;
+  /** st_size (regular files and memfds; 0 for most others). */
+  size: number;
+  readable: boolean;
+  writable: boolean;
+  nonBlocking: boolean;
+  /** F_GET_SEALS bits (F_SEAL_*), or -1 where the file cannot carry seals (not shmem/hugetlbfs). */
+  seals: number;
+  /** readlink(/proc/self/fd/N), e.g. 'anon_inode:[eventfd]', '/memfd:guest-ram (deleted)', 'pipe:[123]'. */
+  link: string;
+}
+
+/** fcntl seal bits (F_ADD_SEALS / F_GET_SEALS). */
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+
 export type WatchEvents = 'readable' | 'writable' | 'both';
 
 /** A uv_poll watch. stop() is idempotent; call it before closing the fd. */
@@ -43,6 +68,9 @@ interface Addon {
   close(fd: number): void;
   mmapShared(fd: number, size: number, offset: number): SharedArrayBuffer;
   releaseMapping(sab: SharedArrayBuffer): void;
+  fdInfo(fd: number): RawFdInfo;
+  setNonBlocking(fd: number, on: boolean): void;
+  addSeals(fd: number, seals: number): void;
   listenUnix(path: string, backlog: number): number;
   accept(listenFd: number): number | null;
   connectUnix(path: string): number;
@@ -80,7 +108,7 @@ function addon(): Addon {
   return mod;
 }
 
-/** memfd_create(name, MFD_CLOEXEC): anonymous file for guest RAM; `name` shows in /proc/self/maps. */
+/** memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING): anonymous file for guest RAM; `name` shows in /proc/self/maps. */
 export function memfdCreate(name: string): number {
   return addon().memfdCreate(name);
 }
@@ -107,10 +135,51 @@ export function mmapShared(fd: number, size: number, offset = 0): SharedArrayBuf
 /**
  * Drops the file behind a mmapShared SAB now (anonymous MAP_FIXED mapping over the range): the
  * memfd's pages are released, the SAB (and every view/clone of it, in every thread) stays valid
- * and reads zeros. Idempotent. Throws INVALID_ARGUMENT for any other SharedArrayBuffer.
+ * and reads zeros. Idempotent: a second call does nothing. Throws INVALID_ARGUMENT for any other
+ * SharedArrayBuffer, and SYSCALL_FAILED when the kernel refused the replacement — then the file
+ * is still mapped (until the SAB is collected): report it, never treat it as "already released".
+ * The released range is reported to V8 as external memory so the SAB is collected soon and its
+ * address range (VmSize) returned.
  */
 export function releaseMapping(sab: SharedArrayBuffer): void {
   addon().releaseMapping(sab);
+}
+
+const S_IFMT = 0o170000;
+const TYPES: Record<number, FdKind> = { 0o140000: 'socket', 0o100000: 'file', 0o060000: 'block', 0o040000: 'dir', 0o020000: 'char', 0o010000: 'pipe' };
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * fstat + fcntl(F_GETFL, F_GET_SEALS) + readlink(/proc/self/fd/N) of one fd. eventfds are
+ * recognised by their link ('anon_inode:[eventfd]'), memfds by theirs ('/memfd:…'); both say only
+ * what the fd is, not who else holds it.
+ */
+export function fdInfo(fd: number): FdInfo {
+  const r = addon().fdInfo(fd);
+  let kind = TYPES[r.mode & S_IFMT] ?? 'other';
+  if (r.link === 'anon_inode:[eventfd]') kind = 'eventfd';
+  else if (kind === 'file' && r.link.startsWith('/memfd:')) kind = 'memfd';
+  const acc = r.flags & O_ACCMODE;
+  return {
+    kind, size: r.size, seals: r.seals, link: r.link,
+    readable: acc !== O_WRONLY, writable: acc === O_WRONLY || acc === O_RDWR, nonBlocking: (r.flags & O_NONBLOCK) !== 0,
+  };
+}
+
+/**
+ * fcntl(F_SETFL) setting (default) or clearing O_NONBLOCK. Acts on the open file description,
+ * which a peer that sent the fd shares.
+ */
+export function setNonBlocking(fd: number, on = true): void {
+  addon().setNonBlocking(fd, on);
+}
+
+/** fcntl(F_ADD_SEALS): e.g. F_SEAL_SHRINK | F_SEAL_GROW on guest RAM (memfdCreate allows sealing). */
+export function addSeals(fd: number, seals: number): void {
+  addon().addSeals(fd, seals);
 }
 
 /**
@@ -179,10 +248,38 @@ const EVENTS = { readable: 1, writable: 2, both: 3 } as const;
  * firing until the condition is consumed, e.g. eventfdRead / recvMsg until null). Works inside
  * worker_threads and piscina workers; an active watch keeps that thread's loop alive. If the fd
  * fails (e.g. closed under the watch) cb gets (true, true) once and the watch stops itself.
- * A throwing cb is reported as 'uncaughtException'. Watches still active when a worker exits are
- * stopped by the addon.
+ *
+ * A throwing cb never becomes an uncaught exception: the watch stops (a level-triggered cb that
+ * throws would otherwise spin) and the error goes to `onError` — the owner decides what broke
+ * (that queue, that connection). Without `onError` it is emitted as a process warning. Watches
+ * still active when a worker exits are stopped by the addon.
  */
-export function watchFd(fd: number, events: WatchEvents, cb: (readable: boolean, writable: boolean) => void): FdWatch {
+export function watchFd(fd: number, events: WatchEvents, cb: (readable: boolean, writable: boolean) => void, onError?: (err: unknown) => void): FdWatch {
   const Watch = addon().FdWatch;
-  return new Watch(fd, EVENTS[events], cb);
+  let watch: FdWatch | null = null;
+  let failed = false;
+  const guarded = (readable: boolean, writable: boolean): void => {
+    if (failed) return;
+    try {
+      cb(readable, writable);
+    } catch (e) {
+      failed = true;
+      watch?.stop();
+      reportWatchError(e, onError);
+    }
+  };
+  watch = new Watch(fd, EVENTS[events], guarded);
+  return watch;
+}
+
+function reportWatchError(e: unknown, onError: ((err: unknown) => void) | undefined): void {
+  try {
+    if (onError) { onError(e); return; }
+  } catch (again) {
+    e = again;
+  }
+  try {
+    const detail = e instanceof Error ? e.stack ?? e.message : String(e);
+    process.emitWarning(`watchFd callback threw: ${e instanceof Error ? e.message : String(e)}`, { type: 'WatchFdError', code: 'VTCON_WATCH_CALLBACK_THREW', detail });
+  } catch { /* nothing left that could report it */ }
 }

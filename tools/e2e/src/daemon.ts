@@ -4,12 +4,12 @@
 // Everything a daemon writes (its structured log on stderr, stdout) goes to one file in its folder,
 // which a failed test prints. Build the CLI first: `npx nx run @vtcon/cli:build`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { e2eTempDir } from './tmp.js';
 
 /** packages/cli/dist/bin.js of this checkout (VTCON_E2E_CLI overrides). */
 export function cliPath(): string {
@@ -101,7 +101,7 @@ export class VtconDaemon {
   }
 
   static async start(opts: DaemonOptions): Promise<VtconDaemon> {
-    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vtcon-e2e-d-'));
+    const dir = opts.dir ?? e2eTempDir('vtcon-e2e-d-');
     mkdirSync(dir, { recursive: true });
     const d = new VtconDaemon(dir, opts);
     await d.restart();

@@ -1,12 +1,12 @@
 // Real QEMU 11 + the real Linux guest (needs `bash tools/e2e/setup.sh` first). These prove the
 // harness itself: boot, scenarios, serial console, the vhost-user device's command line, kill.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { guestsPerTest } from './failure-log.js';
 import { e2ePaths } from './paths.js';
+import { e2eTempDir } from './tmp.js';
 
 const boot = guestsPerTest();
 const paths = e2ePaths();
@@ -40,7 +40,7 @@ describe('e2e guest (real QEMU, real kernel)', () => {
   });
 
   it('connects the vhost-user console device to the socket and asks for GET_FEATURES first', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vtcon-e2e-vu-'));
+    const dir = e2eTempDir('vtcon-e2e-vu-');
     const socketPath = join(dir, 'vu.sock');
     let conn: Socket | undefined;
     let gotMessage: (b: Buffer) => void = () => undefined;
@@ -67,7 +67,7 @@ describe('e2e guest (real QEMU, real kernel)', () => {
   });
 
   it('exits at once with an error when nobody listens on the vhost-user socket', async () => {
-    const socketPath = join(mkdtempSync(join(tmpdir(), 'vtcon-e2e-none-')), 'absent.sock');
+    const socketPath = join(e2eTempDir('vtcon-e2e-none-'), 'absent.sock');
     const g = boot({ scenario: 'info', socketPath, numPorts: 1, name: 'no-backend' });
     const exit = await g.waitExit(30_000);
     expect(exit.code).not.toBe(0);

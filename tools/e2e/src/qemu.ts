@@ -4,12 +4,11 @@
 // One QEMU per call; the caller owns the handle and must kill() it (the vitest helper in
 // failure-log.ts does that and prints the serial log of a failed test).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2ePaths, type E2ePaths } from './paths.js';
 import { qemuArgs, type GuestConfig } from './qemu-args.js';
 import { SerialConsole, type LineMatch, type WaitOptions } from './serial.js';
+import { e2eTempDir } from './tmp.js';
 
 export interface BootOptions extends Omit<GuestConfig, 'serialLog'> {
   /** serial log file; default: a fresh temporary folder */
@@ -127,7 +126,7 @@ export class Guest {
 
 export function bootGuest(opts: BootOptions): Guest {
   const paths = opts.paths ?? e2ePaths();
-  const serialLog = opts.serialLog ?? join(mkdtempSync(join(tmpdir(), 'vtcon-e2e-')), 'serial.log');
+  const serialLog = opts.serialLog ?? join(e2eTempDir('vtcon-e2e-'), 'serial.log');
   const args = qemuArgs(paths, { ...opts, serialLog });
   const argv = [paths.loader, '--library-path', paths.libraryPath, paths.qemuBinary, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {

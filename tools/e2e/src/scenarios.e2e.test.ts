@@ -3,13 +3,12 @@
 // meets. This checks the guest side of the harness (scenario scripts, port lookup by name, byte
 // exactness, hashes) independently of vtcon, so a vtcon e2e failure points at vtcon.
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { guestsPerTest } from './failure-log.js';
+import { e2eTempDir } from './tmp.js';
 
 const boot = guestsPerTest();
 
@@ -42,7 +41,7 @@ async function until(cond: () => boolean, timeoutMs: number, what: string, detai
 
 describe('guest scenarios against QEMU virtio-serial (reference device)', () => {
   it('lists named ports, moves random bytes guest->host byte-exact, reads host->guest bytes and lines', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vtcon-e2e-vs-'));
+    const dir = e2eTempDir('vtcon-e2e-vs-');
     const sock = (n: string): string => join(dir, `${n}.sock`);
     const chardev = (id: string): string => `socket,id=${id},path=${sock(id)},server=on,wait=off`;
     const g = boot({

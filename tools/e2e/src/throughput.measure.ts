@@ -1,4 +1,4 @@
-// Throughput with a real guest (issue 5's targets): prints figures, asserts only correctness.
+// Throughput with a real guest: prints figures, asserts only correctness (no timing targets).
 // Not part of the e2e suite (its name does not end in .test.ts); run it with
 //   node tools/e2e/src/throughput.mjs            (builds nothing; build the CLI first)
 // Figures: guest→host MB/s on hvc0 (dd bs=2048) and on a named port (dd bs=64k), measured on the

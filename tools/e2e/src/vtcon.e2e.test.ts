@@ -1,7 +1,7 @@
 // vtcon end to end: the real daemon (built CLI, `vtcon serve`) serving QEMU 11's vhost-user
 // console device to a real Linux guest (trixie's 6.12 virtio_console). Each test starts its own
 // daemon and guest(s); a failed test prints the guest's serial log and the daemon's log.
-// Checks are numbered as in issue 5.
+// Checks are numbered as in tools/e2e/README.md's table.
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';

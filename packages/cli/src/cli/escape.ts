@@ -1,6 +1,6 @@
 // The attach escape: ESC-CHAR then '.' detaches (like ssh's ~. and telnet's Ctrl-]). Pressing
 // ESC-CHAR twice sends it once; ESC-CHAR followed by anything else sends both bytes.
-import { CliError, ExitCode } from './exit.js';
+import { CliError } from '../errors.js';
 
 /** '^]' → 0x1d, '^A' → 0x01, 'x' → 0x78. */
 export function parseEscape(spec: string): number {
@@ -9,7 +9,7 @@ export function parseEscape(spec: string): number {
     return ch === '?' ? 0x7f : ch.charCodeAt(0) - 0x40;
   }
   if (spec.length === 1) return spec.charCodeAt(0);
-  throw new CliError(ExitCode.USAGE, `--escape "${spec}" is not a single character or ^X`, 'for example --escape "^]" (the default) or --escape "^A"');
+  throw new CliError('USAGE', `--escape "${spec}" is not a single character or ^X`, { hint: 'for example --escape "^]" (the default) or --escape "^A"' });
 }
 
 export function describeEscape(code: number): string {

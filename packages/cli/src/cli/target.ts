@@ -1,6 +1,6 @@
 // VM[:PORT] arguments. The port defaults to the VM's console port (or its first port) when the
 // command allows it.
-import { CliError, ExitCode } from './exit.js';
+import { CliError } from '../errors.js';
 
 export interface Target {
   vm: string;
@@ -9,8 +9,8 @@ export interface Target {
 
 export function parseTarget(arg: string, requirePort: boolean): Target {
   const m = /^([^:\s]+)(?::([^:\s]+))?$/.exec(arg);
-  if (!m) throw new CliError(ExitCode.USAGE, `"${arg}" is not VM or VM:PORT`, 'for example `web1:console`; list them with `vtcon ls`');
-  if (requirePort && !m[2]) throw new CliError(ExitCode.USAGE, `"${arg}" needs a port: VM:PORT`, `for example \`${m[1]}:console\`; list ports with \`vtcon ls\``);
+  if (!m) throw new CliError('USAGE', `"${arg}" is not VM or VM:PORT`, { hint: 'for example `web1:console`; list them with `vtcon ls`' });
+  if (requirePort && !m[2]) throw new CliError('USAGE', `"${arg}" needs a port: VM:PORT`, { hint: `for example \`${m[1]}:console\`; list ports with \`vtcon ls\`` });
   return { vm: m[1]!, port: m[2] };
 }
 
@@ -18,7 +18,7 @@ export function parseSize(arg: string): { cols: number; rows: number } {
   const m = /^(\d{1,5})x(\d{1,5})$/.exec(arg);
   const cols = Number(m?.[1]);
   const rows = Number(m?.[2]);
-  if (!m || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) throw new CliError(ExitCode.USAGE, `"${arg}" is not COLSxROWS`, 'for example `vtcon resize web1:console 120x40`');
+  if (!m || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) throw new CliError('USAGE', `"${arg}" is not COLSxROWS`, { hint: 'for example `vtcon resize web1:console 120x40`' });
   return { cols, rows };
 }
 
@@ -30,6 +30,6 @@ export function parseSince(arg: string, now = Date.now()): number {
     return now - Number(m[1]) * mult;
   }
   const t = Date.parse(arg);
-  if (Number.isNaN(t)) throw new CliError(ExitCode.USAGE, `--since "${arg}" is neither a duration (30s, 5m, 2h) nor a date`, 'for example `--since 10m` or `--since 2026-01-01T12:00:00Z`');
+  if (Number.isNaN(t)) throw new CliError('USAGE', `--since "${arg}" is neither a duration (30s, 5m, 2h) nor a date`, { hint: 'for example `--since 10m` or `--since 2026-01-01T12:00:00Z`' });
   return t;
 }

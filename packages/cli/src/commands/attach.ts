@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
 import { ControlClient } from '../control/client.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError } from '../errors.js';
 import { parseTarget } from '../cli/target.js';
 import type { AttachConnection, AttachRequest } from '@vtcon/console';
 import { loadConsole } from '../daemon/stack.js';
@@ -21,10 +21,10 @@ async function handshake(path: string, req: AttachRequest): Promise<AttachConnec
     const e = err as NodeJS.ErrnoException & { reason?: string };
     if (e.reason === 'ATTACH_PROTOCOL') {
       throw /no reply/.test(e.message)
-        ? new CliError(ExitCode.RUNTIME, `no answer from the attach socket ${path}`, 'check the daemon log; is it overloaded?')
-        : new CliError(ExitCode.RUNTIME, `attach refused: ${e.message}`);
+        ? new CliError('RUNTIME', `no answer from the attach socket ${path}`, { hint: 'check the daemon log; is it overloaded?' })
+        : new CliError('RUNTIME', `attach refused: ${e.message}`);
     }
-    throw new CliError(ExitCode.NO_DAEMON, `cannot connect to the attach socket ${path} (${e.code ?? e.message})`, 'is the daemon still running? check with `vtcon ls`');
+    throw new CliError('UNAVAILABLE', `cannot connect to the attach socket ${path} (${e.code ?? e.message})`, { hint: 'is the daemon still running? check with `vtcon ls`' });
   }
 }
 
@@ -51,15 +51,15 @@ Examples:
       if (nats) return (await import('../fleet/cli.js')).attach(nats, parseHostTarget(targetArg, false), opts);
       const t = parseTarget(targetArg, false);
       const escape = parseEscape(opts.escape);
-      if (!Number.isInteger(opts.replay) || opts.replay < 0) throw new CliError(ExitCode.USAGE, '--replay must be a whole number of lines');
+      if (!Number.isInteger(opts.replay) || opts.replay < 0) throw new CliError('USAGE', '--replay must be a whole number of lines');
       const control = await ControlClient.connect(controlSocket(cmd.optsWithGlobals<GlobalOptions>()));
       let port = t.port;
       if (!port) {
         const { vms } = await control.call<{ vms: VmInfo[] }>('ls');
         const vm = vms.find((v) => v.name === t.vm);
-        if (!vm) throw new CliError(ExitCode.NOT_FOUND, `no VM named "${t.vm}"`, 'list VMs with `vtcon ls`');
+        if (!vm) throw new CliError('NOT_FOUND', `no VM named "${t.vm}"`, { hint: 'list VMs with `vtcon ls`' });
         port = (vm.ports.find((p) => p.console) ?? vm.ports[0])?.name;
-        if (!port) throw new CliError(ExitCode.NOT_FOUND, `VM "${t.vm}" has no ports`, 'add one with `vtcon port add`');
+        if (!port) throw new CliError('NOT_FOUND', `VM "${t.vm}" has no ports`, { hint: 'add one with `vtcon port add`' });
       }
       const info = await control.call<{ path: string }>('attach.info', { vm: t.vm, port });
       const name = `${userInfo().username}@${hostname()} (pid ${process.pid})`;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError } from '../errors.js';
 
 /** The monorepo root when running from a checkout (packages/cli/dist → ../../..). */
 function repoRoot(): string | null {
@@ -29,12 +29,12 @@ Examples:
       const root = repoRoot();
       const script = root ? join(root, 'benchmarks', 'run.mjs') : null;
       if (!root || !script || !existsSync(script)) {
-        throw new CliError(ExitCode.RUNTIME, 'the benchmark suites are not here (benchmarks/run.mjs not found)', 'run it from a vtcon checkout: `npm run bench` or `node benchmarks/run.mjs`');
+        throw new CliError('RUNTIME', 'the benchmark suites are not here (benchmarks/run.mjs not found)', { hint: 'run it from a vtcon checkout: `npm run bench` or `node benchmarks/run.mjs`' });
       }
       const code = await new Promise<number>((res) => {
         const child = spawn(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' });
         child.on('exit', (c, sig) => res(c ?? (sig ? 1 : 0)));
       });
-      if (code !== 0) throw new CliError(ExitCode.RUNTIME, `benchmarks exited with code ${code}`);
+      if (code !== 0) throw new CliError('RUNTIME', `benchmarks exited with code ${code}`);
     });
 }

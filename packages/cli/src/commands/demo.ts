@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../cli/exit.js';
+import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
+import { CliError, ExitCode } from '../errors.js';
 import { c } from '../cli/output.js';
 import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
@@ -17,7 +17,7 @@ interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDi
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(ExitCode.USAGE, `${name} must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError('USAGE', `${name} must be a whole number from ${min} to ${max}`);
   return n;
 };
 
@@ -34,6 +34,21 @@ function selfCommand(): string {
   }
   const script = process.argv[1] ?? '';
   return basename(script) === 'vtcon' ? 'vtcon' : `node ${script}`;
+}
+
+/** Records this demo for other terminals (see controlSocket); the newest demo wins. */
+function writeRecord(path: string, rec: DemoRecord): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, JSON.stringify(rec) + '\n', { mode: 0o600 });
+}
+
+/** The record is this process's (a later demo may have replaced it). */
+function ownsRecord(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as Partial<DemoRecord>).pid === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 export function register(program: Command): void {
@@ -53,16 +68,19 @@ It needs the device stack and its native addon; if they are missing the demo exi
 how to build them (\`./vtcon\` from the repository root installs and builds on first use).
 
 The control socket is --socket PATH or $VTCON_SOCKET when given, else
-<runtime dir>/control.sock; the demo prints the export line to use it.
+<runtime dir>/control.sock. The demo records it in $XDG_RUNTIME_DIR/vtcon/demo.json (or
+/tmp/vtcon-$UID/demo.json), where vtcon looks when $VTCON_SOCKET is unset and no daemon runs at
+the default socket: \`./vtcon attach demo1\` from another terminal finds the demo.
+Ctrl-C, SIGTERM, SIGHUP (its terminal closed) and --duration stop it and remove its runtime dir.
 
 Examples:
   ./vtcon demo                       # from the repository root
   ./vtcon demo --guests 8 --ports 4
   ./vtcon demo --duration 30         # exits by itself
 
-Then, from another terminal in the same directory, run the lines the demo prints, e.g.:
-  export VTCON_SOCKET=/tmp/vtcon-demo-XXXXXX/control.sock
-  ./vtcon attach demo1               # Ctrl-] then . to detach`)
+Then, from another terminal in the same directory:
+  ./vtcon attach demo1               # Ctrl-] then . to detach
+  (the demo also prints an export VTCON_SOCKET=... line, to name its socket explicitly)`)
     .action(async (opts: DemoOpts, cmd: Command) => {
       const runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), 'vtcon-demo-'));
       const ownDir = !opts.runtimeDir;
@@ -75,8 +93,10 @@ Then, from another terminal in the same directory, run the lines the demo prints
         config.daemon.control = control;
         createdForControl = mkdirSync(dirname(control), { recursive: true, mode: 0o700 });
       }
+      const record = demoRecordPath();
       const cleanUp = () => {
         if (ownDir) rmSync(runtimeDir, { recursive: true, force: true });
+        if (ownsRecord(record)) rmSync(record, { force: true });
         if (createdForControl) rmSync(createdForControl, { recursive: true, force: true });
       };
       const logger = makeLogger(config);
@@ -94,17 +114,19 @@ Then, from another terminal in the same directory, run the lines the demo prints
         await daemon.stop();
         cleanUp();
         if ((err as { reason?: string }).reason === 'DAEMON_RUNNING') {
-          throw new CliError(ExitCode.RUNTIME, (err as Error).message, `the demo uses $VTCON_SOCKET / --socket when set: \`unset VTCON_SOCKET\` to give the demo its own socket`);
+          throw new CliError('RUNTIME', (err as Error).message, { hint: `the demo uses $VTCON_SOCKET / --socket when set: \`unset VTCON_SOCKET\` to give the demo its own socket` });
         }
         throw err;
       }
       const fleet = holder.fleet!;
       const sock = daemon.controlPath;
+      writeRecord(record, { pid: process.pid, control: sock, runtimeDir });
       const self = selfCommand();
       const first = config.vms[0]!;
       process.stdout.write([
         c.bold(`vtcon demo: ${opts.guests} guest(s) x ${opts.ports} port(s); runtime dir ${runtimeDir}`),
         'guests: the seed driver model over real vhost-user sockets',
+        `vtcon in another terminal finds this demo (${record}); the export line names it explicitly`,
         '',
         `From another terminal${self.startsWith('./') ? ' in this directory' : ''}:`,
         `  export VTCON_SOCKET=${sock}`,
@@ -129,6 +151,11 @@ Then, from another terminal in the same directory, run the lines the demo prints
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        // The demo's terminal closed: stop and clean up all the same (nothing left to show it on).
+        process.once('SIGHUP', () => {
+          process.stdout.on('error', () => undefined);
+          stop();
+        });
         if (opts.duration) setTimeout(stop, opts.duration * 1000).unref();
       });
       clearInterval(timer);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../cli/exit.js';
+import type { GlobalOptions } from '../cli/context.js';
+import { CliError } from '../errors.js';
 import { callTarget } from '../fleet/route.js';
 
 async function readStdin(): Promise<Buffer> {
@@ -30,16 +31,16 @@ has the port open. With --wait it returns when they are in the guest's receive b
 1 after --timeout if they are not (they stay queued: a guest that opens the port later gets them).`)
     .action(async (targetArg: string, text: string, opts: { raw?: boolean; json?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
       const timeoutSec = Number(opts.timeout);
-      if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError(ExitCode.USAGE, `--timeout ${opts.timeout}: seconds between 0 and 3600`);
+      if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError('USAGE', `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
-      const { r } = await callTarget<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>(cmd.optsWithGlobals(), targetArg, true, 'send',
+      const { r } = await callTarget<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
         (t) => ({ vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
-        throw new CliError(ExitCode.RUNTIME, `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, 'check the guest with `vtcon ls` (BACKLOG column) and retry later');
+        throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });
       }
       if (opts.wait && r.delivered === false) {
-        throw new CliError(ExitCode.RUNTIME, `the guest took ${r.accepted - (r.pending ?? 0)} of ${r.accepted} bytes within ${timeoutSec} s; the rest stay queued for it`, 'is the port open in the guest? see `vtcon ls` (GUEST column)');
+        throw new CliError('RUNTIME', `the guest took ${r.accepted - (r.pending ?? 0)} of ${r.accepted} bytes within ${timeoutSec} s; the rest stay queued for it`, { hint: 'is the port open in the guest? see `vtcon ls` (GUEST column)' });
       }
     });
 }

@@ -23,16 +23,21 @@ Examples:
   kill -HUP "$(pgrep -f 'vtcon serve')"   # reload after editing fleet.yaml
 
 QEMU side, per VM (path = the VM's "socket:"; num_vqs = 2 + 2 x maxPorts, maxPorts defaulting
-to max(number of ports, 8); guest RAM must be a shared memfd):
+to max(number of ports, 8); guest RAM must be a shared memfd; start vtcon first):
   -object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem
-  -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock,reconnect-ms=1000
-  -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12`)
+  -chardev socket,id=vu,path=/run/vtcon/web1.vhost.sock
+  -device vhost-user-test-device-pci,chardev=vu,virtio-id=3,num_vqs=18,config_size=12
+No reconnect-ms: QEMU 11.1.3 with it aborts when vtcon restarts (see the README).`)
     .action(async (opts: { config: string; logLevel?: string }) => {
+      // Sockets 0600 and directories 0700 whatever the caller's umask: what the daemon creates
+      // (and what the lower layers create for it) is its user's only.
+      process.umask(0o077);
       const config = loadConfigFile(opts.config);
       if (opts.logLevel) config.daemon.logLevel = opts.logLevel as typeof config.daemon.logLevel;
       const daemon = new Daemon({ config, configPath: opts.config, createFleet, handleSignals: true });
       await daemon.start();
-      process.stderr.write(`vtcon: serving ${config.vms.length} VM(s); control socket ${daemon.controlPath}\n`);
+      for (const v of daemon.skipped) process.stderr.write(`vtcon: VM ${v.vm} not served (${v.reason}): ${v.message}\n`);
+      process.stderr.write(`vtcon: serving ${config.vms.length - daemon.skipped.length} VM(s); control socket ${daemon.controlPath}\n`);
       // Stay alive until a signal handler exits the process.
       await new Promise<never>(() => undefined);
     });

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './load.js';
+import { CliError } from '../errors.js';
+import { parseConfig } from './load.js';
 
 function problemsOf(text: string) {
   try {
     parseConfig(text, 'fleet.yaml');
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).reason).toMatch(/^CONFIG_/);
+    return (err as CliError).problems;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a config error');
 }
 
 describe('parseConfig', () => {
@@ -70,5 +72,15 @@ describe('examples/fleet.yaml', () => {
     const cfg = loadConfigFile(new URL('../../examples/fleet.yaml', import.meta.url).pathname);
     expect(cfg.vms.map((v) => v.name)).toEqual(['web1', 'bsd1']);
     expect(cfg.vms[1]!.break).toBe('freebsd-altbreak');
+  });
+
+  it('refuses a YAML alias bomb (billion laughs) as a config error with file:line', () => {
+    const levels = ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + prev).join(',')}]`);
+    }
+    const [p] = problemsOf(levels.join('\n') + '\n');
+    expect(p).toMatchObject({ file: 'fleet.yaml', line: 2, message: expect.stringMatching(/aliases expand too far/) });
   });
 });

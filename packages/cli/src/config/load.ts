@@ -1,30 +1,20 @@
 // Reads a config file (YAML, or JSON — which YAML 1.2 parses too), validates it with the zod
-// schema, and turns every problem into a ConfigError naming file:line:column and the field, so the
+// schema, and turns every problem into a CliError (CONFIG_*) naming file:line:column and the field, so the
 // operator can jump straight to it. Positions come from the yaml package's node ranges and
 // LineCounter; a missing field points at the object that should contain it.
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { CliError, type ConfigProblem } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
-export interface ConfigProblem {
-  file: string;
-  line: number;
-  col: number;
-  /** Dotted path such as vms[1].ports[0].name */
-  field: string;
-  message: string;
-}
+/** Alias expansions a config may make; a YAML alias bomb exceeds it long before memory runs out. */
+const MAX_ALIAS_COUNT = 100;
 
-export class ConfigError extends Error {
-  readonly reason: 'CONFIG_UNREADABLE' | 'CONFIG_SYNTAX' | 'CONFIG_INVALID';
-  readonly scope = 'none' as const;
-  readonly problems: ConfigProblem[];
-  constructor(reason: ConfigError['reason'], problems: ConfigProblem[], cause?: unknown) {
-    super(problems.map(formatProblem).join('\n'), { cause });
-    this.name = 'ConfigError';
-    this.reason = reason;
-    this.problems = problems;
-  }
+export type { ConfigProblem };
+
+/** A config error: the problems at file:line:col, one per line. */
+function configError(reason: 'CONFIG_UNREADABLE' | 'CONFIG_SYNTAX' | 'CONFIG_INVALID', problems: ConfigProblem[], cause?: unknown): CliError {
+  return new CliError(reason, problems.map(formatProblem).join('\n'), { problems, cause });
 }
 
 export function formatProblem(p: ConfigProblem): string {
@@ -61,7 +51,7 @@ export function parseConfig(text: string, file = '<config>'): Config {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lineCounter.linePos(offset);
   if (doc.errors.length > 0) {
-    throw new ConfigError(
+    throw configError(
       'CONFIG_SYNTAX',
       doc.errors.map((e) => {
         const { line, col } = pos(e.pos[0]);
@@ -69,7 +59,17 @@ export function parseConfig(text: string, file = '<config>'): Config {
       }),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // yaml refuses an alias expansion past maxAliasCount ("billion laughs"): a config error at
+    // the first alias, not a crash.
+    let at = 0;
+    visit(doc, { Alias: (_key, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+    const { line, col } = pos(at);
+    throw configError('CONFIG_SYNTAX', [{ file, line, col, field: '', message: `aliases expand too far (${(err as Error).message}; at most ${MAX_ALIAS_COUNT} expansions)` }], err);
+  }
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
@@ -85,7 +85,7 @@ export function parseConfig(text: string, file = '<config>'): Config {
     if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'required field is missing';
     return { file, line, col, field: formatPath(issue.path), message };
   });
-  throw new ConfigError('CONFIG_INVALID', problems);
+  throw configError('CONFIG_INVALID', problems);
 }
 
 function findKey(doc: Document, path: readonly PropertyKey[], key: string): Node | null {
@@ -101,7 +101,7 @@ export function loadConfigFile(file: string): Config {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError('CONFIG_UNREADABLE', [{ file, line: 0, col: 0, field: '', message: `cannot read config (${code})` }], err);
+    throw configError('CONFIG_UNREADABLE', [{ file, line: 0, col: 0, field: '', message: `cannot read config (${code})` }], err);
   }
   return parseConfig(text, file);
 }

@@ -1,6 +1,7 @@
 // Default filesystem locations. The runtime dir holds sockets (control, attach); the state dir
 // holds log files. Both follow XDG when set and fall back to a per-user /tmp directory, so a
 // non-root user can run the daemon without touching /run.
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,4 +23,17 @@ export function defaultLogDir(env: NodeJS.ProcessEnv = process.env): string {
 /** Where a port's attach socket lives: <runtime dir>/<vm>/<port>.sock. */
 export function attachSocketPath(runtimeDir: string, vm: string, port: string): string {
   return join(runtimeDir, vm, `${port}.sock`);
+}
+
+/**
+ * mkdir -p with every directory it creates mode 0700, whatever the umask (mkdir's mode is masked
+ * by it, so each created directory is chmod-ed). Existing directories are left as they are.
+ */
+export function makePrivateDir(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  for (let d = dir; d.length >= first.length; d = join(d, '..')) {
+    chmodSync(d, 0o700);
+    if (d === first) break;
+  }
 }

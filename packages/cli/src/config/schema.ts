@@ -1,12 +1,11 @@
 // The config schema (zod). One source of truth for validation, defaults and the TypeScript types
 // the daemon consumes. Names are the operator-facing ones documented in the README.
 import { z } from 'zod';
+import { isValidName, NAME_RULE } from './names.js';
 import { fleetSchema } from '../fleet/config.js';
 
-/** A VM or port name: it becomes a path component (attach socket, log file), so keep it tame. */
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)');
+/** A VM or port name: it becomes a path component (attach socket, log file); see names.ts. */
+const name = z.string().refine(isValidName, `must be ${NAME_RULE}`);
 
 export const portSchema = z.strictObject({
   name,
@@ -58,6 +57,10 @@ export const daemonSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Daemon's own structured log; stderr when absent. */
   logFile: z.string().min(1).optional(),
+  /** logFile is rotated to <logFile>.1 once it would pass this size... */
+  logRotateBytes: z.number().int().min(4096).default(16 * 1024 * 1024),
+  /** ...and this many rotated files are kept. */
+  logKeepFiles: z.number().int().min(0).max(100).default(3),
   /** Piscina workers servicing virtqueues. */
   workers: z.number().int().min(1).max(64).default(2),
 });

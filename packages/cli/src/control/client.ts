@@ -1,8 +1,13 @@
 // Control API client used by every CLI command. One connection per command; requests are
-// matched to replies by id. Connection failures become ApiError('UNAVAILABLE'), which the CLI
+// matched to replies by id. Connection failures become CliError('UNAVAILABLE'), which the CLI
 // turns into exit code 3 with a hint to start a daemon.
 import { createConnection, type Socket } from 'node:net';
-import { ApiError, LineSplitter, type ErrorBody, type Reply } from './protocol.js';
+import { NdjsonSplitter } from './ndjson.js';
+import { CliError } from '../errors.js';
+import type { ErrorBody, Reply } from './protocol.js';
+
+/** Longest reply line the client takes (a `logs --files` history, base64). */
+const CLIENT_MAX_LINE = 1024 * 1024 * 1024;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -17,10 +22,17 @@ export class ControlClient {
   private closedError: Error | null = null;
 
   private constructor(private readonly socket: Socket, readonly path: string) {
-    socket.setEncoding('utf8');
-    const splitter = new LineSplitter();
-    socket.on('data', (chunk: string) => {
-      for (const line of splitter.push(chunk)) this.onLine(line);
+    // Replies such as `logs --files` carry a whole log history in one line: a large bound.
+    const splitter = new NdjsonSplitter(CLIENT_MAX_LINE);
+    socket.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
+      for (const line of lines) this.onLine(line);
     });
     const fail = (err: Error) => {
       this.closedError = err;
@@ -30,8 +42,8 @@ export class ControlClient {
         else p.reject(err);
       }
     };
-    socket.on('close', () => fail(new ApiError('UNAVAILABLE', `the daemon at ${path} closed the connection`)));
-    socket.on('error', (err) => fail(new ApiError('UNAVAILABLE', `control socket ${path}: ${err.message}`)));
+    socket.on('close', () => fail(new CliError('UNAVAILABLE', `the daemon at ${path} closed the connection`)));
+    socket.on('error', (err) => fail(new CliError('UNAVAILABLE', `control socket ${path}: ${err.message}`)));
   }
 
   static connect(path: string, timeoutMs = 5000): Promise<ControlClient> {
@@ -39,7 +51,7 @@ export class ControlClient {
       const socket = createConnection(path);
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ApiError('UNAVAILABLE', `no answer from ${path} within ${timeoutMs} ms`));
+        reject(new CliError('UNAVAILABLE', `no answer from ${path} within ${timeoutMs} ms`));
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -48,7 +60,7 @@ export class ControlClient {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new ApiError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`));
+        reject(new CliError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`));
       });
     });
   }
@@ -65,7 +77,7 @@ export class ControlClient {
     if ('error' in reply) {
       this.pending.delete(Number(reply.id));
       const e: ErrorBody = reply.error;
-      p.reject(new ApiError(e.code, e.message, e.reason));
+      p.reject(CliError.fromWire(e));
     } else if ('result' in reply) {
       if (!p.onEvent) this.pending.delete(Number(reply.id));
       p.resolve(reply.result);

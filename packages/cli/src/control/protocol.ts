@@ -26,30 +26,3 @@ export type Reply =
   | { id: number | string; error: ErrorBody }
   | { id: number | string; event: string; data: unknown }
   | { id: number | string; end: true };
-
-export class ApiError extends Error {
-  readonly code: ErrorCode;
-  readonly reason: string | undefined;
-  constructor(code: ErrorCode, message: string, reason?: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-    this.reason = reason;
-  }
-}
-
-/** Splits a byte stream into lines; bounded so a peer cannot grow our buffer without limit. */
-export class LineSplitter {
-  private buf = '';
-  constructor(private readonly maxLine = 16 * 1024 * 1024) {}
-  push(chunk: string): string[] {
-    this.buf += chunk;
-    if (this.buf.length > this.maxLine && !this.buf.includes('\n')) {
-      this.buf = '';
-      throw new ApiError('BAD_REQUEST', `line longer than ${this.maxLine} bytes`);
-    }
-    const lines = this.buf.split('\n');
-    this.buf = lines.pop()!;
-    return lines.filter((l) => l.length > 0);
-  }
-}

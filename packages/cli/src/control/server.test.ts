@@ -1,24 +1,33 @@
 import { createConnection } from 'node:net';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from './client.js';
-import { ApiError } from './protocol.js';
+import { CliError } from '../errors.js';
 import { ControlServer } from './server.js';
+import { tempDir } from '../testing/binary.js';
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 const servers: ControlServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function start() {
-  const path = join(mkdtempSync(join(tmpdir(), 'vtcon-ctl-')), 'control.sock');
+const flood = { onClose: 0, events: 0 };
+
+async function start(opts: ConstructorParameters<typeof ControlServer>[2] = {}, path = join(tempDir('vtcon-ctl-'), 'control.sock')) {
   const server = new ControlServer(path, {
     unary: {
       echo: (p) => p,
       fail: () => {
-        throw new ApiError('NOT_FOUND', 'nothing here', 'VM_NOT_FOUND');
+        throw new CliError('VM_NOT_FOUND', 'nothing here');
       },
     },
     stream: {
@@ -28,11 +37,26 @@ async function start() {
         sink.onClose(() => clearInterval(t));
         return { started: true };
       },
+      // 64 KiB events as fast as the event loop turns, like `logs -f` on a guest that floods.
+      flood: (_p, sink) => {
+        const chunk = 'x'.repeat(64 * 1024);
+        const t = setInterval(() => {
+          for (let i = 0; i < 4; i++) {
+            flood.events++;
+            sink.event('data', chunk);
+          }
+        }, 1);
+        sink.onClose(() => {
+          flood.onClose++;
+          clearInterval(t);
+        });
+        return { stream: true };
+      },
     },
-    toError: (err) => (err instanceof ApiError ? { code: err.code, message: err.message, ...(err.reason ? { reason: err.reason } : {}) } : { code: 'INTERNAL', message: String(err) }),
-  });
-  await server.listen();
+    toError: (err) => (err instanceof CliError ? { code: err.code, message: err.message, reason: err.reason } : { code: 'INTERNAL', message: String(err) }),
+  }, opts);
   servers.push(server);
+  await server.listen();
   return path;
 }
 
@@ -88,5 +112,69 @@ describe('ControlServer', () => {
 
   it('a client with no server gets UNAVAILABLE', async () => {
     await expect(ControlClient.connect('/nonexistent/dir/control.sock')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('ends a connection whose request line is too long with LINE_TOO_LONG (and answers others)', async () => {
+    const path = await start({ maxLineBytes: 1024 });
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = createConnection(path, () => {
+        // Longer than the bound in many chunks, never a newline: refused without waiting for one.
+        for (let i = 0; i < 64; i++) s.write('a'.repeat(100));
+      });
+      let out = '';
+      s.setEncoding('utf8').on('data', (d: string) => (out += d));
+      s.on('close', () => resolve(out.trim()));
+      s.on('error', reject);
+    });
+    expect(JSON.parse(reply)).toMatchObject({ id: 0, error: { code: 'BAD_REQUEST', reason: 'LINE_TOO_LONG' } });
+    const cl = await ControlClient.connect(path);
+    expect(await cl.call('echo', { still: 'here' })).toEqual({ still: 'here' });
+    cl.close();
+  });
+
+  it('ends a stream whose client does not read with SLOW_CONSUMER instead of buffering for it', async () => {
+    const cap = 256 * 1024;
+    const path = await start({ maxQueuedBytes: cap });
+    flood.onClose = 0;
+    flood.events = 0;
+    const s = createConnection(path);
+    await new Promise<void>((resolve) => s.once('connect', resolve));
+    s.pause(); // never reads while the daemon floods
+    s.write(JSON.stringify({ id: 1, method: 'flood' }) + '\n');
+    await waitFor(() => flood.onClose === 1, 'the slow consumer to be cut off');
+    const emitted = flood.events;
+    // Now read what the daemon kept for us: bounded, ending with the reason.
+    let bytes = 0;
+    let tail = '';
+    s.on('data', (b: Buffer) => {
+      bytes += b.length;
+      tail = (tail + b.toString('utf8')).slice(-4096);
+    });
+    s.resume();
+    await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    const last = JSON.parse(tail.trim().split('\n').pop()!) as { error: { reason: string; message: string } };
+    expect(last.error).toMatchObject({ reason: 'SLOW_CONSUMER' });
+    expect(bytes).toBeLessThan(cap + 1024 * 1024); // the cap, one event and the kernel's socket buffers
+    expect(flood.events).toBe(emitted); // the stream stopped producing
+  });
+
+  it('refuses a daemon.control path that is a regular file, and leaves the file alone', async () => {
+    const path = join(tempDir('vtcon-ctl-'), 'control.sock');
+    writeFileSync(path, 'precious');
+    await expect(start({}, path)).rejects.toMatchObject({ reason: 'CONTROL_PATH_NOT_SOCKET', message: expect.stringMatching(/is not a socket/) });
+    expect(readFileSync(path, 'utf8')).toBe('precious');
+  });
+
+  it('creates the socket 0600 and its directory 0700 under umask 0', async () => {
+    const old = process.umask(0);
+    try {
+      const path = join(tempDir('vtcon-ctl-'), 'run', 'vtcon', 'control.sock');
+      await start({}, path);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700);
+      expect(statSync(join(path, '../..')).mode & 0o777).toBe(0o700);
+    } finally {
+      process.umask(old);
+    }
   });
 });

@@ -2,10 +2,28 @@
 // speaking newline-delimited JSON. Requests on one connection may be pipelined; each reply
 // carries the request id. Streaming methods reply once, then send events until the client
 // disconnects or the stream ends.
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+//
+// Peers are bounded: a request line over MAX_LINE_BYTES gets a LINE_TOO_LONG error and the
+// connection ends; a connection whose unsent replies exceed maxQueuedBytes (a client that does not
+// read its `logs -f`) gets a SLOW_CONSUMER error line, its streams stop and the connection ends,
+// instead of the daemon buffering for it without limit.
+import { chmodSync, lstatSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
-import { ApiError, LineSplitter, type ErrorBody, type Reply, type Request } from './protocol.js';
+import { basename, dirname, join } from 'node:path';
+import { makePrivateDir } from '../config/paths.js';
+import { MAX_LINE_BYTES, NdjsonSplitter } from './ndjson.js';
+import { CliError } from '../errors.js';
+import type { ErrorBody, Reply, Request } from './protocol.js';
+
+/** Unsent reply bytes one connection may have queued before it is ended as a slow consumer. */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** How long an ended slow consumer may take to read its last bytes before it is cut off. */
+const SLOW_CONSUMER_GRACE_MS = 5000;
+
+export interface ControlServerOptions {
+  maxQueuedBytes?: number;
+  maxLineBytes?: number;
+}
 
 export interface StreamSink {
   event(name: string, data: unknown): void;
@@ -20,7 +38,7 @@ export type StreamHandler = (params: Record<string, unknown>, sink: StreamSink) 
 export interface Handlers {
   unary: Record<string, UnaryHandler>;
   stream: Record<string, StreamHandler>;
-  /** Maps a thrown error to the wire error (FleetError etc.). */
+  /** Maps a thrown error to the wire error (CliError's code and reason). */
   toError(err: unknown): ErrorBody;
 }
 
@@ -28,22 +46,40 @@ export class ControlServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly path: string, private readonly handlers: Handlers) {}
+  private readonly maxQueued: number;
+  private readonly maxLine: number;
+
+  constructor(private readonly path: string, private readonly handlers: Handlers, opts: ControlServerOptions = {}) {
+    this.maxQueued = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  }
 
   async listen(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    makePrivateDir(dirname(this.path));
     // A stale socket from a crashed daemon would make listen() fail with EADDRINUSE; the caller
-    // checked that no live daemon answers on it before we get here.
-    rmSync(this.path, { force: true });
+    // checked that no live daemon answers on it before we get here. Anything else at the path is
+    // the operator's: refused, never deleted.
+    refuseNonSocket(this.path);
+    // Bound under a temporary name, chmod 0600, then renamed onto the path: no client ever sees
+    // the socket with the umask's mode.
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
+    rmSync(tmp, { force: true });
     const server = createServer((s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.path, () => {
+      server.listen(tmp, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    chmodSync(this.path, 0o600);
+    try {
+      chmodSync(tmp, 0o600);
+      renameSync(tmp, this.path);
+    } catch (err) {
+      server.close();
+      rmSync(tmp, { force: true });
+      throw err;
+    }
     this.server = server;
   }
 
@@ -52,24 +88,46 @@ export class ControlServer {
     this.server = null;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(this.path, { force: true });
+    try {
+      if (lstatSync(this.path).isSocket()) unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
   }
 
   private onConnection(socket: Socket): void {
     this.sockets.add(socket);
-    socket.setEncoding('utf8');
-    const splitter = new LineSplitter();
+    const splitter = new NdjsonSplitter(this.maxLine);
     const closers: (() => void)[] = [];
-    const send = (reply: Reply) => {
-      if (!socket.destroyed) socket.write(JSON.stringify(reply) + '\n');
+    let ending = false;
+    /** Last words, then the connection ends: its streams stop now, the socket after a grace. */
+    const endWith = (error: ErrorBody) => {
+      if (ending) return;
+      ending = true;
+      for (const fn of closers.splice(0)) fn();
+      socket.pause();
+      socket.end(JSON.stringify({ id: 0, error }) + '\n');
+      setTimeout(() => socket.destroy(), SLOW_CONSUMER_GRACE_MS).unref();
     };
-    socket.on('data', (chunk: string) => {
+    const send = (reply: Reply) => {
+      if (socket.destroyed || ending) return;
+      // One reply may be large (a log history); replies piling up behind it may not.
+      if (socket.writableLength > this.maxQueued) {
+        endWith({
+          code: 'UNAVAILABLE', reason: 'SLOW_CONSUMER',
+          message: `this connection did not read its replies (${socket.writableLength} bytes queued, at most ${this.maxQueued}); its streams are ended`,
+        });
+        return;
+      }
+      socket.write(JSON.stringify(reply) + '\n');
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (ending) return;
       let lines: string[];
       try {
         lines = splitter.push(chunk);
       } catch (err) {
-        send({ id: 0, error: this.handlers.toError(err) });
-        socket.destroy();
+        endWith(this.handlers.toError(err));
         return;
       }
       for (const line of lines) void this.dispatch(line, send, closers);
@@ -87,10 +145,10 @@ export class ControlServer {
     try {
       req = JSON.parse(line) as Request;
       if (typeof req !== 'object' || req === null || typeof req.method !== 'string' || (typeof req.id !== 'number' && typeof req.id !== 'string')) {
-        throw new ApiError('BAD_REQUEST', 'a request is {"id": number|string, "method": string, "params"?: object}');
+        throw new CliError('BAD_REQUEST', 'a request is {"id": number|string, "method": string, "params"?: object}');
       }
     } catch (err) {
-      send({ id: 0, error: err instanceof ApiError ? { code: err.code, message: err.message } : { code: 'BAD_REQUEST', message: 'request is not valid JSON' } });
+      send({ id: 0, error: err instanceof CliError ? { code: err.code, message: err.message, reason: err.reason } : { code: 'BAD_REQUEST', message: 'request is not valid JSON' } });
       return;
     }
     const params = (req.params && typeof req.params === 'object' ? req.params : {}) as Record<string, unknown>;
@@ -122,10 +180,24 @@ export class ControlServer {
         const first = await stream(params, sink);
         if (!closed) send({ id: req.id, result: first ?? { stream: true } });
       } else {
-        throw new ApiError('UNKNOWN_METHOD', `unknown method "${req.method}" (see API.md)`);
+        throw new CliError('UNKNOWN_METHOD', `unknown method "${req.method}" (see API.md)`);
       }
     } catch (err) {
       send({ id: req.id, error: this.handlers.toError(err) });
     }
   }
+}
+
+/** Throws CONTROL_PATH_NOT_SOCKET when something other than a socket is at `path`. */
+function refuseNonSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) {
+    throw new CliError('CONTROL_PATH_NOT_SOCKET', `daemon.control ${path} exists and is not a socket; refusing to replace it (move it away or set another daemon.control)`);
+  }
+  rmSync(path, { force: true });
 }

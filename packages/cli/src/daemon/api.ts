@@ -1,10 +1,12 @@
 // Control API methods (documented in API.md) implemented against the Fleet seam. Validation of
 // params happens here with zod so every method fails the same way (BAD_REQUEST, exit 2).
 import { z } from 'zod';
+import { isValidName, NAME_RULE } from '../config/names.js';
 import { breakBytes, type Config } from '../config/schema.js';
-import { ApiError, API_VERSION, type ErrorBody } from '../control/protocol.js';
+import { API_VERSION, type ErrorBody } from '../control/protocol.js';
+import { CliError } from '../errors.js';
 import type { Handlers } from '../control/server.js';
-import { FleetError, type Fleet, type FleetStats } from './fleet.js';
+import { type Fleet, type FleetStats } from './fleet.js';
 import { lastLinesOf, readLogHistory } from './log-files.js';
 
 export interface DaemonContext {
@@ -20,6 +22,8 @@ export interface ReloadSummary {
   changedVms: string[];
   addedPorts: string[];
   removedPorts: string[];
+  /** Steps that failed (the rest were applied): "addVm web2", with the reason and message. */
+  failed: { step: string; reason: string; message: string }[];
 }
 
 const target = z.object({ vm: z.string().min(1), port: z.string().min(1) });
@@ -28,19 +32,14 @@ function parse<T extends z.ZodType>(schema: T, params: unknown): z.infer<T> {
   const r = schema.safeParse(params);
   if (!r.success) {
     const i = r.error.issues[0]!;
-    throw new ApiError('BAD_REQUEST', `params.${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new CliError('BAD_REQUEST', `params.${i.path.join('.') || '(root)'}: ${i.message}`);
   }
   return r.data;
 }
 
 export function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof ApiError) return { code: err.code, message: err.message, ...(err.reason ? { reason: err.reason } : {}) };
-  if (err instanceof FleetError) {
-    const code = err.reason === 'VM_NOT_FOUND' || err.reason === 'PORT_NOT_FOUND' ? 'NOT_FOUND'
-      : err.reason === 'VM_EXISTS' || err.reason === 'PORT_EXISTS' || err.reason === 'NO_FREE_PORT' ? 'CONFLICT'
-      : err.reason === 'NOT_CONNECTED' ? 'UNAVAILABLE' : 'BAD_REQUEST';
-    return { code, message: err.message, reason: err.reason };
-  }
+  if (err instanceof CliError) return { code: err.code, message: err.message, reason: err.reason };
+  // Not ours (a bug, or a lower layer's error that escaped a mapping): keep its reason if it has one.
   const e = err as { reason?: unknown; message?: unknown };
   return { code: 'INTERNAL', message: String(e?.message ?? err), ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}) };
 }
@@ -61,7 +60,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
   const { fleet } = ctx;
   const vmConfig = (name: string) => {
     const vm = ctx.config().vms.find((v) => v.name === name);
-    if (!vm) throw new FleetError('VM_NOT_FOUND', `no VM named "${name}"`);
+    if (!vm) throw new CliError('VM_NOT_FOUND', `no VM named "${name}"`);
     return vm;
   };
   return {
@@ -103,7 +102,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         return { cols, rows };
       },
       'port.add': async (p) => {
-        const { vm, port, console } = parse(target.extend({ console: z.boolean().default(false) }), p);
+        const { vm, port, console } = parse(target.extend({ port: z.string().refine(isValidName, `must be ${NAME_RULE}`), console: z.boolean().default(false) }), p);
         return { port: await fleet.addPort(vm, { name: port, console }) };
       },
       'port.remove': async (p) => {
@@ -126,9 +125,9 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
       'attach.info': (p) => {
         const { vm, port } = parse(target, p);
         const info = fleet.list().find((v) => v.name === vm);
-        if (!info) throw new FleetError('VM_NOT_FOUND', `no VM named "${vm}"`);
+        if (!info) throw new CliError('VM_NOT_FOUND', `no VM named "${vm}"`);
         const pi = info.ports.find((x) => x.name === port);
-        if (!pi) throw new FleetError('PORT_NOT_FOUND', `VM "${vm}" has no port "${port}"`);
+        if (!pi) throw new CliError('PORT_NOT_FOUND', `VM "${vm}" has no port "${port}"`);
         return { path: pi.attachPath, size: pi.size, state: info.state };
       },
       stats: () => statsSnapshot(fleet),

@@ -5,15 +5,19 @@
 // before it acknowledges the guest's bytes, so `kill -9` of the daemon loses nothing acknowledged.
 //
 // Threads: main thread. Port queues are serviced on the daemon.workers piscina threads.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { attachSocketPath } from '../config/paths.js';
+import { nameProblem } from '../config/names.js';
+import { CliError, type CliReason } from '../errors.js';
+import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
-import { FleetError, findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
+import { findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
 import type { VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
+import { AttachInput } from './attach-input.js';
+import { rateLimitedLogger, type RateLimitedDestination } from './rate-limit.js';
 import type { Stack } from './stack.js';
 
 interface PortSinks {
@@ -21,13 +25,21 @@ interface PortSinks {
   scrollback: Scrollback;
   log: PortLogOptions;
   attach: AttachServer;
+  /** The attach writer's input on its way into the backlog (pauses the writer when full). */
+  input: AttachInput;
+  /** Bytes of `send` calls refused because the backlog was full. */
+  refusedBytes: number;
   subscribers: Set<(chunk: Uint8Array) => void>;
   /** Set when the device reports the log failed (the port goes on without it). */
   logError: string | null;
+  /** Removes the files and directories openSinks created (for a port that was refused). */
+  undo(): void;
 }
 
 interface ConsoleVm {
   cfg: VmConfig;
+  /** What the guest and front-end cause is logged through this, rate-limited per VM. */
+  limiter: RateLimitedDestination;
   device: ConsoleDevice;
   backend: VhostUserBackend;
   ports: Map<string, PortSinks>;
@@ -39,6 +51,13 @@ const FEATURE_NAMES: [bigint, string][] = [
   [0n, 'VIRTIO_CONSOLE_F_SIZE'], [1n, 'VIRTIO_CONSOLE_F_MULTIPORT'], [2n, 'VIRTIO_CONSOLE_F_EMERG_WRITE'],
   [28n, 'VIRTIO_RING_F_INDIRECT_DESC'], [29n, 'VIRTIO_RING_F_EVENT_IDX'], [32n, 'VIRTIO_F_VERSION_1'],
 ];
+
+/** ConsoleError reasons from ConsoleDevice.addPort → the fleet's. */
+const DEVICE_REASONS: Record<string, CliReason> = {
+  PORT_ID_OUT_OF_RANGE: 'NO_FREE_PORT',
+  PORT_EXISTS: 'PORT_EXISTS',
+  FEATURE_NOT_NEGOTIATED: 'BAD_ARGUMENT',
+};
 
 export function featureNames(hex: string): string[] {
   let v: bigint;
@@ -96,33 +115,72 @@ export class ConsoleFleet implements Fleet {
     const sinks = vm.ports.get(p.name!)!;
     return {
       name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
-      bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: p.refusedSends,
+      bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: sinks.refusedBytes + sinks.input.dropped,
       attachPath: sinks.attach.path, logFile: sinks.log.path, logError: sinks.logError, size: p.size,
     };
   }
 
+  /**
+   * Creates the port's log file (and its directories) and attach socket. On failure removes what
+   * it created, so a refused port leaves nothing behind. Names are checked before anything is.
+   */
   private async openSinks(vm: VmConfig, port: PortConfig, device: () => ConsoleDevice): Promise<PortSinks> {
+    const bad = nameProblem('VM', vm.name) ?? nameProblem('port', port.name);
+    if (bad) throw new CliError('BAD_ARGUMENT', bad);
     const c = this.stack.console;
     const scrollback = new c.Scrollback({ capacityBytes: vm.sinks.scrollbackBytes });
     const log: PortLogOptions = {
       path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
       maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
     };
-    // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
-    // `vtcon logs` before the guest connects. The servicing worker opens it for real.
-    c.AppendLog.open(log).close();
     const attachPath = attachSocketPath(this.runtimeDir, vm.name, port.name);
-    mkdirSync(dirname(attachPath), { recursive: true, mode: 0o700 });
-    const attach = await c.AttachServer.listen({
+    const created = { log: !existsSync(log.path), logDir: !existsSync(dirname(log.path)), attachDir: !existsSync(dirname(attachPath)) };
+    const undo = () => {
+      const steps: [boolean, () => void][] = [
+        [created.log, () => rmSync(log.path, { force: true })],
+        // rmdir: only if empty, another port may have moved in meanwhile.
+        [created.logDir, () => rmdirSync(dirname(log.path))],
+        [created.attachDir, () => rmdirSync(dirname(attachPath))],
+      ];
+      for (const [made, step] of steps) {
+        try {
+          if (made) step();
+        } catch {
+          // not empty, gone, or not reachable (the bad logDir itself): leave it
+        }
+      }
+    };
+    try {
+      // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
+      // `vtcon logs` before the guest connects. The servicing worker opens it for real.
+      makePrivateDir(dirname(log.path));
+      c.AppendLog.open(log).close();
+      makePrivateDir(dirname(attachPath));
+    } catch (err) {
+      undo();
+      throw new CliError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+    }
+    let attach: AttachServer | null = null;
+    const input = new AttachInput(
+      (bytes) => device().send(port.name, bytes),
+      () => attach?.resumeInput(),
+      (err, bytes) => this.logger.warn({ vm: vm.name, port: port.name, bytes, err: (err as Error).message }, 'attach input refused'),
+    );
+    try {
+      attach = await this.listenAttach(vm, port, attachPath, scrollback, input, device);
+    } catch (err) {
+      undo();
+      throw new CliError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
+    }
+    return { cfg: port, scrollback, log, attach, input, refusedBytes: 0, subscribers: new Set(), logError: null, undo };
+  }
+
+  private listenAttach(vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, input: AttachInput, device: () => ConsoleDevice): Promise<AttachServer> {
+    const c = this.stack.console;
+    return c.AttachServer.listen({
       path: attachPath,
       scrollback,
-      onInput: (bytes) => {
-        try {
-          device().send(port.name, bytes);
-        } catch (err) {
-          this.logger.warn({ vm: vm.name, port: port.name, err: (err as Error).message }, 'attach input refused');
-        }
-      },
+      onInput: (bytes) => input.push(bytes),
       onResize: ({ cols, rows }) => {
         try {
           device().resize(port.name, cols, rows);
@@ -131,7 +189,6 @@ export class ConsoleFleet implements Fleet {
         }
       },
     });
-    return { cfg: port, scrollback, log, attach, subscribers: new Set(), logError: null };
   }
 
   /** The port's sinks in the order the device feeds them: scrollback before attach (replay rule). */
@@ -146,16 +203,24 @@ export class ConsoleFleet implements Fleet {
   }
 
   async addVm(cfg: VmConfig): Promise<void> {
-    if (this.vms.has(cfg.name)) throw new FleetError('VM_EXISTS', `VM "${cfg.name}" already exists`);
+    if (this.vms.has(cfg.name)) throw new CliError('VM_EXISTS', `VM "${cfg.name}" already exists`);
     let device: ConsoleDevice | null = null;
+    const bad = nameProblem('VM', cfg.name) ?? cfg.ports.map((p) => nameProblem('port', p.name)).find((x) => x !== null);
+    if (bad) throw new CliError('BAD_ARGUMENT', bad);
     const ports = new Map<string, PortSinks>();
-    for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
+    try {
+      for (const p of cfg.ports) ports.set(p.name, await this.openSinks(cfg, p, () => device!));
+    } catch (err) {
+      for (const s of ports.values()) await s.attach.close().then(s.undo, s.undo);
+      throw err;
+    }
     const c = this.stack.console;
+    const { logger: vmLog, limiter } = rateLimitedLogger(this.logger, { vm: cfg.name });
     const opts = {
       ports: cfg.ports.map((p) => ({ name: p.name, console: p.console, sinks: this.sinkList(ports.get(p.name)!), log: ports.get(p.name)!.log })),
       maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
-      logger: this.logger.child({ vm: cfg.name }),
+      logger: vmLog,
       engine: (host: EngineHost) => this.pool.createEngine(host),
     };
     device = new c.ConsoleDevice(opts);
@@ -168,10 +233,14 @@ export class ConsoleFleet implements Fleet {
       if (s) s.logError = error.message;
     });
     dev.on('features', () => { for (const s of ports.values()) s.logError = null; });
-    mkdirSync(dirname(cfg.socket), { recursive: true });
-    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: this.logger.child({ vm: cfg.name }) });
+    // Room in a port's backlog: attach input held for it goes on (and its writer resumes).
+    dev.on('wrote', () => { for (const s of ports.values()) if (s.input.waiting) s.input.drained(); });
+    makePrivateDir(dirname(cfg.socket));
+    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: vmLog });
     backend.listen();
-    this.vms.set(cfg.name, { cfg, device: dev, backend, ports, connectedSince: null });
+    // Only the daemon's user (QEMU runs as it, or is given access by the operator) whatever the umask.
+    chmodSync(cfg.socket, 0o600);
+    this.vms.set(cfg.name, { cfg, limiter, device: dev, backend, ports, connectedSince: null });
     this.logger.info({ vm: cfg.name, socket: cfg.socket, ports: cfg.ports.map((p) => p.name) }, 'VM listening');
   }
 
@@ -180,20 +249,23 @@ export class ConsoleFleet implements Fleet {
     this.vms.delete(name);
     await vm.backend.close();
     await vm.device.close(); // closes every port's sinks: log files flushed and fsynced
+    vm.limiter.close();
     this.logger.info({ vm: name }, 'VM removed');
   }
 
   async addPort(vmName: string, cfg: PortConfig): Promise<PortInfo> {
     const vm = findVm(this.vms, vmName);
-    if (vm.ports.has(cfg.name)) throw new FleetError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
+    if (vm.ports.has(cfg.name)) throw new CliError('PORT_EXISTS', `VM "${vmName}" already has a port "${cfg.name}"`);
     const sinks = await this.openSinks(vm.cfg, cfg, () => vm.device);
     let st: PortStats;
     try {
       st = vm.device.addPort({ name: cfg.name, console: cfg.console, sinks: this.sinkList(sinks), log: sinks.log });
     } catch (err) {
       await Promise.allSettled([sinks.attach.close()]);
-      const reason = (err as { reason?: string }).reason;
-      throw new FleetError(reason === 'NO_FREE_PORT' || /free|maxPorts/i.test((err as Error).message) ? 'NO_FREE_PORT' : 'BAD_ARGUMENT', (err as Error).message, { cause: err });
+      sinks.undo();
+      // The device says why in its error's reason; the message is for people. The fleet never
+      // picks the id, so an id out of range means every id up to maxPorts is taken.
+      throw new CliError(DEVICE_REASONS[(err as { reason?: string }).reason ?? ''] ?? 'BAD_ARGUMENT', (err as Error).message, { cause: err });
     }
     vm.ports.set(cfg.name, sinks);
     return this.portInfo(vm, st);
@@ -201,7 +273,8 @@ export class ConsoleFleet implements Fleet {
 
   async removePort(vmName: string, name: string): Promise<void> {
     const vm = findVm(this.vms, vmName);
-    if (!vm.ports.has(name)) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
+    if (!vm.ports.has(name)) throw new CliError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${name}"`);
+    vm.ports.get(name)!.input.discard();
     vm.ports.delete(name);
     await vm.device.removePort(name);
   }
@@ -209,7 +282,7 @@ export class ConsoleFleet implements Fleet {
   private sinks(vmName: string, port: string): { vm: ConsoleVm; s: PortSinks } {
     const vm = findVm(this.vms, vmName);
     const s = vm.ports.get(port);
-    if (!s) throw new FleetError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${port}"`);
+    if (!s) throw new CliError('PORT_NOT_FOUND', `VM "${vmName}" has no port "${port}"`);
     return { vm, s };
   }
 
@@ -219,14 +292,17 @@ export class ConsoleFleet implements Fleet {
       vm.device.send(port, data);
       return data.length;
     } catch (err) {
-      if ((err as { reason?: string }).reason === 'BACKLOG_FULL') return 0;
+      if ((err as { reason?: string }).reason === 'BACKLOG_FULL') {
+        this.sinks(vmName, port).s.refusedBytes += data.length;
+        return 0;
+      }
       throw err;
     }
   }
 
   resize(vmName: string, port: string, cols: number, rows: number): void {
     const { vm, s } = this.sinks(vmName, port);
-    if (!s.cfg.console) throw new FleetError('BAD_ARGUMENT', `${vmName}:${port} is not a console port; only console ports have a size`);
+    if (!s.cfg.console) throw new CliError('BAD_ARGUMENT', `${vmName}:${port} is not a console port; only console ports have a size`);
     vm.device.resize(port, cols, rows);
   }
 

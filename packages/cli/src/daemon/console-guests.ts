@@ -5,11 +5,11 @@
 import { loadStack } from './stack.js';
 
 export async function startConsoleGuests(vms: { name: string; socket: string }[]): Promise<{ stop(): Promise<void> }> {
-  const { console: c, transport: t } = await loadStack();
+  const { guests: c, transport: t, native } = await loadStack();
   const drivers: InstanceType<typeof c.VtconDriver>[] = [];
   try {
     for (const vm of vms) {
-      const handle = new c.FrontendHandle((onConfigChange) => t.VhostUserFrontend.connect(vm.socket, { onConfigChange }), t.native);
+      const handle = new c.FrontendHandle((onConfigChange) => t.VhostUserFrontend.connect(vm.socket, { onConfigChange }), native);
       const driver = new c.VtconDriver(handle);
       new c.SimulatedGuest(driver, { hostname: vm.name });
       driver.on('resize', (p) => {

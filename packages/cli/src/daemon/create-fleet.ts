@@ -1,4 +1,4 @@
-// The daemon's Fleet: the vhost-user device stack, or nothing. loadStack throws a StackError that
+// The daemon's Fleet: the vhost-user device stack, or nothing. loadStack throws a CliError (STACK_*/ADDON_*) that
 // names the missing piece (package not built, native addon not compiled) and how to fix it;
 // `serve` and `demo` exit 1 with it rather than serve something that is not a VM.
 import type { Logger } from 'pino';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectGuest, type VtconDriver } from '@vtcon/console';
+import { connectGuest, type VtconDriver } from '@vtcon/console/testing';
 import { BIN, tempDir, vmYaml, waitFor } from '../testing/binary.js';
 
 interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string }

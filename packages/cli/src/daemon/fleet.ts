@@ -5,6 +5,7 @@
 //
 // Caller contract: all methods run on the daemon's main thread.
 import type { PortConfig, VmConfig } from '../config/schema.js';
+import { CliError } from '../errors.js';
 
 export type VmState = 'listening' | 'connected' | 'stopped';
 
@@ -58,16 +59,6 @@ export interface FleetStats {
 
 export type Unsubscribe = () => void;
 
-export class FleetError extends Error {
-  readonly reason: 'VM_NOT_FOUND' | 'PORT_NOT_FOUND' | 'VM_EXISTS' | 'PORT_EXISTS' | 'NO_FREE_PORT' | 'NOT_CONNECTED' | 'BAD_ARGUMENT';
-  readonly scope = 'none' as const;
-  constructor(reason: FleetError['reason'], message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'FleetError';
-    this.reason = reason;
-  }
-}
-
 export interface Fleet {
   list(): VmInfo[];
   /** One port's info (what list() shows for it), without listing the fleet. Throws NOT_FOUND. */
@@ -90,9 +81,9 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-/** Look-up helpers every implementation shares; they throw the FleetError the API maps to exit 4. */
+/** Look-up helpers every implementation shares; they throw the CliError the API maps to exit 4. */
 export function findVm<T>(vms: Map<string, T>, name: string): T {
   const vm = vms.get(name);
-  if (!vm) throw new FleetError('VM_NOT_FOUND', `no VM named "${name}"`);
+  if (!vm) throw new CliError('VM_NOT_FOUND', `no VM named "${name}"`);
   return vm;
 }

@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { filterSince, lastLinesOf, readLogHistory } from './log-files.js';
+import { tempDir } from '../testing/binary.js';
 
 describe('readLogHistory', () => {
   it('concatenates rotated files oldest first', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vtcon-logs-'));
+    const dir = tempDir('vtcon-logs-');
     const p = join(dir, 'console.log');
     writeFileSync(p + '.2', 'a\n');
     writeFileSync(p + '.10', 'oldest\n');

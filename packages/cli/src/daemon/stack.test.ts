@@ -1,6 +1,7 @@
 import { NativeError } from '@vtcon/transport';
 import { describe, expect, it } from 'vitest';
-import { addonFailure, importFailure, loadStack, StackError } from './stack.js';
+import { CliError } from '../errors.js';
+import { addonFailure, importFailure, loadStack } from './stack.js';
 
 describe('loadStack', () => {
   it('loads both packages and the native addon', async () => {
@@ -8,18 +9,18 @@ describe('loadStack', () => {
     expect(typeof stack.console.ConsoleDevice).toBe('function');
     expect(typeof stack.transport.VhostUserBackend).toBe('function');
     // The probe really reached the addon: a second eventfd works too.
-    const fd = stack.transport.native.eventfdCreate();
+    const fd = stack.native.eventfdCreate();
     expect(fd).toBeGreaterThan(2);
-    stack.transport.native.close(fd);
+    stack.native.close(fd);
   });
 
   it('names a package that cannot be imported and says how to build it', async () => {
     // A real failed import: the specifier is redirected to a package that is not installed.
     const err = await loadStack({ importModule: (s) => import(s === '@vtcon/console' ? '@vtcon/console-not-installed' : s) }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StackError);
+    expect(err).toBeInstanceOf(CliError);
     expect(err).toMatchObject({ reason: 'STACK_NOT_BUILT', scope: 'none' });
-    expect((err as StackError).message).toMatch(/^the device stack is not available: @vtcon\/console could not be loaded \(.*console-not-installed/);
-    expect((err as StackError).hint).toMatch(/npm ci && npx nx run @vtcon\/cli:build/);
+    expect((err as CliError).message).toMatch(/^the device stack is not available: @vtcon\/console could not be loaded \(.*console-not-installed/);
+    expect((err as CliError).hint).toMatch(/npm ci && npx nx run @vtcon\/cli:build/);
   });
 
   it('explains a missing native addon with the transport layer\'s own build command', () => {

@@ -5,47 +5,40 @@
 // serve/demo/guest can say exactly which piece is missing and how to get it, instead of a
 // module-resolution stack trace. Types come from the packages themselves (type-only imports).
 import type * as ConsoleModule from '@vtcon/console';
+import type * as ConsoleTestingModule from '@vtcon/console/testing';
 import type * as TransportModule from '@vtcon/transport';
+import type * as NativeModule from '@vtcon/transport/native';
 
 export interface Stack {
   console: typeof ConsoleModule;
+  /** The seed driver model (simulated guests): the demo's and `vtcon guest`'s guests. */
+  guests: typeof ConsoleTestingModule;
   transport: typeof TransportModule;
+  /** The addon's syscalls (transport's internal entry point): probed here, eventfds for guests. */
+  native: typeof NativeModule;
 }
 
-export type StackErrorReason = 'STACK_NOT_BUILT' | 'ADDON_NOT_BUILT' | 'ADDON_LOAD_FAILED';
-
-export class StackError extends Error {
-  readonly reason: StackErrorReason;
-  readonly scope = 'none' as const;
-  /** What the user should run to fix it. */
-  readonly hint: string;
-  constructor(reason: StackErrorReason, message: string, hint: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StackError';
-    this.reason = reason;
-    this.hint = hint;
-  }
-}
+import { CliError } from '../errors.js';
 
 const BUILD_HINT = 'from the repository root run `npm ci && npx nx run @vtcon/cli:build` (or just `./vtcon`, which installs and builds on first use)';
 const ADDON_HINT = 'run `npm ci` from the repository root (its install step compiles the addon for this Node), then try again';
 
-/** Turns a failed import of `pkg` into a StackError that names it and says how to fix it. */
-export function importFailure(pkg: string, err: unknown): StackError {
+/** Turns a failed import of `pkg` into a CliError that names it and says how to fix it. */
+export function importFailure(pkg: string, err: unknown): CliError {
   const e = err as { code?: string; message?: string };
   const detail = String(e?.message ?? err).split('\n')[0];
-  return new StackError('STACK_NOT_BUILT', `the device stack is not available: ${pkg} could not be loaded (${detail})`, BUILD_HINT, { cause: err });
+  return new CliError('STACK_NOT_BUILT', `the device stack is not available: ${pkg} could not be loaded (${detail})`, { hint: BUILD_HINT, cause: err });
 }
 
-/** Turns a failed first call into the addon into a StackError (NativeError carries the build command). */
-export function addonFailure(err: unknown): StackError {
+/** Turns a failed first call into the addon into a CliError (NativeError carries the build command). */
+export function addonFailure(err: unknown): CliError {
   const e = err as { reason?: string; message?: string };
   const detail = String(e?.message ?? err);
   // NativeError says "load: ENOENT (<what and the build command>)"; the part in brackets is the news.
   const inner = /^\w+: \w+ \((.*)\)$/s.exec(detail)?.[1] ?? detail;
   return e?.reason === 'ADDON_NOT_BUILT'
-    ? new StackError('ADDON_NOT_BUILT', `native addon not built: @vtcon/transport cannot serve vhost-user sockets without it: ${inner}`, ADDON_HINT, { cause: err })
-    : new StackError('ADDON_LOAD_FAILED', `native addon failed to load: ${detail}`, ADDON_HINT, { cause: err });
+    ? new CliError('ADDON_NOT_BUILT', `native addon not built: @vtcon/transport cannot serve vhost-user sockets without it: ${inner}`, { hint: ADDON_HINT, cause: err })
+    : new CliError('ADDON_LOAD_FAILED', `native addon failed to load: ${detail}`, { hint: ADDON_HINT, cause: err });
 }
 
 /** @vtcon/console alone, for clients of its protocols (attach); no native addon needed. */
@@ -65,7 +58,7 @@ export interface LoadStackOptions {
 /**
  * Imports both packages and makes one call into the native addon (an eventfd, closed at once):
  * the addon loads lazily, so without this probe a missing build would surface only when the
- * first guest connects. Throws StackError.
+ * first guest connects. Throws CliError.
  */
 export async function loadStack(opts: LoadStackOptions = {}): Promise<Stack> {
   const importModule = opts.importModule ?? ((s: string) => import(s) as Promise<unknown>);
@@ -77,11 +70,13 @@ export async function loadStack(opts: LoadStackOptions = {}): Promise<Stack> {
     }
   };
   const transport = await load<typeof TransportModule>('@vtcon/transport');
+  const native = await load<typeof NativeModule>('@vtcon/transport/native');
   const console = await load<typeof ConsoleModule>('@vtcon/console');
+  const guests = await load<typeof ConsoleTestingModule>('@vtcon/console/testing');
   try {
-    transport.native.close(transport.native.eventfdCreate());
+    native.close(native.eventfdCreate());
   } catch (err) {
     throw addonFailure(err);
   }
-  return { console, transport };
+  return { console, guests, transport, native };
 }

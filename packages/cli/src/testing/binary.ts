@@ -1,9 +1,10 @@
 // Test support: run the built binary (dist/bin.js) in child processes, as a user would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const BIN = resolve(fileURLToPath(import.meta.url), '../../../dist/bin.js');
 /** The repository's `./vtcon` wrapper (installs, builds, then runs BIN). */
@@ -21,8 +22,18 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const tempDirs: string[] = [];
+// Registered when a test file imports this module, so it runs after that file's own afterAll hooks
+// (vitest runs them last-registered first): daemons are stopped before their dirs go.
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed after the test file that made it. */
 export function tempDir(prefix = 'vtcon-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** Polls `check` every 50 ms until it returns a truthy value or `timeoutMs` passes. */

@@ -11,9 +11,8 @@ export const VIRTIO_CONSOLE_F_SIZE = 0;
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1;
 export const VIRTIO_CONSOLE_F_EMERG_WRITE = 2;
 
-// Generic virtio feature bits the device offers (§6).
-export const VIRTIO_RING_F_INDIRECT_DESC = 28;
-export const VIRTIO_RING_F_EVENT_IDX = 29;
+// Generic virtio feature bits the device offers (§6). The ring's own bits are @vtcon/ring's.
+export { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC } from '@vtcon/ring';
 export const VIRTIO_F_VERSION_1 = 32;
 
 // Control events (§5.3.6.2, struct virtio_console_control.event).

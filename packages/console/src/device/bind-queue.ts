@@ -1,18 +1,14 @@
 /**
- * StartedQueue → QueueBinding: a @vtcon/ring DeviceQueue over the guest memory, the kick eventfd
- * watched with the addon's uv_poll on the calling thread's loop, the call eventfd written on
- * notify. Works the same inside a worker (the worker passes its own GuestMemory).
+ * StartedQueue → QueueBinding: a @vtcon/ring DeviceQueue over the guest memory, the kick fd
+ * watched with the addon's uv_poll on the calling thread's loop, the call fd written on notify,
+ * both guarded (guarded-eventfd.ts): a bad fd breaks the queue, never the process.
  */
 import { DeviceQueue, type GuestMemory, type QueueConfig } from '@vtcon/ring';
 import type { QueueBinding } from '../port/queue.js';
 import type { StartedQueueLike } from './vhost-device.js';
+import { callNotifier, type EventfdOps, watchKickFd } from './guarded-eventfd.js';
 
-/** The three eventfd calls of @vtcon/transport's native layer that servicing needs. */
-export interface EventfdOps {
-  eventfdRead(fd: number): number;
-  eventfdWrite(fd: number, value?: number): void;
-  watchFd(fd: number, events: 'readable', cb: (readable: boolean, writable: boolean) => void): { stop(): void };
-}
+export type { EventfdOps } from './guarded-eventfd.js';
 
 export function makeBindQueue(ops: EventfdOps): (index: number, q: StartedQueueLike) => QueueBinding {
   return (index, q) => {
@@ -20,12 +16,8 @@ export function makeBindQueue(ops: EventfdOps): (index: number, q: StartedQueueL
     return {
       index,
       queue,
-      notify: () => ops.eventfdWrite(q.callFd, 1),
-      watchKick: (cb) => ops.watchFd(q.kickFd, 'readable', () => {
-        // Read (reset) the counter first: kicks arriving during cb re-arm the poll.
-        ops.eventfdRead(q.kickFd);
-        cb();
-      }),
+      notify: callNotifier(ops, q.callFd, index),
+      watchKick: (cb, onError) => watchKickFd(ops, q.kickFd, index, cb, onError),
     };
   };
 }

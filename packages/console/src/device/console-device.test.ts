@@ -1,6 +1,7 @@
 /**
  * ConsoleDevice against the seed driver model over the in-process loopback: the control protocol
- * as issue 4 specifies it, run-time changes, and bad guest input.
+ * as virtio 1.2 §5.3.6.2 and QEMU 11 (transport's fixtures/qemu-11.1.3) have it, run-time changes,
+ * and bad guest input.
  */
 import { describe, expect, it } from 'vitest';
 import { ConsoleDevice, type ConsoleDeviceOptions } from './console-device.js';

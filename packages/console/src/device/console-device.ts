@@ -24,7 +24,7 @@
  * port queues go to a PortQueueEngine (inline or piscina workers).
  *
  * Control protocol (virtio 1.2 §5.3.6.2, matching what QEMU sends a Linux 6.12 guest, see
- * shared/fixtures/qemu-11.1.3-vhost-user-console):
+ * transport/src/protocol/fixtures/qemu-11.1.3):
  *   guest DEVICE_READY(1)        → DEVICE_ADD(id) for every configured port
  *   guest PORT_READY(id, 1)      → CONSOLE_PORT(id,1) [+ RESIZE] for console ports,
  *                                  PORT_NAME(id) without NUL, PORT_OPEN(id,1) if host side open
@@ -51,6 +51,7 @@ import type { PortSink } from '../port/sink.js';
 import type { QueueBinding } from '../port/queue.js';
 import { DEFAULT_BACKLOG_LIMIT } from '../port/backlog.js';
 import { popReadableChains } from '../port/transmit.js';
+import { MAX_CONTROL_CHAIN_BYTES } from '../port/chain-bound.js';
 import { emergencyWriteByte, readConfigRange, VIRTIO_CONSOLE_CONFIG_SIZE } from './config.js';
 import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, queueCount, roleOf } from './queue-map.js';
 import type { BackendChannelLike, StartedQueueLike, VhostUserDeviceLike } from './vhost-device.js';
@@ -58,7 +59,8 @@ import type { EngineHost, PortQueueEngine } from './engine.js';
 import { type BindQueue, InlineEngine } from './inline-engine.js';
 import { type Logger, silentLogger } from './logger.js';
 import { makeBindQueue } from './bind-queue.js';
-import { native } from '@vtcon/transport';
+import { LogLimiter, type LogLimiterOptions } from './log-limiter.js';
+import * as native from '@vtcon/transport/native';
 import type { PortLogOptions } from '../sink/append-log.js';
 
 export interface ConsolePortOptions {
@@ -95,6 +97,8 @@ export interface ConsoleDeviceOptions {
   backlogLimit?: number;
   /** Queued control messages while the guest posts no control buffers (default 4096). */
   controlBacklogLimit?: number;
+  /** Budget of guest-caused log lines (bad control messages...): default 10 per 10 s, the rest counted. */
+  guestLogLimit?: LogLimiterOptions;
   logger?: Logger;
   /** How a StartedQueue becomes a serviceable ring. Default: @vtcon/ring DeviceQueue + eventfds. */
   bindQueue?: BindQueue;
@@ -111,6 +115,10 @@ export interface DeviceStats {
   size: ConsoleSize;
   controlBacklog: number;
   controlError: string | null;
+  /** Control messages from the guest refused since the device was created ('control-rejected'). */
+  controlRejected: number;
+  /** Guest-caused log lines suppressed by the rate limit since the device was created. */
+  guestLogSuppressed: number;
   emergencyBytes: number;
   ports: PortStats[];
 }
@@ -125,13 +133,22 @@ export interface ConsoleDeviceEvents {
   /** A port's log could not be opened or written; the port goes on without it. */
   'log-failed': [info: { port: number; error: ConsoleError }];
   'emergency-write': [byte: number];
+  /**
+   * A control message from the guest was refused (unknown event, bad id, DEVICE_READY(0)...); also
+   * counted in stats().controlRejected. Its log line is rate-limited (guestLogLimit), this is not.
+   */
+  'control-rejected': [reason: ConsoleErrorReason];
   'features': [acked: bigint];
   'disconnected': [];
+  /** host→guest bytes of a port went into guest buffers: its backlog has room again. */
+  'wrote': [port: number, bytes: number];
   /** guest→host bytes of a port, after the sinks got them (a copy the listener owns). */
   'data': [port: number, bytes: Uint8Array];
 }
 
 const MAX_CONTROL_BATCH = 256;
+
+interface ControlQueue { b: QueueBinding; kick: { stop(): void } }
 
 /** Guest-side state put aside while both control queues are stopped (see the module header). */
 interface GuestSnapshot {
@@ -156,12 +173,14 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private size: ConsoleSize;
   private backendChannel: BackendChannelLike | null = null;
   private engine: PortQueueEngine | null = null;
-  private ctrlRx: { b: QueueBinding; kick: { stop(): void } } | null = null;
-  private ctrlTx: { b: QueueBinding; kick: { stop(): void } } | null = null;
+  private ctrlRx: ControlQueue | null = null;
+  private ctrlTx: ControlQueue | null = null;
   private ctrlOut: Uint8Array[] = [];
   private ctrlError: string | null = null;
   private ctrlTxScheduled = false;
   private emergencyBytes = 0;
+  private controlRejected = 0;
+  private readonly guestLog: LogLimiter;
   private readonly ctrlLimit: number;
   private readonly drainUnsubs = new Map<number, (() => void)[]>();
   private suspended: GuestSnapshot | null = null;
@@ -170,6 +189,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     super();
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
+    this.guestLog = new LogLimiter(opts.guestLogLimit);
     const multiport = opts.multiport ?? true;
     const nPorts = opts.ports?.length ?? 0;
     this.maxPorts = opts.maxPorts ?? Math.max(nPorts, 8);
@@ -273,7 +293,8 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     return {
       connected: this.connected, driverReady: this.driverReady, multiport: this.multiport,
       ackedFeatures: '0x' + this.acked.toString(16), maxPorts: this.maxPorts, size: this.size,
-      controlBacklog: this.ctrlOut.length, controlError: this.ctrlError, emergencyBytes: this.emergencyBytes,
+      controlBacklog: this.ctrlOut.length, controlError: this.ctrlError, controlRejected: this.controlRejected,
+      guestLogSuppressed: this.guestLog.totalSuppressed, emergencyBytes: this.emergencyBytes,
       ports: [...this.ports.values()].sort((a, b) => a.id - b.id).map((p) => p.stats()),
     };
   }
@@ -294,7 +315,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   /** Only emerg_wr is writable (§5.3.4): one character to port 0's sinks at once. */
   setConfig(offset: number, data: Uint8Array): void {
     const byte = emergencyWriteByte(offset, data);
-    if (byte === null) { this.log.warn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
+    if (byte === null) { this.guestWarn({ offset, size: data.length }, 'guest wrote read-only console config'); return; }
     this.emergencyBytes++;
     const p0 = this.ports.get(0);
     if (p0) {
@@ -318,20 +339,19 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     this.connected = true;
     const role = roleOf(index);
     if (role.kind === 'control') {
-      const b = this.requireBind()(index, q);
-      if (role.dir === 'transmitq') this.ctrlTx = { b, kick: { stop() {} } }; else this.ctrlRx = { b, kick: { stop() {} } };
+      let b: QueueBinding;
+      try { b = this.bind(index, q); } catch (e) { this.onQueueFailed(index, e); return; } // a bad ring: BAD_RING
+      const c: ControlQueue = { b, kick: { stop() {} } };
+      if (role.dir === 'transmitq') this.ctrlTx = c; else this.ctrlRx = c;
       // Decide before servicing: a DEVICE_READY waiting in a fresh transmitq must meet reset state.
       if (this.suspended) {
         if (q.lastAvailIdx !== 0 || q.usedIdx !== 0) this.resumeGuest();
         else if (this.ctrlRx && this.ctrlTx) this.dropSuspended('both control queues restarted from index 0');
       }
-      if (role.dir === 'transmitq') {
-        this.ctrlTx = { b, kick: b.watchKick(() => this.serviceControlTx()) };
-        this.serviceControlTx();
-      } else {
-        this.ctrlRx = { b, kick: b.watchKick(() => this.flushControl()) };
-        this.flushControl();
-      }
+      const service = role.dir === 'transmitq' ? (): void => this.serviceControlTx() : (): void => this.flushControl();
+      // A kick fd that cannot be watched fails at once (breakControl): service only a live queue.
+      c.kick = b.watchKick(service, (e) => this.breakControl(c, index, e));
+      if (this.ctrlTx === c || this.ctrlRx === c) service();
       return;
     }
     this.ensureEngine().start(index, q);
@@ -371,8 +391,6 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
 
   private get multiport(): boolean { return (this.features & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n && (this.acked === 0n || (this.acked & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n); }
 
-  private requireBind(): BindQueue { return this.bind; }
-
   private ensureEngine(): PortQueueEngine {
     if (!this.engine) {
       const host: EngineHost = {
@@ -387,7 +405,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
         },
         wrote: (port, bytes, chains) => {
           const p = this.ports.get(port);
-          if (p) { p.bytesOut += bytes; p.chains += chains; }
+          if (p) { p.bytesOut += bytes; p.chains += chains; this.emit('wrote', port, bytes); }
         },
         queueFailed: (index, error) => this.onQueueFailed(index, error),
         inFlight: (port, delta) => {
@@ -433,7 +451,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const p = this.ports.get(portId);
     if (!p) {
       // Bytes on a removed port's queue: consumed (the guest may not block forever) and counted.
-      this.log.warn({ port: portId, bytes: bytes.length }, 'guest wrote to a port that does not exist');
+      this.guestWarn({ port: portId, bytes: bytes.length }, 'guest wrote to a port that does not exist');
       return true;
     }
     p.chains += chains;
@@ -468,8 +486,9 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   private onQueueFailed(index: number, error: unknown): void {
     const role = roleOf(index);
     const portId = role.kind === 'port' ? role.port : null;
-    const reason = (error as { reason?: string })?.reason;
-    const ce = new ConsoleError('QUEUE_BROKEN', `queue ${index} stopped: ${reason ?? String(error)}`, { scope: 'queue', cause: error });
+    // One wrapping: the message names the queue and carries the cause's own "REASON: detail".
+    const ce = isConsoleError(error) && error.reason === 'QUEUE_BROKEN' ? error
+      : new ConsoleError('QUEUE_BROKEN', `queue ${index} stopped: ${(error as Error)?.message ?? String(error)}`, { scope: 'queue', cause: error });
     if (portId !== null) {
       const p = this.ports.get(portId);
       if (p) p.error = ce.message;
@@ -626,29 +645,44 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
           seg.set(msg.subarray(off, off + k));
           off += k;
         }
-        if (off < msg.length) this.log.warn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
+        if (off < msg.length) this.guestWarn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
         q.pushUsed(chain.head, off);
         n++;
       }
       if (n > 0 && q.needsNotification()) c.b.notify();
     } catch (e) {
-      c.kick.stop();
-      this.ctrlRx = null;
-      this.onQueueFailed(CONTROL_RECEIVEQ, e);
+      this.breakControl(c, CONTROL_RECEIVEQ, e);
     }
+  }
+
+  /** BAD_RING for a control queue: stop watching it, forget it, report it once. */
+  private breakControl(c: ControlQueue, index: number, e: unknown): void {
+    c.kick.stop();
+    if (this.ctrlRx === c) this.ctrlRx = null;
+    else if (this.ctrlTx === c) this.ctrlTx = null;
+    else return; // already stopped or broken
+    this.onQueueFailed(index, e);
   }
 
   private serviceControlTx(): void {
     const c = this.ctrlTx;
     if (!c) return;
-    const { copies: msgs, more, error } = popReadableChains(c.b.queue, MAX_CONTROL_BATCH);
-    c.b.queue.publishUsed();
-    if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
-    if (error !== null) {
-      c.kick.stop();
-      this.ctrlTx = null;
-      this.onQueueFailed(CONTROL_TRANSMITQ, error);
+    let batch: ReturnType<typeof popReadableChains>;
+    try {
+      batch = popReadableChains(c.b.queue, MAX_CONTROL_BATCH, MAX_CONTROL_CHAIN_BYTES);
+      c.b.queue.publishUsed();
+    } catch (e) {
+      this.breakControl(c, CONTROL_TRANSMITQ, e);
+      return;
     }
+    const { copies: msgs, more, error } = batch;
+    try {
+      if (msgs.length > 0 && c.b.queue.needsNotification()) c.b.notify();
+    } catch (e) {
+      this.breakControl(c, CONTROL_TRANSMITQ, e);
+    }
+    // The messages before a malformed chain (or a failed interrupt) were used: they count.
+    if (error !== null) this.breakControl(c, CONTROL_TRANSMITQ, error);
     for (const m of msgs) this.handleControl(m);
     if (more && !this.ctrlTxScheduled) {
       // A guest flooding the control queue gets batches, with the event loop in between.
@@ -657,8 +691,19 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     }
   }
 
+  /** Bad guest input: counted, reported ('control-rejected'), logged within the guest's log budget. */
   private reject(reason: ConsoleErrorReason, msg: string, ctx: object): void {
-    this.log.warn({ reason, ...ctx }, msg);
+    this.controlRejected++;
+    this.emit('control-rejected', reason);
+    this.guestWarn({ reason, ...ctx }, msg);
+  }
+
+  /** A log line the guest caused: at most a few per window per device (log-limiter.ts). */
+  private guestWarn(ctx: object, msg: string): void {
+    const suppressed = this.guestLog.take();
+    if (suppressed === null) return;
+    if (suppressed === 0) this.log.warn(ctx, msg);
+    else this.log.warn({ ...ctx, suppressed }, `${msg} (${suppressed} earlier guest-caused lines suppressed)`);
   }
 
   /** One driver→device control message (§5.3.6.2 device requirements). */
@@ -671,10 +716,10 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     const ctx = { id: m.id, event: CONTROL_EVENT_NAMES[m.event] ?? m.event, value: m.value };
     if (!isKnownControlEvent(m.event)) return this.reject('UNKNOWN_EVENT', 'unknown control event from guest ignored', ctx);
     if (m.event === VIRTIO_CONSOLE_DEVICE_READY) {
-      if (m.value !== 1) return this.reject('ATTACH_FAILED', 'guest driver reports it failed to initialise', ctx);
+      if (m.value !== 1) return this.reject('DRIVER_INIT_FAILED', 'guest driver reports it failed to initialise', ctx);
       // Only a driver that (re)initialised sends DEVICE_READY: whatever was suspended is void.
       this.dropSuspended('DEVICE_READY');
-      if (this.driverReady) this.log.warn(ctx, 'second DEVICE_READY; announcing ports again');
+      if (this.driverReady) this.guestWarn(ctx, 'second DEVICE_READY; announcing ports again');
       this.driverReady = true;
       this.emit('driver-ready');
       for (const p of [...this.ports.values()].sort((a, b) => a.id - b.id)) this.announce(p);
@@ -689,7 +734,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     if (m.event === VIRTIO_CONSOLE_PORT_READY) {
       if (m.value !== 1) {
         p.guestReady = false;
-        this.log.warn(ctx, 'guest could not create port');
+        this.guestWarn(ctx, 'guest could not create port');
         this.emit('port-ready', p.stats(), false);
         return;
       }

@@ -34,9 +34,15 @@ export class InlineEngine implements PortQueueEngine {
   start(index: number, q: StartedQueueLike): void {
     const role = roleOf(index);
     if (role.kind !== 'port') throw new Error(`InlineEngine got control queue ${index}`);
-    const binding = this.bind(index, q);
+    let binding: QueueBinding;
+    try {
+      binding = this.bind(index, q);
+    } catch (e) {
+      this.host.queueFailed(index, e); // a ring the device cannot use (misaligned...): BAD_RING
+      return;
+    }
     const r: Running = { binding, kick: { stop() {} }, port: role.port, dir: role.dir, paused: false, scheduled: false, failed: false };
-    r.kick = binding.watchKick(() => this.service(r));
+    r.kick = binding.watchKick(() => this.service(r), (e) => this.fail(r, e));
     this.running.set(index, r);
     const slot = this.byPort.get(role.port) ?? {};
     if (role.dir === 'receiveq') slot.rx = r; else slot.tx = r;
@@ -119,10 +125,15 @@ export class InlineEngine implements PortQueueEngine {
         if (!res.starved && this.host.outgoingBytes(r.port) > 0) this.schedule(r);
       }
     } catch (e) {
-      // BAD_RING semantics: the queue is broken; stop touching it, keep everything else.
-      r.failed = true;
-      r.kick.stop();
-      this.host.queueFailed(r.binding.index, e);
+      this.fail(r, e);
     }
+  }
+
+  /** BAD_RING semantics: the queue is broken; stop touching it, keep everything else. */
+  private fail(r: Running, e: unknown): void {
+    if (r.failed) return;
+    r.failed = true;
+    r.kick.stop();
+    this.host.queueFailed(r.binding.index, e);
   }
 }

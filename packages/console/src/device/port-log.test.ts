@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native as transportNative } from '@vtcon/transport';
+import * as transportNative from '@vtcon/transport/native';
 import { ConsoleDevice } from './console-device.js';
 import { Loopback, type LoopbackEventfds } from '../driver/loopback.js';
 import { VtconDriver } from '../driver/vtcon-driver.js';

@@ -3,7 +3,8 @@
  * and a guest (the seed driver model over VhostUserFrontend) connected to it. Used by tests,
  * examples, benchmarks and the CLI demo. Main thread.
  */
-import { VhostUserBackend, VhostUserFrontend, native } from '@vtcon/transport';
+import { VhostUserBackend, VhostUserFrontend } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
 import { ConsoleDevice, type ConsoleDeviceOptions } from '../device/console-device.js';
 import { FrontendHandle, type FrontendHandleOptions } from './frontend-handle.js';
 import { VtconDriver, type VtconDriverOptions } from './vtcon-driver.js';

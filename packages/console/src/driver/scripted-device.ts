@@ -32,7 +32,7 @@ export class ScriptedDevice implements VhostUserDeviceLike {
   startQueue(index: number, q: StartedQueueLike): void {
     const b = this.bind(index, q);
     this.queues.set(index, b);
-    b.watchKick(() => this.service(index));
+    b.watchKick(() => this.service(index), (e) => { throw e; }); // a test device: fail loudly
   }
   stopQueue(index: number): { lastAvailIdx: number } { return { lastAvailIdx: this.queues.get(index)?.queue.lastAvailIdx ?? 0 }; }
   disconnected(): void {}

@@ -28,8 +28,12 @@ export interface DeviceQueueLike {
 export interface QueueBinding {
   readonly index: number;
   readonly queue: DeviceQueueLike;
-  /** Signal the driver (write the call eventfd). */
+  /** Signal the driver (write the call eventfd). Throws a ConsoleError (scope 'queue') if it cannot. */
   notify(): void;
-  /** Run cb on each kick (the kick eventfd already read); returns a stopper. */
-  watchKick(cb: () => void): { stop(): void };
+  /**
+   * Run cb on each kick (the kick eventfd already read); returns a stopper. A kick fd that fails,
+   * or a cb that throws, stops the watch and calls onError once (from the poll callback, or at
+   * once if the fd cannot be watched at all).
+   */
+  watchKick(cb: () => void, onError: (e: unknown) => void): { stop(): void };
 }

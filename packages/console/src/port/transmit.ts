@@ -1,7 +1,7 @@
 /**
  * Guest→host servicing of one transmitq (the guest's "out" queue).
  *
- * Latency rule (issue 4): a Linux hvc writer spins until its buffer is used, so each chain's bytes
+ * Latency rule: a Linux hvc writer spins until its buffer is used, so each chain's bytes
  * are copied out of guest memory and the chain is marked used *before* anything is handed to a
  * sink, and the driver is signalled once per batch.
  * Durability rule: when the port has a log, the batch is appended to it (write(2), so it survives
@@ -10,6 +10,7 @@
  * Caller: whichever thread owns the queue (main thread or one worker); never two at once.
  */
 import type { DeviceQueueLike } from './queue.js';
+import { checkChainBytes, MAX_PORT_CHAIN_BYTES } from './chain-bound.js';
 
 /** Where a batch goes before its chains are published used: the port's log (AppendLog). */
 export interface TransmitJournal {
@@ -32,14 +33,18 @@ export interface TransmitBatch {
  * it) without publishing: the caller calls publishUsed(). Re-enables notifications when the ring
  * runs dry, re-polling if a chain raced in (enableNotification()). Does not signal the driver.
  * Shared by the port transmitqs and the control transmitq, whose chains are one message each.
+ * A chain of more than maxChainBytes readable bytes ends the batch like a malformed one
+ * (CHAIN_TOO_BIG), without allocating its copy.
  */
-export function popReadableChains(q: DeviceQueueLike, maxChains: number): { copies: Uint8Array[]; more: boolean; error: unknown } {
+export function popReadableChains(q: DeviceQueueLike, maxChains: number, maxChainBytes: number): { copies: Uint8Array[]; more: boolean; error: unknown } {
   const copies: Uint8Array[] = [];
   q.disableNotification();
   for (;;) {
     let chain;
     try {
       chain = q.popAvailable();
+      // Before the copy is allocated: the chain's size is the guest's (chain-bound.ts).
+      if (chain !== null) checkChainBytes(chain.readableBytes, maxChainBytes, chain.head);
     } catch (error) {
       // A malformed chain: the chains before it were copied and added used; hand them on.
       return { copies, more: false, error };
@@ -62,8 +67,8 @@ export function popReadableChains(q: DeviceQueueLike, maxChains: number): { copi
  * entries, notify if the driver asked (EVENT_IDX/NO_INTERRUPT), and return the bytes concatenated.
  * A malformed chain throws after the chains before it were journaled and published.
  */
-export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256, journal?: TransmitJournal): TransmitBatch {
-  const { copies, more, error } = popReadableChains(q, maxChains);
+export function drainTransmitq(q: DeviceQueueLike, notify: () => void, maxChains = 256, journal?: TransmitJournal, maxChainBytes = MAX_PORT_CHAIN_BYTES): TransmitBatch {
+  const { copies, more, error } = popReadableChains(q, maxChains, maxChainBytes);
   if (copies.length > 0) journal?.append(copies, Date.now());
   q.publishUsed();
   let bytes: Uint8Array;

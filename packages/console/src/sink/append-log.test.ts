@@ -183,7 +183,7 @@ describe('AppendLog', () => {
     const notDir = join(tmp.dir(), 'file');
     await writeFile(notDir, 'x');
     expect(() => AppendLog.open({ path: join(notDir, 'c.log') })).toThrowError(
-      expect.objectContaining({ name: 'SinkError', reason: 'LOG_WRITE_FAILED' }),
+      expect.objectContaining({ name: 'ConsoleError', reason: 'LOG_WRITE_FAILED' }),
     );
     expect(() => AppendLog.open({ path: join(tmp.dir(), 'x.log'), keep: 0 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
     expect(() => AppendLog.open({ path: join(tmp.dir(), 'x.log'), keep: 1.5 })).toThrowError(expect.objectContaining({ reason: 'BAD_OPTION' }));
@@ -197,7 +197,7 @@ describe('AppendLog', () => {
     expect(() => log.append([enc('0123456789')], 1)).not.toThrow();
     expect(onFailed).toHaveBeenCalledTimes(1);
     const err = onFailed.mock.calls[0]![0] as { reason: string; message: string };
-    expect(err).toMatchObject({ name: 'SinkError', reason: 'LOG_WRITE_FAILED' });
+    expect(err).toMatchObject({ name: 'ConsoleError', reason: 'LOG_WRITE_FAILED' });
     expect(err.message).toMatch(/^LOG_WRITE_FAILED: write \/dev\/full: ENOSPC/);
     expect(log.failed).toBe(err);
     log.append([enc('more'), enc('!')], 2);

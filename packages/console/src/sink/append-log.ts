@@ -19,7 +19,7 @@
  * rotate), which happens once per maxBytes of output.
  *
  * Failure policy (same as LogFileSink): the first I/O error puts the log in the failed
- * state and calls onFailed once with SinkError('LOG_WRITE_FAILED'); from then on append()
+ * state and calls onFailed once with ConsoleError('LOG_WRITE_FAILED'); from then on append()
  * counts bytes in stats.bytesDropped and drops them. It never throws for I/O errors — a
  * broken log must not stop the guest's console. onFailed must not throw.
  *
@@ -31,7 +31,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { LF, LineStamper, checkRotationOptions, cutPoint, isEnoent, rotationRenames } from './log-format.js';
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 
 export interface PortLogOptions {
   /** The live log file; its directory is created. */
@@ -70,7 +70,7 @@ export class AppendLog {
   readonly timestamps: boolean;
   private readonly mode: number;
   private readonly stamper: LineStamper | null;
-  private readonly onFailed: ((err: SinkError) => void) | undefined;
+  private readonly onFailed: ((err: ConsoleError) => void) | undefined;
 
   /** -1 once closed (or lost mid-rotation). */
   private fd: number;
@@ -78,7 +78,7 @@ export class AppendLog {
   /** The live file's last byte is an LF (a line end the cut rule may use). */
   private endsWithLF: boolean;
   private closed = false;
-  private failure: SinkError | null = null;
+  private failure: ConsoleError | null = null;
   /** Bytes of the current append still to be written (for bytesDropped on failure). */
   private pending = 0;
   /** The syscall in progress, for the failure message. */
@@ -86,7 +86,7 @@ export class AppendLog {
   private readonly counters: AppendLogStats = { bytesIn: 0, bytesWritten: 0, rotations: 0, bytesDropped: 0 };
 
   private constructor(
-    o: Required<PortLogOptions>, fd: number, size: number, endsWithLF: boolean, onFailed: ((err: SinkError) => void) | undefined,
+    o: Required<PortLogOptions>, fd: number, size: number, endsWithLF: boolean, onFailed: ((err: ConsoleError) => void) | undefined,
   ) {
     this.path = o.path;
     this.maxBytes = o.maxBytes;
@@ -100,11 +100,11 @@ export class AppendLog {
     this.endsWithLF = endsWithLF;
   }
 
-  /** Synchronous: mkdir -p the directory, open append, fstat size. Throws SinkError('BAD_OPTION' | 'LOG_WRITE_FAILED'). */
-  static open(options: PortLogOptions, onFailed?: (err: SinkError) => void): AppendLog {
+  /** Synchronous: mkdir -p the directory, open append, fstat size. Throws ConsoleError('BAD_OPTION' | 'LOG_WRITE_FAILED'). */
+  static open(options: PortLogOptions, onFailed?: (err: ConsoleError) => void): AppendLog {
     const o: Required<PortLogOptions> = { maxBytes: 16 * 1024 * 1024, keep: 5, timestamps: false, mode: 0o640, ...options };
     checkRotationOptions(o.maxBytes, o.keep);
-    if (typeof o.path !== 'string' || o.path === '') throw new SinkError('BAD_OPTION', 'path must be a non-empty string');
+    if (typeof o.path !== 'string' || o.path === '') throw new ConsoleError('BAD_OPTION', 'path must be a non-empty string');
     let fd = -1;
     try {
       mkdirSync(dirname(o.path), { recursive: true });
@@ -113,12 +113,12 @@ export class AppendLog {
       return new AppendLog(o, fd, size, size > 0 && lastByteIsLF(o.path, size), onFailed);
     } catch (e) {
       if (fd >= 0) closeSync(fd);
-      throw new SinkError('LOG_WRITE_FAILED', `cannot open ${o.path}: ${(e as Error).message}`, { cause: e });
+      throw new ConsoleError('LOG_WRITE_FAILED', `cannot open ${o.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
   /** Set once the disk failed; see the failure policy above. */
-  get failed(): SinkError | null {
+  get failed(): ConsoleError | null {
     return this.failure;
   }
 
@@ -129,10 +129,10 @@ export class AppendLog {
   /**
    * Appends the concatenation of parts (stamped with `at`, ms since the epoch, when
    * timestamps are on). Returns once write(2) has taken every byte. Never throws for I/O
-   * errors (see the failure policy); throws SinkError('SINK_CLOSED') after close().
+   * errors (see the failure policy); throws ConsoleError('SINK_CLOSED') after close().
    */
   append(parts: readonly Uint8Array[], at: number): void {
-    if (this.closed) throw new SinkError('SINK_CLOSED', `log ${this.path} is closed`);
+    if (this.closed) throw new ConsoleError('SINK_CLOSED', `log ${this.path} is closed`);
     let n = 0;
     for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
     if (n === 0) return;
@@ -308,7 +308,7 @@ export class AppendLog {
 
   private fail(e: unknown): void {
     if (this.failure) return;
-    this.failure = new SinkError('LOG_WRITE_FAILED', `${this.op} ${this.path}: ${(e as Error).message}`, { cause: e });
+    this.failure = new ConsoleError('LOG_WRITE_FAILED', `${this.op} ${this.path}: ${(e as Error).message}`, { cause: e });
     this.onFailed?.(this.failure);
   }
 }

@@ -4,7 +4,7 @@
  * with helpers that frame input and resize requests.
  */
 import { createConnection, type Socket } from 'node:net';
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 import {
   ATTACH_ERR, ATTACH_OK, MAX_HANDSHAKE_LINE, encodeAttachRequest, encodeDataFrames, encodeResizeFrame, parseAttachReply,
   type AttachReply, type AttachRequest, type ResizeRequest,
@@ -20,12 +20,12 @@ export interface AttachConnection {
   sendResize(size: ResizeRequest): boolean;
 }
 
-/** Connects with the vtcon handshake. Rejects with SinkError('ATTACH_PROTOCOL') on VTCON-ERR. */
+/** Connects with the vtcon handshake. Rejects with ConsoleError('ATTACH_PROTOCOL') on VTCON-ERR. */
 export function connectAttach(path: string, req: AttachRequest, timeoutMs = 5000): Promise<AttachConnection> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(new SinkError('ATTACH_PROTOCOL', `no reply from ${path} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => fail(new ConsoleError('ATTACH_PROTOCOL', `no reply from ${path} within ${timeoutMs} ms`)), timeoutMs);
     const fail = (e: Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -40,7 +40,7 @@ export function connectAttach(path: string, req: AttachRequest, timeoutMs = 5000
       const lf = at < 0 ? -1 : buf.indexOf(0x0a);
       if (lf < 0) {
         if (at < 0 && buf.length > MAX_HANDSHAKE_LINE) buf = buf.subarray(buf.length - MAX_HANDSHAKE_LINE);
-        else if (buf.length > MAX_HANDSHAKE_LINE) fail(new SinkError('ATTACH_PROTOCOL', 'reply line too long'));
+        else if (buf.length > MAX_HANDSHAKE_LINE) fail(new ConsoleError('ATTACH_PROTOCOL', 'reply line too long'));
         return;
       }
       socket.off('data', onData);
@@ -54,7 +54,7 @@ export function connectAttach(path: string, req: AttachRequest, timeoutMs = 5000
         return;
       }
       if (!parsed.ok) {
-        fail(new SinkError('ATTACH_PROTOCOL', `${parsed.error.reason}: ${parsed.error.message}`));
+        fail(new ConsoleError('ATTACH_PROTOCOL', `${parsed.error.reason}: ${parsed.error.message}`));
         return;
       }
       socket.off('error', fail);

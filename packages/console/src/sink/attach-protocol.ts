@@ -19,7 +19,7 @@
  * Frames are limited to MAX_FRAME_PAYLOAD bytes; anything else is a protocol error that
  * disconnects that client only.
  */
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 
 export const ATTACH_PROTOCOL_VERSION = 1;
 export const ATTACH_HELLO = 'VTCON-ATTACH ';
@@ -68,13 +68,13 @@ export interface ResizeRequest {
 
 export type AttachFrame = { type: 'data'; bytes: Uint8Array } | { type: 'resize'; size: ResizeRequest };
 
-const protocolError = (message: string) => new SinkError('ATTACH_PROTOCOL', message, { scope: 'connection' });
+const protocolError = (message: string) => new ConsoleError('ATTACH_PROTOCOL', message, { scope: 'connection' });
 
 export function encodeAttachRequest(req: AttachRequest): Uint8Array {
   return Buffer.from(`${ATTACH_HELLO}${JSON.stringify(req)}\n`, 'utf8');
 }
 
-/** Parses the JSON after ATTACH_HELLO (line without LF). Throws SinkError('ATTACH_PROTOCOL'). */
+/** Parses the JSON after ATTACH_HELLO (line without LF). Throws ConsoleError('ATTACH_PROTOCOL'). */
 export function parseAttachRequest(json: string): AttachRequest {
   let v: unknown;
   try {
@@ -106,7 +106,7 @@ export function encodeAttachError(err: AttachErrorReply): Uint8Array {
   return Buffer.from(`${ATTACH_ERR}${JSON.stringify(err)}\n`, 'utf8');
 }
 
-/** Parses the server's reply line (without LF). Throws SinkError('ATTACH_PROTOCOL') if it is neither. */
+/** Parses the server's reply line (without LF). Throws ConsoleError('ATTACH_PROTOCOL') if it is neither. */
 export function parseAttachReply(line: string): { ok: true; reply: AttachReply } | { ok: false; error: AttachErrorReply } {
   try {
     if (line.startsWith(ATTACH_OK)) return { ok: true, reply: JSON.parse(line.slice(ATTACH_OK.length)) as AttachReply };
@@ -144,7 +144,7 @@ function validSide(n: unknown): n is number {
 /**
  * Client→server frame decoder: a byte state machine with no I/O. push() returns the
  * complete frames; partial frames are kept (at most one header + MAX_FRAME_PAYLOAD bytes).
- * Throws SinkError('ATTACH_PROTOCOL') on an unknown type, an oversized length or a bad
+ * Throws ConsoleError('ATTACH_PROTOCOL') on an unknown type, an oversized length or a bad
  * resize payload; the decoder is unusable afterwards (the server disconnects the client).
  */
 export class FrameDecoder {

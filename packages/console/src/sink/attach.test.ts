@@ -8,6 +8,7 @@ import { AttachServer, type AttachClientInfo, type AttachServerOptions } from '.
 import { connectAttach } from './attach-client.js';
 import { encodeFrame } from './attach-protocol.js';
 import { Scrollback } from './scrollback.js';
+import { until as waitUntil } from '../test-support/until.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -51,14 +52,7 @@ async function rawClient(path: string): Promise<{ socket: Socket; out: () => str
   return { socket, out: () => text };
 }
 
-/** Polls the event loop until cond() holds; fails after `ms` (a liveness bound, not a timing assertion). */
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean, what: string, ms = 10_000): Promise<void> => waitUntil(cond, { ms, what });
 
 const attachedCount = (srv: AttachServer, n: number) => () => srv.who().length === n;
 

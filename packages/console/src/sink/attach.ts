@@ -40,7 +40,7 @@ import { chmod, lstat, rename, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { PortSink } from './sink.js';
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 import type { Scrollback } from './scrollback.js';
 import {
   ATTACH_HELLO, ATTACH_PROTOCOL_VERSION, FrameDecoder, MAX_HANDSHAKE_LINE, encodeAttachError, encodeAttachReply,
@@ -157,7 +157,7 @@ export class AttachServer extends EventEmitter implements PortSink {
     } catch (e) {
       srv.server.close();
       await unlink(tmp).catch(() => undefined);
-      throw new SinkError('ATTACH_LISTEN_FAILED', `cannot listen on ${options.path}: ${(e as Error).message}`, { cause: e });
+      throw new ConsoleError('ATTACH_LISTEN_FAILED', `cannot listen on ${options.path}: ${(e as Error).message}`, { cause: e });
     }
     srv.server.on('error', (e) => srv.emit('server-error', e));
     return srv;
@@ -175,7 +175,7 @@ export class AttachServer extends EventEmitter implements PortSink {
 
   /** Sends the port's output to every client (copied once, shared). */
   write(chunk: Uint8Array, _at: number): void {
-    if (this.closed) throw new SinkError('SINK_CLOSED', `attach ${this.path} is closed`);
+    if (this.closed) throw new ConsoleError('SINK_CLOSED', `attach ${this.path} is closed`);
     if (chunk.length === 0 || this.clients.size === 0) return;
     const copy = Buffer.from(chunk); // one copy: sockets may keep it past this call
     for (const c of this.clients) {
@@ -421,7 +421,7 @@ export class AttachServer extends EventEmitter implements PortSink {
 async function assertReplaceable(path: string): Promise<void> {
   const st = await lstat(path).catch(() => null);
   if (!st) return;
-  if (!st.isSocket()) throw new SinkError('ATTACH_PATH_NOT_SOCKET', `${path} exists and is not a socket`);
+  if (!st.isSocket()) throw new ConsoleError('ATTACH_PATH_NOT_SOCKET', `${path} exists and is not a socket`);
   const live = await new Promise<boolean>((resolve) => {
     const s = createConnection(path);
     s.once('connect', () => {
@@ -430,5 +430,5 @@ async function assertReplaceable(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (live) throw new SinkError('ATTACH_PATH_IN_USE', `${path} is served by a running process`);
+  if (live) throw new ConsoleError('ATTACH_PATH_IN_USE', `${path} is served by a running process`);
 }

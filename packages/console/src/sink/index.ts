@@ -4,8 +4,6 @@
  */
 export type { PortSink } from './sink.js';
 export { SinkSet } from './sink.js';
-export { SinkError, isSinkError } from './sink-error.js';
-export type { SinkErrorReason, SinkErrorScope } from './sink-error.js';
 export { Scrollback } from './scrollback.js';
 export type { ScrollbackOptions, ScrollbackRead, ScrollbackStats } from './scrollback.js';
 export { LogFileSink } from './log-file.js';

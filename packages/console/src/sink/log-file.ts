@@ -15,7 +15,7 @@
  * crossed it.
  *
  * Failure policy: if the disk fails (ENOSPC, EIO, ...), the sink enters the failed state,
- * emits 'failed' with SinkError('LOG_WRITE_FAILED'), and from then on counts and drops
+ * emits 'failed' with ConsoleError('LOG_WRITE_FAILED'), and from then on counts and drops
  * bytes (stats.bytesDropped) and reports wantsMore() = true — a broken log must not freeze
  * the guest's console. flush()/close() then reject with that error. ('failed' rather than
  * 'error' so a missing listener cannot crash the daemon.)
@@ -31,7 +31,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { PortSink } from './sink.js';
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 import { LineStamper, checkRotationOptions, cutPoint, isEnoent, rotationRenames } from './log-format.js';
 
 export interface LogFileOptions {
@@ -84,7 +84,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
   private overMark = false;
   private readonly stamper = new LineStamper();
   private closed = false;
-  private failure: SinkError | null = null;
+  private failure: ConsoleError | null = null;
   private readonly counters: LogFileStats = {
     bytesIn: 0, bytesWritten: 0, bytesQueued: 0, queuedPeak: 0, highWaterHits: 0, rotations: 0, bytesDropped: 0,
   };
@@ -109,15 +109,15 @@ export class LogFileSink extends EventEmitter implements PortSink {
       batchBytes: 256 * 1024, mode: 0o640, ...options,
     };
     checkRotationOptions(o.maxBytes, o.keep);
-    if (!(o.highWaterMark > 0)) throw new SinkError('BAD_OPTION', `highWaterMark must be > 0, got ${o.highWaterMark}`);
-    if (!(o.batchBytes > 0)) throw new SinkError('BAD_OPTION', `batchBytes must be > 0, got ${o.batchBytes}`);
+    if (!(o.highWaterMark > 0)) throw new ConsoleError('BAD_OPTION', `highWaterMark must be > 0, got ${o.highWaterMark}`);
+    if (!(o.batchBytes > 0)) throw new ConsoleError('BAD_OPTION', `batchBytes must be > 0, got ${o.batchBytes}`);
     try {
       await mkdir(dirname(o.path), { recursive: true });
       const fh = await open(o.path, 'a', o.mode);
       const { size } = await fh.stat();
       return new LogFileSink(o, fh, size);
     } catch (e) {
-      throw new SinkError('LOG_WRITE_FAILED', `cannot open ${o.path}: ${(e as Error).message}`, { cause: e });
+      throw new ConsoleError('LOG_WRITE_FAILED', `cannot open ${o.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -126,7 +126,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
   }
 
   /** Set once the disk failed; see the failure policy above. */
-  get failed(): SinkError | null {
+  get failed(): ConsoleError | null {
     return this.failure;
   }
 
@@ -136,7 +136,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
   }
 
   write(chunk: Uint8Array, at: number): void {
-    if (this.closed) throw new SinkError('SINK_CLOSED', `log ${this.path} is closed`);
+    if (this.closed) throw new ConsoleError('SINK_CLOSED', `log ${this.path} is closed`);
     if (chunk.length === 0) return;
     this.counters.bytesIn += chunk.length;
     if (this.failure) {
@@ -271,7 +271,7 @@ export class LogFileSink extends EventEmitter implements PortSink {
 
   private fail(e: unknown, what: string): void {
     if (this.failure) return;
-    this.failure = new SinkError('LOG_WRITE_FAILED', `${what} ${this.path}: ${(e as Error).message}`, { cause: e });
+    this.failure = new ConsoleError('LOG_WRITE_FAILED', `${what} ${this.path}: ${(e as Error).message}`, { cause: e });
     this.counters.bytesDropped += this.counters.bytesQueued;
     this.counters.bytesQueued = 0;
     this.queue = [];

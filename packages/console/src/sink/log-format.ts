@@ -10,7 +10,7 @@
  * - Rotation: `path` is the live file; path → path.1 → path.2 ..., `keep` files in total,
  *   the oldest deleted. The concatenation of the files, oldest first, is the stream written.
  */
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 
 export const LF = 0x0a;
 
@@ -80,10 +80,10 @@ export function rotationRenames(path: string, keep: number): RotationPlan {
   return { renames };
 }
 
-/** Validates the rotation options both writers share. Throws SinkError('BAD_OPTION'). */
+/** Validates the rotation options both writers share. Throws ConsoleError('BAD_OPTION'). */
 export function checkRotationOptions(maxBytes: number, keep: number): void {
-  if (!(maxBytes > 0)) throw new SinkError('BAD_OPTION', `maxBytes must be > 0, got ${maxBytes}`);
-  if (!Number.isSafeInteger(keep) || keep < 1) throw new SinkError('BAD_OPTION', `keep must be an integer >= 1, got ${keep}`);
+  if (!(maxBytes > 0)) throw new ConsoleError('BAD_OPTION', `maxBytes must be > 0, got ${maxBytes}`);
+  if (!Number.isSafeInteger(keep) || keep < 1) throw new ConsoleError('BAD_OPTION', `keep must be an integer >= 1, got ${keep}`);
 }
 
 export function isEnoent(e: unknown): boolean {

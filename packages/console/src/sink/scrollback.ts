@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { PortSink } from './sink.js';
-import { SinkError } from './sink-error.js';
+import { ConsoleError } from '../errors.js';
 
 export interface ScrollbackOptions {
   /** Ring size in bytes (> 0). */
@@ -67,10 +67,10 @@ export class Scrollback extends EventEmitter implements PortSink {
     super();
     const { capacityBytes, indexEntries = 4096 } = options;
     if (!Number.isSafeInteger(capacityBytes) || capacityBytes <= 0) {
-      throw new SinkError('BAD_OPTION', `capacityBytes must be a positive integer, got ${capacityBytes}`);
+      throw new ConsoleError('BAD_OPTION', `capacityBytes must be a positive integer, got ${capacityBytes}`);
     }
     if (!Number.isSafeInteger(indexEntries) || indexEntries < 2) {
-      throw new SinkError('BAD_OPTION', `indexEntries must be an integer >= 2, got ${indexEntries}`);
+      throw new ConsoleError('BAD_OPTION', `indexEntries must be an integer >= 2, got ${indexEntries}`);
     }
     this.capacityBytes = capacityBytes;
     this.ring = new Uint8Array(capacityBytes);
@@ -93,7 +93,7 @@ export class Scrollback extends EventEmitter implements PortSink {
 
   /** Copies `chunk` into the ring. Emits 'data' (endOffset) for live followers. */
   write(chunk: Uint8Array, at: number): void {
-    if (this.closed) throw new SinkError('SINK_CLOSED', 'scrollback is closed');
+    if (this.closed) throw new ConsoleError('SINK_CLOSED', 'scrollback is closed');
     const n = chunk.length;
     if (n === 0) return;
     const before = this.startOffset;
@@ -114,11 +114,11 @@ export class Scrollback extends EventEmitter implements PortSink {
 
   /**
    * Bytes from `fromOffset` (clamped forward to startOffset) up to `maxBytes` (default: all).
-   * Throws SinkError('OFFSET_IN_FUTURE') if fromOffset > endOffset.
+   * Throws ConsoleError('OFFSET_IN_FUTURE') if fromOffset > endOffset.
    */
   read(fromOffset: number, maxBytes = Number.POSITIVE_INFINITY): ScrollbackRead {
     if (fromOffset > this.end) {
-      throw new SinkError('OFFSET_IN_FUTURE', `offset ${fromOffset} > end ${this.end}`);
+      throw new ConsoleError('OFFSET_IN_FUTURE', `offset ${fromOffset} > end ${this.end}`);
     }
     const start = Math.max(fromOffset, this.startOffset);
     const skipped = start - fromOffset;

@@ -13,7 +13,7 @@
  *    in the batch during which the mark was crossed.
  *  - flush() resolves once everything accepted so far is durable/delivered as far as the
  *    sink can tell; close() flushes and releases resources. write() after close() throws
- *    SinkError('SINK_CLOSED').
+ *    ConsoleError('SINK_CLOSED').
  */
 
 export interface PortSink {

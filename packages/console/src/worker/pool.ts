@@ -5,11 +5,15 @@
  * port live on the same thread.
  *
  * Failure model: a worker that dies rejects its piscina task. Only that shard's queues stop; the
- * pool starts a new task and restarts them from the ring state in guest memory — every popped
+ * pool starts a new task (when restart-policy.ts says: backing off, giving up on the queues of a
+ * worker that keeps dying) and restarts them from the ring state in guest memory — every popped
  * chain is pushed used in the same pass, so lastAvailIdx = usedIdx = used.idx — and re-sends the
  * host→guest bytes the dead worker had not confirmed. Guest→host bytes are never lost (a chain is
  * used only after its bytes were copied and posted); host→guest bytes may repeat at most the part
  * whose confirmation died with the worker.
+ * A worker that does not answer a 'stop' or 'log' in time is declared dead: its task is aborted
+ * (piscina terminates the thread) before the stop resolves, so the back-end closes the queue's
+ * kick/call fds only once no thread can write them (a reused fd number never gets stray bytes).
  *
  * Main thread only. Piscina errors are plain messages: they are wrapped in ConsoleError
  * ('WORKER_FAILED').
@@ -24,11 +28,12 @@ import type { EngineHost } from '../device/engine.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 import { WorkerEngine } from './worker-engine.js';
 import { DEFAULT_RING_BYTES, RingReader, createRingBuffer } from './byte-ring.js';
+import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 export interface ConsoleWorkerPoolOptions {
   /** Worker threads (= shards). Default 2. */
   threads?: number;
-  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport'. */
+  /** Module the worker imports for eventfd/uv_poll (exports them, or `native`). Default '@vtcon/transport/native'. */
   nativeModule?: string;
   /** Chains per ring pass. */
   batch?: number;
@@ -46,14 +51,18 @@ export interface ConsoleWorkerPoolOptions {
    * per chain, so a small young generation does not slow it. 0 = V8's default.
    */
   youngGenerationMb?: number;
+  /** How long a worker may take to answer a 'stop' (default 2000 ms) or a log open/close (5000 ms). */
+  replyTimeoutMs?: { stop?: number; log?: number };
+  /** Restart backoff and bound for a worker that keeps dying (restart-policy.ts). */
+  restart?: RestartPolicyOptions;
   logger?: Logger;
 }
 
-/** dist/worker/service-task.js, also when this module runs from src/ under vitest. */
-function taskFilename(): string {
+/** @internal dist/worker/service-task.js; from src/ (vitest) a bootstrap that runs service-task.ts itself. */
+export function taskFilename(): string {
   const here = new URL('./service-task.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return fileURLToPath(here);
-  return fileURLToPath(new URL('../../dist/worker/service-task.js', import.meta.url));
+  return fileURLToPath(new URL('../test-support/service-task.mjs', import.meta.url));
 }
 
 export class Shard {
@@ -67,10 +76,17 @@ export class Shard {
   readonly ports = new Set<string>();
   alive = false;
   draining = false;
+  /** Aborts the worker's task: piscina terminates the thread (a worker declared dead). */
+  abort: AbortController | null = null;
+  /** Incremented at each launch: a request to an earlier worker cannot condemn its successor. */
+  generation = 0;
+  restartTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly policy: RestartPolicy;
   /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
   readonly ring: SharedArrayBuffer;
   readonly reader: RingReader;
-  constructor(readonly id: number, ringBytes: number) {
+  constructor(readonly id: number, ringBytes: number, restart: RestartPolicyOptions | undefined) {
+    this.policy = new RestartPolicy(restart);
     this.ring = createRingBuffer(ringBytes);
     this.reader = new RingReader(this.ring);
   }
@@ -79,6 +95,10 @@ export class Shard {
 export class ConsoleWorkerPool {
   readonly threads: number;
   readonly window: number;
+  /** @internal reply timeouts, ms (WorkerEngine). */
+  readonly stopTimeoutMs: number;
+  /** @internal */
+  readonly logTimeoutMs: number;
   private readonly piscina: Piscina;
   private readonly shards: Shard[] = [];
   private readonly engines = new Map<number, WorkerEngine>();
@@ -99,8 +119,10 @@ export class ConsoleWorkerPool {
     this.window = opts.window ?? 256 * 1024;
     this.batch = opts.batch ?? 256;
     this.coalesceMs = opts.coalesceMs ?? 1;
+    this.stopTimeoutMs = opts.replyTimeoutMs?.stop ?? 2000;
+    this.logTimeoutMs = opts.replyTimeoutMs?.log ?? 5000;
     this.log = opts.logger ?? silentLogger;
-    this.nativeModule = opts.nativeModule ?? '@vtcon/transport';
+    this.nativeModule = opts.nativeModule ?? '@vtcon/transport/native';
     const young = opts.youngGenerationMb ?? 1;
     if (!(young >= 0)) throw new ConsoleError('BAD_OPTIONS', `youngGenerationMb ${young}`);
     this.piscina = new Piscina({
@@ -109,17 +131,20 @@ export class ConsoleWorkerPool {
       ...(young > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: young } } : {}),
     });
     for (let i = 0; i < this.threads; i++) {
-      const s = new Shard(i, opts.ringBytes ?? DEFAULT_RING_BYTES);
+      const s = new Shard(i, opts.ringBytes ?? DEFAULT_RING_BYTES, opts.restart);
       this.shards.push(s);
       this.launch(s);
       this.watchRing(s);
     }
   }
 
-  /** Engine factory for ConsoleDeviceOptions.engine. */
-  createEngine(host: EngineHost): WorkerEngine {
+  /**
+   * Engine factory for ConsoleDeviceOptions.engine. `label` names the VM in the pool's log lines
+   * and errors (default `dev<n>`).
+   */
+  createEngine(host: EngineHost, label?: string): WorkerEngine {
     const dev = this.nextDev++;
-    const e = new WorkerEngine(this, dev, host);
+    const e = new WorkerEngine(this, dev, host, label ?? `dev${dev}`);
     this.engines.set(dev, e);
     return e;
   }
@@ -162,8 +187,29 @@ export class ConsoleWorkerPool {
     if (s?.alive) s.port.postMessage({ t: 'die' } satisfies ToWorker);
   }
 
+  /** Test hook: block shard i's worker's event loop for `ms` (a hung worker). */
+  stallShard(i: number, ms: number): void {
+    const s = this.shards[i];
+    if (s?.alive) s.port.postMessage({ t: 'stall', ms } satisfies ToWorker);
+  }
+
+  /**
+   * @internal the shard's worker did not answer in time: terminate it (its task is aborted) and
+   * resolve once its task has settled, i.e. the thread no longer runs our code. The usual death
+   * path then restarts the shard's other queues (restart-policy.ts). Never a silent fallback.
+   */
+  async declareDead(s: Shard, generation: number, why: string): Promise<void> {
+    const task = s.task;
+    // That worker is already gone (it died, or an earlier timeout replaced it): nothing to end.
+    if (!s.alive || s.abort === null || s.generation !== generation) return;
+    this.log.error({ shard: s.id, queues: s.starts.size, why }, 'servicing worker did not answer: declared dead, its thread terminated and replaced');
+    s.abort.abort(new ConsoleError('WORKER_FAILED', why, { scope: 'queue' }));
+    await task?.catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
+    for (const s of this.shards) { if (s.restartTimer !== null) clearTimeout(s.restartTimer); s.restartTimer = null; }
     for (const s of this.shards) s.reader.interrupt();
     for (const s of this.shards) if (s.alive) s.port.postMessage({ t: 'shutdown' } satisfies ToWorker);
     await Promise.allSettled(this.shards.map((s) => s.task));
@@ -174,12 +220,19 @@ export class ConsoleWorkerPool {
     const ch = new MessageChannel();
     s.port = ch.port1;
     s.alive = true;
+    s.generation++;
+    const abort = new AbortController();
+    s.abort = abort;
+    s.policy.launched(performance.now());
     ch.port1.on('message', (m: FromWorker) => this.onMessage(s, m));
     const data: ShardTaskData = { port: ch.port2 as unknown as ShardTaskData['port'], nativeModule: this.nativeModule, batch: this.batch, coalesceMs: this.coalesceMs, ring: s.ring };
-    s.task = this.piscina.run(data, { transferList: [ch.port2] as never }).then(
+    s.task = this.piscina.run(data, { transferList: [ch.port2] as never, signal: abort.signal }).then(
       () => { s.alive = false; },
       (e: unknown) => {
         s.alive = false;
+        s.abort = null;
+        // Declared dead: the reason is ours (the AbortError only says it was aborted).
+        if (abort.signal.aborted) e = abort.signal.reason;
         // Messages the worker posted before dying may still be queued on port1: let them be
         // delivered (they carry guest→host bytes whose chains are already used), then close.
         setTimeout(() => ch.port1.close(), 1000).unref();
@@ -189,10 +242,28 @@ export class ConsoleWorkerPool {
         this.drainRing(s);
         for (const e of this.engines.values()) e.dropPartial(s);
         const err = new ConsoleError('WORKER_FAILED', `console worker ${s.id} died: ${(e as Error)?.message ?? String(e)}`, { scope: 'queue', cause: e });
-        this.log.error({ shard: s.id, queues: s.starts.size, err: err.message }, 'servicing worker died; restarting its queues');
-        this.restart(s);
+        const decision = s.policy.died(performance.now());
+        if (!decision.restart) {
+          this.giveUp(s, err, decision.deaths);
+          this.launch(s); // an empty shard: other and new queues may still use it
+          return;
+        }
+        this.log.error({ shard: s.id, queues: s.starts.size, err: err.message, delayMs: decision.delayMs }, 'servicing worker died; restarting its queues');
+        if (decision.delayMs === 0) { this.restart(s); return; }
+        s.restartTimer = setTimeout(() => { s.restartTimer = null; if (!this.closing) this.restart(s); }, decision.delayMs);
       },
     );
+  }
+
+  /** The shard's worker kept dying: every queue it served is broken (named), none is replayed. */
+  private giveUp(s: Shard, err: ConsoleError, deaths: number): void {
+    for (const m of s.starts.values()) {
+      const e = this.engines.get(m.dev);
+      const why = new ConsoleError('WORKER_FAILED', `${e?.label ?? `dev${m.dev}`} queue ${m.index}: its worker died ${deaths} times in a row; queue given up`, { scope: 'queue', cause: err });
+      this.log.error({ shard: s.id, vm: e?.label, queue: m.index, deaths }, 'servicing worker keeps dying: queue given up (broken)');
+      e?.workerGaveUp(m.index, why);
+    }
+    s.starts.clear();
   }
 
   private restart(s: Shard): void {
@@ -258,6 +329,8 @@ export class ConsoleWorkerPool {
       for (const e of this.engines.values()) e.onReply(m);
       return;
     }
+    // A broken queue is never replayed after a restart (a poisonous start would loop).
+    if (m.t === 'error') s.starts.delete(`${m.dev}:${m.index}`);
     const e = this.engines.get(m.dev);
     if (!e) return;
     e.onMessage(s, m);

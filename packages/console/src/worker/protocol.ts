@@ -2,17 +2,20 @@
  * Messages between the main thread (WorkerEngine / ConsoleWorkerPool) and a long-lived servicing
  * task in a piscina worker. Plain structured-clone data: SharedArrayBuffers (guest memory) are
  * shared, byte payloads are transferred.
- * Guest→host bytes do not travel here: they go through the shard's byte ring (byte-ring.ts). Errors travel as {reason, message} strings.
+ * Guest→host bytes do not travel here: they go through the shard's byte ring (byte-ring.ts). Errors travel as ErrorWire (errors.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { PortLogOptions } from '../sink/append-log.js';
+
+import type { ErrorWire } from '../errors.js';
 
 export interface RegionInit { guestPhysAddr: number; size: number; buffer: SharedArrayBuffer; offset: number }
 
 export interface QueueConfigMsg { descAddr: number; availAddr: number; usedAddr: number; size: number; eventIdx: boolean; indirect?: boolean }
 
 export type ToWorker =
-  | { t: 'start'; dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq'; regions: RegionInit[]; config: QueueConfigMsg; lastAvailIdx: number; usedIdx: number; kickFd: number; callFd: number; window: number; outstanding: number }
+  /** memGen: which memory table `regions` came from; a new table (even of the same layout) has a new one. */
+  | { t: 'start'; dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq'; regions: RegionInit[]; memGen: number; config: QueueConfigMsg; lastAvailIdx: number; usedIdx: number; kickFd: number; callFd: number; window: number; outstanding: number }
   | { t: 'stop'; dev: number; index: number; req: number }
   | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
   | { t: 'credit'; dev: number; port: number; bytes: number }
@@ -25,12 +28,15 @@ export type ToWorker =
   | { t: 'space' }
   /** Test hook: throw on the worker's event loop (an uncaught error ends the worker). */
   | { t: 'die' }
+  /** Test hook: block the worker's event loop for `ms` (a hung worker). */
+  | { t: 'stall'; ms: number }
   | { t: 'shutdown' };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'wrote'; dev: number; port: number; bytes: number; chains: number }
-  | { t: 'error'; dev: number; index: number; reason: string; message: string }
+  /** Queue `index` is broken (BAD_RING); the error keeps its layer's name and reason (errors.ts). */
+  | { t: 'error'; dev: number; index: number; error: ErrorWire }
   | { t: 'stopped'; req: number; lastAvailIdx: number }
   | { t: 'logged'; req: number; error: string | null }
   | { t: 'logFailed'; dev: number; port: number; message: string };

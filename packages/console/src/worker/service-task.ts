@@ -12,8 +12,8 @@
  * A port with a log (AppendLog) has each pass's bytes appended to it before the used entries are
  * published: "used" means "in the log", which a crash of the daemon does not undo.
  *
- * Loaded from dist/ (JS) by piscina. Thread contract: only this worker touches its queues'
- * rings while they are started here.
+ * Loaded by piscina: dist/ JS, or under vitest through test-support/service-task.mjs. Thread
+ * contract: only this worker touches its queues' rings while they are started here.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { DeviceQueue, GuestMemory, RawChain, type QueueConfig } from '@vtcon/ring';
@@ -22,12 +22,9 @@ import { fillReceiveq } from '../port/receive.js';
 import { Backlog } from '../port/backlog.js';
 import { AppendLog } from '../sink/append-log.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
-
-interface EventfdOps {
-  eventfdRead(fd: number): number;
-  eventfdWrite(fd: number, value?: number): void;
-  watchFd(fd: number, events: 'readable', cb: () => void): { stop(): void };
-}
+import { callNotifier, type EventfdOps, watchKickFd } from '../device/guarded-eventfd.js';
+import { checkChainBytes, MAX_PORT_CHAIN_BYTES } from '../port/chain-bound.js';
+import { errorToWire } from '../errors.js';
 
 interface Q {
   dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq';
@@ -36,7 +33,9 @@ interface Q {
    * maxPorts of them: QEMU starts them all) then cost neither a DeviceQueue nor a kick watch; the
    * first bytes build both (openReceiveq). transmitqs are built at start (serviced at once).
    */
-  queue: DeviceQueue | null; callFd: number; watch: { stop(): void } | null;
+  queue: DeviceQueue | null; watch: { stop(): void } | null;
+  /** Signal the guest (the call fd, guarded: throws a ConsoleError the servicing catch turns into fail()). */
+  notify: () => void;
   /** What openReceiveq builds the queue from: the start message's ring and ring state. */
   mem: GuestMemory; config: QueueConfig; kickFd: number; startAvailIdx: number; startUsedIdx: number;
   /** transmitq: bytes posted to main not yet credited back. */
@@ -59,7 +58,8 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
   const txByPort = new Map<string, Q>();
   const rxByPort = new Map<string, Q>();
   const pending = new Map<string, Backlog>();
-  const memories = new Map<number, { key: string; mem: GuestMemory }>();
+  /** Each device's guest memory, by the generation of the memory table it came from (see RegionInit). */
+  const memories = new Map<number, { gen: number; mem: GuestMemory }>();
   const logs = new Map<string, AppendLog>();
   const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
   const key = (dev: number, n: number): string => `${dev}:${n}`;
@@ -67,8 +67,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
   function fail(q: Q, e: unknown): void {
     q.dead = true;
     q.watch?.stop(); q.watch = null;
-    const err = e as { reason?: string; message?: string };
-    post({ t: 'error', dev: q.dev, index: q.index, reason: err.reason ?? 'WORKER_FAILED', message: err.message ?? String(e) });
+    post({ t: 'error', dev: q.dev, index: q.index, error: errorToWire(e) });
   }
 
   function schedule(q: Q): void {
@@ -140,6 +139,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           break;
         }
         const len = raw.readableBytes;
+        checkChainBytes(len, MAX_PORT_CHAIN_BYTES, raw.head); // before any copy is allocated
         const at = len <= ring.maxPiece ? ring.reserve(len) : -1;
         if (at >= 0) {
           raw.copyReadable(ring.data, at);
@@ -165,7 +165,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
     const published = ring.publish();
     if (chains > 0) {
       queue.publishUsed();
-      if (queue.needsNotification()) ops.eventfdWrite(q.callFd, 1);
+      if (queue.needsNotification()) q.notify();
     }
     if (published) wakeMain(q);
     if (thrown !== null) throw thrown;
@@ -177,9 +177,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
 
   /** Watch q's kick eventfd: a kick services q on this thread's loop. */
   function watchKick(q: Q): void {
-    if (q.kickFd < 0) return;
-    const fd = q.kickFd;
-    q.watch = ops.watchFd(fd, 'readable', () => { ops.eventfdRead(fd); service(q); });
+    q.watch = watchKickFd(ops, q.kickFd, q.index, () => service(q), (e) => fail(q, e));
   }
 
   /**
@@ -204,7 +202,7 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
       } else {
         const src = pending.get(key(q.dev, q.port));
         if (!src || src.empty) return;
-        const r = fillReceiveq(q.queue ?? openReceiveq(q), src, () => ops.eventfdWrite(q.callFd, 1), batch);
+        const r = fillReceiveq(q.queue ?? openReceiveq(q), src, q.notify, batch);
         if (r.chains > 0) {
           post({ t: 'wrote', dev: q.dev, port: q.port, bytes: r.bytes, chains: r.chains });
           // Host→guest bytes on this port: the guest's answer (an echo) is interactive; its
@@ -219,31 +217,43 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
     }
   }
 
+  function start(m: Extract<ToWorker, { t: 'start' }>): void {
+    // Keyed by the table's generation, not its addresses: a front-end re-sends the same layout
+    // (stop/start) over new mappings, and the old ones are released (replaced by anonymous memory).
+    let mem = memories.get(m.dev);
+    if (!mem || mem.gen !== m.memGen) {
+      mem = { gen: m.memGen, mem: new GuestMemory(m.regions.map((r) => ({ guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset }))) };
+      memories.set(m.dev, mem);
+    }
+    const config: QueueConfig = { ...m.config, indirect: m.config.indirect ?? false };
+    const q: Q = {
+      dev: m.dev, index: m.index, port: m.port, dir: m.dir,
+      queue: m.dir === 'transmitq' ? new DeviceQueue(mem.mem, config, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }) : null,
+      mem: mem.mem, config, kickFd: m.kickFd, startAvailIdx: m.lastAvailIdx, startUsedIdx: m.usedIdx,
+      notify: callNotifier(ops, m.callFd, m.index), watch: null, outstanding: m.outstanding, window: m.window,
+      scheduled: false, dead: false, partial: null, lastWake: -Infinity,
+      log: m.dir === 'transmitq' ? logs.get(key(m.dev, m.port)) : undefined,
+    };
+    queues.set(key(m.dev, m.index), q);
+    (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
+    // A transmitq is serviced once now: the guest may have posted chains whose kick a dead
+    // worker (or a previous daemon) consumed. A receiveq is serviced when bytes wait for it
+    // (service returns at once otherwise), which builds it first.
+    if (q.queue !== null) watchKick(q);
+    service(q);
+  }
+
   return await new Promise<string>((resolve) => {
     port.on('message', (m: ToWorker) => {
       switch (m.t) {
         case 'start': {
-          const memKey = m.regions.map((r) => `${r.guestPhysAddr}/${r.size}`).join(',');
-          let mem = memories.get(m.dev);
-          if (!mem || mem.key !== memKey) {
-            mem = { key: memKey, mem: new GuestMemory(m.regions.map((r) => ({ guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset }))) };
-            memories.set(m.dev, mem);
+          // A bad ring (misaligned, outside memory) or kick fd throws here: that queue is broken
+          // (BAD_RING, reported like a ring error), the worker and its other queues go on.
+          try {
+            start(m);
+          } catch (e) {
+            post({ t: 'error', dev: m.dev, index: m.index, error: errorToWire(e) });
           }
-          const config: QueueConfig = { ...m.config, indirect: m.config.indirect ?? false };
-          const q: Q = {
-            dev: m.dev, index: m.index, port: m.port, dir: m.dir,
-            queue: m.dir === 'transmitq' ? new DeviceQueue(mem.mem, config, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }) : null,
-            mem: mem.mem, config, kickFd: m.kickFd, startAvailIdx: m.lastAvailIdx, startUsedIdx: m.usedIdx,
-            callFd: m.callFd, watch: null, outstanding: m.outstanding, window: m.window, scheduled: false, dead: false, partial: null, lastWake: -Infinity,
-            log: m.dir === 'transmitq' ? logs.get(key(m.dev, m.port)) : undefined,
-          };
-          queues.set(key(m.dev, m.index), q);
-          (m.dir === 'transmitq' ? txByPort : rxByPort).set(key(m.dev, m.port), q);
-          // A transmitq is serviced once now: the guest may have posted chains whose kick a dead
-          // worker (or a previous daemon) consumed. A receiveq is serviced when bytes wait for it
-          // (service returns at once otherwise), which builds it first.
-          if (q.queue !== null) watchKick(q);
-          service(q);
           break;
         }
         case 'stop': {
@@ -313,6 +323,11 @@ export default async function serviceShard(data: ShardTaskData): Promise<string>
           for (const q of queues.values()) if (q.dev === m.dev) q.log = undefined;
           memories.delete(m.dev);
           for (const k of [...pending.keys()]) if (k.startsWith(`${m.dev}:`)) pending.delete(k);
+          break;
+        }
+        case 'stall': {
+          const end = Date.now() + m.ms;
+          while (Date.now() < end) { /* a hung worker (test hook) */ }
           break;
         }
         case 'die':

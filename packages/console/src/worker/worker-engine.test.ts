@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { native as transportNative } from '@vtcon/transport';
+import * as transportNative from '@vtcon/transport/native';
 import type { PortSink } from '../port/sink.js';
 import { until as waitUntil } from '../test-support/until.js';
 

@@ -4,7 +4,7 @@
  * ring state), the host→guest bytes not yet confirmed written, and the uncredited guest→host bytes.
  */
 import type { GuestMemory, QueueConfig } from '@vtcon/ring';
-import { ConsoleError } from '../errors.js';
+import { ConsoleError, errorFromWire } from '../errors.js';
 import { roleOf } from '../device/queue-map.js';
 import type { EngineHost, PortQueueEngine } from '../device/engine.js';
 import type { StartedQueueLike } from '../device/vhost-device.js';
@@ -31,6 +31,7 @@ interface Incoming {
 }
 
 let nextReq = 1;
+let nextMemGen = 1;
 
 /**
  * Where small records of one port are joined into one delivery, so a drain of many small chains
@@ -60,9 +61,9 @@ export class WorkerEngine implements PortQueueEngine {
    * The regions of the guest memory last started, shared by every start message of this device
    * (the pool keeps each one for replay: maxPorts × 2 of them per VM).
    */
-  private regionsOf: { memory: GuestMemory; regions: RegionInit[] } | null = null;
+  private regionsOf: { memory: GuestMemory; regions: RegionInit[]; gen: number } | null = null;
 
-  constructor(private readonly pool: ConsoleWorkerPool, readonly dev: number, private readonly host: EngineHost) {}
+  constructor(private readonly pool: ConsoleWorkerPool, readonly dev: number, private readonly host: EngineHost, readonly label: string) {}
 
   start(index: number, q: StartedQueueLike): void {
     const role = roleOf(index);
@@ -71,19 +72,21 @@ export class WorkerEngine implements PortQueueEngine {
     if (this.regionsOf?.memory !== memory) {
       this.regionsOf = {
         memory,
+        // A new GuestMemory is a new memory table, whatever its layout: workers key mappings by this.
+        gen: nextMemGen++,
         regions: memory.regions.map((r) => {
           if (!(r.buffer instanceof SharedArrayBuffer)) throw new ConsoleError('BAD_OPTIONS', 'worker servicing needs guest memory in SharedArrayBuffers');
           return { guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset };
         }),
       };
     }
-    const regions = this.regionsOf.regions;
+    const { regions, gen: memGen } = this.regionsOf;
     const c = q.config as QueueConfig;
     this.used.set(index, { memory, usedAddr: c.usedAddr });
     this.indexes.add(index);
     const shard = this.pool.shardFor(this.dev, role.port);
     this.pool.post(shard, {
-      t: 'start', dev: this.dev, index, port: role.port, dir: role.dir, regions,
+      t: 'start', dev: this.dev, index, port: role.port, dir: role.dir, regions, memGen,
       config: { descAddr: c.descAddr, availAddr: c.availAddr, usedAddr: c.usedAddr, size: c.size, eventIdx: c.eventIdx, indirect: c.indirect ?? false },
       lastAvailIdx: q.lastAvailIdx, usedIdx: q.usedIdx, kickFd: q.kickFd, callFd: q.callFd,
       window: this.pool.window, outstanding: this.uncredited.get(role.port) ?? 0,
@@ -93,7 +96,7 @@ export class WorkerEngine implements PortQueueEngine {
 
   stop(index: number): Promise<{ lastAvailIdx: number }> {
     const role = roleOf(index);
-    if (role.kind !== 'port' || !this.indexes.has(index)) return Promise.resolve({ lastAvailIdx: 0 });
+    if (role.kind !== 'port' || !this.indexes.has(index)) return Promise.resolve({ lastAvailIdx: this.ringStateOf(index) });
     this.indexes.delete(index);
     const req = nextReq++;
     if (role.dir === 'transmitq') this.stopPorts.set(req, role.port);
@@ -102,11 +105,19 @@ export class WorkerEngine implements PortQueueEngine {
     // A dead worker answers nothing: the ring state in guest memory is the answer.
     const fromRing = (): { lastAvailIdx: number } => ({ lastAvailIdx: this.ringStateOf(index) });
     if (!shard.alive) { this.stopPorts.delete(req); return Promise.resolve(fromRing()); }
-    return this.reply(req, 2000, fromRing, (m) => ({ lastAvailIdx: m.t === 'stopped' ? m.lastAvailIdx : 0 }));
+    const ms = this.pool.stopTimeoutMs;
+    const generation = shard.generation;
+    // No answer: the worker is hung. It is terminated before this resolves (the back-end closes
+    // the queue's fds next); the ring state in guest memory is the answer.
+    return this.reply(req, ms, async () => {
+      this.stopPorts.delete(req);
+      await this.pool.declareDead(shard, generation, `${this.label} queue ${index}: no answer to 'stop' within ${ms} ms`);
+      return fromRing();
+    }, (m) => ({ lastAvailIdx: m.t === 'stopped' ? m.lastAvailIdx : 0 }));
   }
 
-  /** The worker's answer to `req`, mapped by `answer`; `timedOut()` if none comes within `ms`. */
-  private reply<T>(req: number, ms: number, timedOut: () => T, answer: (m: WorkerReply) => T): Promise<T> {
+  /** The worker's answer to `req`, mapped by `answer`; `timedOut()`'s if none comes within `ms`. */
+  private reply<T>(req: number, ms: number, timedOut: () => Promise<T>, answer: (m: WorkerReply) => T): Promise<T> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.replies.delete(req); resolve(timedOut()); }, ms);
       this.replies.set(req, (m) => { clearTimeout(timer); resolve(answer(m)); });
@@ -143,7 +154,13 @@ export class WorkerEngine implements PortQueueEngine {
     this.pool.post(shard, { t: 'log', dev: this.dev, port, options, req });
     // A shard being restarted gets the open replayed (pool.ts); nothing to wait for.
     if (!shard.alive) return;
-    const error = await this.reply(req, 5000, () => null, (m) => (m.t === 'logged' ? m.error : null));
+    const ms = this.pool.logTimeoutMs;
+    const generation = shard.generation;
+    const error = await this.reply(req, ms, async () => {
+      const why = `${this.label} port ${port}: no answer to the log ${options === null ? 'close' : 'open'} within ${ms} ms`;
+      await this.pool.declareDead(shard, generation, why);
+      return why; // a log whose open was not confirmed is not known to be open: never success
+    }, (m) => (m.t === 'logged' ? m.error : null));
     if (error !== null) throw new ConsoleError('LOG_FAILED', error);
   }
 
@@ -165,8 +182,12 @@ export class WorkerEngine implements PortQueueEngine {
   ringStateOf(index: number): number {
     const u = this.used.get(index);
     if (!u) return 0;
-    const v = u.memory.view(u.usedAddr + 2, 2);
-    return v[0]! | (v[1]! << 8);
+    try {
+      const v = u.memory.view(u.usedAddr + 2, 2);
+      return v[0]! | (v[1]! << 8);
+    } catch {
+      return 0; // a used ring outside guest memory: that queue broke at start, it has no state
+    }
   }
 
   /** @internal */
@@ -278,6 +299,12 @@ export class WorkerEngine implements PortQueueEngine {
     }
   }
 
+  /** @internal the pool gave up on queue `index` (its worker kept dying): broken, like a ring error. */
+  workerGaveUp(index: number, error: ConsoleError): void {
+    this.indexes.delete(index);
+    this.host.queueFailed(index, error);
+  }
+
   /** @internal the worker answered a 'stop' or 'log' (req numbers are unique across engines). */
   onReply(m: WorkerReply): void {
     const port = this.stopPorts.get(m.req);
@@ -311,7 +338,9 @@ export class WorkerEngine implements PortQueueEngine {
         this.host.logFailed(m.port, m.message);
         break;
       case 'error':
-        this.host.queueFailed(m.index, new ConsoleError('QUEUE_BROKEN', `${m.reason}: ${m.message}`, { scope: 'queue' }));
+        // The worker's error as it was (a VirtqueueError keeps its name and reason): the device
+        // wraps it once, in QUEUE_BROKEN.
+        this.host.queueFailed(m.index, errorFromWire(m.error));
         break;
       default:
         break;

@@ -13,18 +13,25 @@
  * Address spaces (spec "Memory access"): descriptor addresses are guest-physical → `memory`.
  * SET_VRING_ADDR carries front-end user addresses → `userToGuestPhys`.
  */
-import { fstatSync } from 'node:fs';
 import { GuestMemory } from '@vtcon/ring';
 import { VhostUserError } from '../errors.js';
+import type { FdInfo } from '../native.js';
 import type { MemoryRegionDescription } from '../protocol/message.js';
+import { checkMemoryFd, type MemoryFdPolicy } from '../socket/received-fd.js';
 
 /** The syscalls this module needs; native.ts provides them, tests may fake them. */
 export interface RegionMapper {
   mmapShared(fd: number, size: number, offset: number): SharedArrayBuffer;
   releaseMapping(sab: SharedArrayBuffer): void;
   close(fd: number): void;
-  /** Size of the file behind fd (default: fs.fstatSync). */
-  fileSize?(fd: number): number;
+  /** Kind, size and seals of the fd (the region's file must be sealed and long enough). */
+  fdInfo(fd: number): FdInfo;
+}
+
+export interface MemoryTableOptions extends MemoryFdPolicy {
+  maxSlots?: number;
+  /** A mapping that could not be released (MAPPING_RELEASE_FAILED): the file stays mapped until GC. */
+  onReleaseError?: (e: VhostUserError) => void;
 }
 
 export interface MappedRegion {
@@ -56,10 +63,14 @@ export class VhostUserMemoryTable {
   readonly maxSlots: number;
   private regions: MappedRegion[] = [];
   private cached: GuestMemory | null = null;
+  private readonly policy: MemoryFdPolicy;
+  private readonly onReleaseError: (e: VhostUserError) => void;
 
-  constructor(mapper: RegionMapper, opts: { maxSlots?: number } = {}) {
+  constructor(mapper: RegionMapper, opts: MemoryTableOptions = {}) {
     this.mapper = mapper;
     this.maxSlots = opts.maxSlots ?? 8;
+    this.policy = { trustUnsealedMemory: opts.trustUnsealedMemory === true };
+    this.onReleaseError = opts.onReleaseError ?? (() => {});
   }
 
   get regionCount(): number { return this.regions.length; }
@@ -176,17 +187,15 @@ export class VhostUserMemoryTable {
   }
 
   private map(p: Omit<MappedRegion, 'fd' | 'sab' | 'sabOffset'>, fd: number): MappedRegion {
-    let fileSize: number;
+    let info: FdInfo;
     try {
-      fileSize = this.mapper.fileSize ? this.mapper.fileSize(fd) : fstatSync(fd).size;
+      info = this.mapper.fdInfo(fd);
     } catch (cause) {
-      throw new VhostUserError('MMAP_FAILED', `fstat of region fd ${fd} failed`, { scope: 'none', cause });
+      throw new VhostUserError('BAD_FD_TYPE', `cannot inspect region fd ${fd}`, { scope: 'none', cause });
     }
-    // Touching a page past EOF of a MAP_SHARED file is SIGBUS, which would kill the process:
-    // refuse any region that does not lie inside its file.
-    if (p.mmapOffset + p.size > fileSize) {
-      throw new VhostUserError('MMAP_OUT_OF_FILE', `mmap offset 0x${p.mmapOffset.toString(16)} + size 0x${p.size.toString(16)} > file size 0x${fileSize.toString(16)}`, { scope: 'none' });
-    }
+    // A regular file/memfd, sealed against shrinking (a shrink under the mapping is SIGBUS), at
+    // least mmapOffset + size long.
+    checkMemoryFd(fd, p.mmapOffset + p.size, this.policy, `region at gpa 0x${p.guestPhysAddr.toString(16)}`, info);
     // mmap's offset must be page aligned (QEMU's is, but the spec doesn't promise it).
     const aligned = p.mmapOffset - (p.mmapOffset % PAGE_SIZE);
     const sabOffset = p.mmapOffset - aligned;
@@ -199,8 +208,18 @@ export class VhostUserMemoryTable {
     return { ...p, fd, sab, sabOffset };
   }
 
+  /**
+   * releaseMapping is idempotent, so any throw is a real failure (e.g. the kernel refused the
+   * anonymous replacement): the file stays mapped until the SAB is collected. Report it; the fd
+   * is closed either way (the mapping holds its own reference to the file).
+   */
   private unmap(r: MappedRegion, closeFd: boolean): void {
-    try { this.mapper.releaseMapping(r.sab); } catch { /* already released: nothing left to drop */ }
+    try {
+      this.mapper.releaseMapping(r.sab);
+    } catch (cause) {
+      this.onReleaseError(new VhostUserError('MAPPING_RELEASE_FAILED',
+        `region at gpa 0x${r.guestPhysAddr.toString(16)} (${r.size} bytes) still mapped: ${(cause as Error)?.message ?? String(cause)}`, { scope: 'none', cause }));
+    }
     if (closeFd) this.safeClose(r.fd);
   }
 

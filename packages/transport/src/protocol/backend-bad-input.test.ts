@@ -29,7 +29,7 @@ afterAll(async () => { await backend.close(); rmSync(dir, { recursive: true, for
 
 const NEED = 0x9;
 const msg = (request: number, payload: Payload, flags = NEED) => encodeMessage({ request, flags, payload });
-const memfd = (size: number) => { const fd = native.memfdCreate('bad'); native.ftruncate(fd, size); return fd; };
+const memfd = (size: number) => { const fd = native.memfdCreate('bad'); native.ftruncate(fd, size); native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW); return fd; };
 const region = (gpa: number, size: number, ua: number, off = 0) => ({ guestPhysAddr: BigInt(gpa), memorySize: BigInt(size), userAddr: BigInt(ua), mmapOffset: BigInt(off) });
 const goodTable = () => msg(R.SET_MEM_TABLE, { kind: 'memTable', regions: [region(0, 1 << 16, 0x10000000)] });
 
@@ -71,6 +71,8 @@ const cases: Case[] = [
   { name: 'queue index >= queue count', reason: 'QUEUE_INDEX_OUT_OF_RANGE', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 2, num: 64 } })) },
   { name: 'SET_VRING_NUM not a power of two', reason: 'VRING_NUM_INVALID', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 0, num: 100 } })) },
   { name: 'SET_VRING_NUM > 32768', reason: 'VRING_NUM_INVALID', send: (c) => c.send(msg(R.SET_VRING_NUM, { kind: 'vringState', state: { index: 0, num: 65536 } })) },
+  { name: 'SET_VRING_CALL with reserved bits set', reason: 'RESERVED_BITS_SET', send: (c) => { const e = native.eventfdCreate(); c.send(msg(R.SET_VRING_CALL, { kind: 'u64', value: 1n << 12n }), [e]); native.close(e); } },
+  { name: 'SET_VRING_ENABLE with num 2', reason: 'VALUE_OUT_OF_RANGE', send: (c) => c.send(msg(R.SET_VRING_ENABLE, { kind: 'vringState', state: { index: 0, num: 2 } })) },
   { name: 'SET_VRING_ADDR before any memory table', reason: 'OUT_OF_ORDER', send: (c) => c.send(msg(R.SET_VRING_ADDR, { kind: 'vringAddr', addr: { index: 0, flags: 0, descUserAddr: 0n, usedUserAddr: 0n, availUserAddr: 0n, logGuestAddr: 0n } })) },
 ];
 

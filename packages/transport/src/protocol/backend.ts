@@ -17,7 +17,7 @@
  *   way to learn that its state was not applied.
  */
 import * as native from '../native.js';
-import type { QueueConfig } from '@vtcon/ring';
+import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, type QueueConfig } from '@vtcon/ring';
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
 import type { FramedMessage } from './framer.js';
 import {
@@ -33,9 +33,10 @@ import { VhostUserError, isVhostUserError } from '../errors.js';
 import { VhostUserMemoryTable } from '../memory/memory-table.js';
 import { InflightQueue, inflightBufferSize, inflightQueueRegionSize } from '../memory/inflight.js';
 import { silentLogger, type Logger, type VhostUserDevice } from './device.js';
+import { checkEventfd, checkMemoryFd, checkSocketFd, type EventfdUse } from '../socket/received-fd.js';
 
-const VIRTIO_RING_F_INDIRECT_DESC = 28n;
-const VIRTIO_RING_F_EVENT_IDX = 29n;
+const RING_F_INDIRECT_DESC = 1n << BigInt(VIRTIO_RING_F_INDIRECT_DESC);
+const RING_F_EVENT_IDX = 1n << BigInt(VIRTIO_RING_F_EVENT_IDX);
 const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
 
 export interface VhostUserBackendOptions {
@@ -46,7 +47,16 @@ export interface VhostUserBackendOptions {
   protocolFeatures?: readonly VhostUserProtocolFeatureName[];
   /** GET_MAX_MEM_SLOTS answer and ADD_MEM_REG limit (default 8). */
   maxMemSlots?: number;
+  /**
+   * Accept guest memory (and inflight) fds without F_SEAL_SHRINK — hugetlbfs or tmpfs files,
+   * which cannot be sealed. Default false: such a table is refused (MEMORY_NOT_SEALED), because
+   * a front-end that shrinks a mapped file kills the whole process with SIGBUS. Set it only for
+   * a front-end you trust not to truncate its RAM.
+   */
+  trustUnsealedMemory?: boolean;
 }
+
+interface SessionOptions { offeredProtocol: bigint; maxSlots: number; trustUnsealedMemory: boolean }
 
 interface VringState {
   num: number;
@@ -80,6 +90,7 @@ class BackendSession {
   private readonly device: VhostUserDevice;
   private readonly log: Logger;
   private readonly offeredProtocol: bigint;
+  private readonly trustUnsealedMemory: boolean;
   private readonly memTable: VhostUserMemoryTable;
   private vrings: VringState[];
   private ackedFeatures = 0n;
@@ -94,16 +105,33 @@ class BackendSession {
   /** Requests handled (for tests and logs). */
   handled = 0;
 
-  constructor(fd: number, device: VhostUserDevice, log: Logger, offeredProtocol: bigint, maxSlots: number) {
+  constructor(fd: number, device: VhostUserDevice, log: Logger, o: SessionOptions) {
     this.device = device;
     this.log = log;
-    this.offeredProtocol = offeredProtocol;
-    this.memTable = new VhostUserMemoryTable(native, { maxSlots });
+    this.offeredProtocol = o.offeredProtocol;
+    this.trustUnsealedMemory = o.trustUnsealedMemory;
+    this.memTable = new VhostUserMemoryTable(native, {
+      maxSlots: o.maxSlots, trustUnsealedMemory: o.trustUnsealedMemory,
+      onReleaseError: (e) => this.log.error({ reason: e.reason, err: e.message }, 'guest memory mapping not released'),
+    });
     this.vrings = Array.from({ length: device.queueCount }, newVring);
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.conn = new VhostUserConnection(fd, 'request', {
-      onMessage: (m) => { this.chain = this.chain.then(() => this.handle(m)); },
-      onClose: (e) => { this.chain = this.chain.then(() => this.teardown(e)); },
+      onMessage: (m) => { this.enqueue(() => this.handle(m), 'request'); },
+      onClose: (e) => { this.enqueue(() => this.teardown(e), 'teardown'); },
+    });
+  }
+
+  /**
+   * Run `step` after every earlier one. Nothing escapes the chain: a step that throws anyway
+   * (a bug, or a device throwing where it must not) is logged and ends the connection, whose
+   * teardown is queued behind it — never an unhandled rejection.
+   */
+  private enqueue(step: () => Promise<void>, what: string): void {
+    this.chain = this.chain.then(step).catch((e: unknown) => {
+      this.log.error({ reason: isVhostUserError(e) ? e.reason : 'DEVICE_FAILED', err: (e as Error)?.message ?? String(e), step: what }, 'vhost-user session step failed');
+      if (what === 'teardown') { this.ending = true; this.resolveDone(); return; }
+      this.conn.close(isVhostUserError(e) ? e : new VhostUserError('DEVICE_FAILED', String((e as Error)?.message ?? e), { cause: e }));
     });
   }
 
@@ -135,9 +163,19 @@ class BackendSession {
     }
   }
 
+  /**
+   * Never throws: a reply the socket refuses (the peer shut down its read side, or reset) ends
+   * this connection — `send` closes it, and its teardown runs next on the chain.
+   */
   private reply(request: number, payload: Payload & { fds?: number[] }, fds: number[] = []): void {
     if (this.conn.isClosed) return;
-    this.conn.send(encodeMessage({ request, flags: REPLY_FLAGS, payload }), fds);
+    try {
+      this.conn.send(encodeMessage({ request, flags: REPLY_FLAGS, payload }), fds);
+    } catch (e) {
+      const ve = isVhostUserError(e) ? e : new VhostUserError('SOCKET_ERROR', String((e as Error)?.message ?? e), { cause: e });
+      this.log.warn({ request: describeRequest('request', request), reason: ve.reason, err: ve.message }, 'vhost-user reply not sent; closing the connection');
+      this.conn.close(ve);
+    }
   }
 
   private vring(index: number, request: number): VringState {
@@ -249,7 +287,7 @@ class BackendSession {
       case R.SET_VRING_ERR: {
         if (p.kind !== 'u64') break;
         const index = Number(p.value & VHOST_USER_VRING_IDX_MASK);
-        if ((p.value & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) !== 0n) throw err('PAYLOAD_SIZE_MISMATCH', `${describeRequest('request', m.request)}: reserved bits set in 0x${p.value.toString(16)}`);
+        if ((p.value & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) !== 0n) throw err('RESERVED_BITS_SET', `${describeRequest('request', m.request)}: reserved bits set in 0x${p.value.toString(16)}`);
         const v = this.vring(index, m.request);
         const fd = m.fds[0] ?? -1;
         m.fds.fill(-1);
@@ -261,7 +299,7 @@ class BackendSession {
       case R.SET_VRING_ENABLE: {
         if (p.kind !== 'vringState') break;
         const v = this.vring(p.state.index, m.request);
-        if (p.state.num > 1) throw err('PAYLOAD_SIZE_MISMATCH', `SET_VRING_ENABLE num ${p.state.num} is not 0 or 1`);
+        if (p.state.num > 1) throw err('VALUE_OUT_OF_RANGE', `SET_VRING_ENABLE num ${p.state.num} is not 0 or 1`);
         v.enabled = p.state.num === 1;
         if (v.enabled) this.tryStart(p.state.index);
         else await this.stop(p.state.index);
@@ -286,6 +324,7 @@ class BackendSession {
       }
       case R.SET_BACKEND_REQ_FD: {
         const fd = m.fds[0]!;
+        checkSocketFd(fd, 'SET_BACKEND_REQ_FD');
         m.fds.fill(-1);
         this.backendReq?.close();
         // Replies on this channel (REPLY_ACK) are read and dropped; nothing else flows back.
@@ -314,6 +353,9 @@ class BackendSession {
         const fd = native.memfdCreate('vtcon-inflight');
         try {
           native.ftruncate(fd, size);
+          // Sealed: the front-end hands it back with SET_INFLIGHT_FD (also to a restarted
+          // back-end), which accepts only memory that cannot shrink.
+          native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
           // Zeroed (version 0): each queue stamps its region at its first start (see inflight.ts).
           const sab = native.mmapShared(fd, size, 0);
           this.releaseInflight();
@@ -329,8 +371,7 @@ class BackendSession {
         if (mmapSize === 0n || mmapSize > 1n << 32n || mmapOffset % 4096n !== 0n || mmapOffset > 1n << 40n || size < inflightBufferSize(numQueues, queueSize)) {
           throw err('INFLIGHT_INVALID', `SET_INFLIGHT_FD size ${mmapSize} offset ${mmapOffset} for ${numQueues}x${queueSize}`);
         }
-        const { fstatSync } = await import('node:fs');
-        if (Number(mmapOffset) + size > fstatSync(fd).size) throw err('MMAP_OUT_OF_FILE', 'inflight buffer past the end of its fd');
+        checkMemoryFd(fd, Number(mmapOffset) + size, { trustUnsealedMemory: this.trustUnsealedMemory }, 'SET_INFLIGHT_FD');
         const sab = native.mmapShared(fd, size, Number(mmapOffset));
         m.fds.fill(-1);
         this.releaseInflight();
@@ -356,10 +397,14 @@ class BackendSession {
       default:
         throw err('UNSUPPORTED_REQUEST', `${describeRequest('request', m.request)} is not supported by this back-end`);
     }
-    throw err('PAYLOAD_SIZE_MISMATCH', `${describeRequest('request', m.request)}: unexpected payload kind ${p.kind}`);
+    throw err('PAYLOAD_KIND_MISMATCH', `${describeRequest('request', m.request)}: unexpected payload kind ${p.kind}`);
   }
 
   private async replaceVringFd(request: number, index: number, v: VringState, fd: number): Promise<void> {
+    // Checked before anything changes: a refused fd leaves the queue as it was.
+    // No fd (the no-fd bit) is valid: the front-end polls (spec SET_VRING_KICK / SET_VRING_CALL).
+    const use: EventfdUse = request === FrontendRequest.SET_VRING_KICK ? 'kick' : request === FrontendRequest.SET_VRING_CALL ? 'call' : 'err';
+    if (fd >= 0) checkEventfd(fd, use, `${describeRequest('request', request)} queue ${index}`);
     if (request === FrontendRequest.SET_VRING_KICK) {
       await this.stop(index);
       if (v.kickFd >= 0) safeClose(v.kickFd);
@@ -388,8 +433,8 @@ class BackendSession {
     const usedAddr = this.memTable.userToGuestPhys(a.usedUserAddr, 6 + 8 * n);
     return {
       descAddr, availAddr, usedAddr, size: n,
-      eventIdx: (this.ackedFeatures & (1n << VIRTIO_RING_F_EVENT_IDX)) !== 0n,
-      indirect: (this.ackedFeatures & (1n << VIRTIO_RING_F_INDIRECT_DESC)) !== 0n,
+      eventIdx: (this.ackedFeatures & RING_F_EVENT_IDX) !== 0n,
+      indirect: (this.ackedFeatures & RING_F_INDIRECT_DESC) !== 0n,
     };
   }
 
@@ -400,7 +445,7 @@ class BackendSession {
     if (v.started || !v.enabled || !v.kickSet || v.num === 0 || v.addr === null || memory === null) return;
     // Memory may have changed since SET_VRING_ADDR (ADD/REM_MEM_REG): re-translate.
     v.config = this.translate(v);
-    const c = { ...v.config, eventIdx: (this.ackedFeatures & (1n << VIRTIO_RING_F_EVENT_IDX)) !== 0n };
+    const c = { ...v.config, eventIdx: (this.ackedFeatures & RING_F_EVENT_IDX) !== 0n };
     // used.idx lives in guest memory (written only by us, before any restart): resume from it.
     const usedIdx = new DataView(memory.view(c.usedAddr, 4).slice().buffer).getUint16(2, true);
     // Inflight tracking (SET/GET_INFLIGHT_FD): a region that carries state from an earlier start
@@ -453,7 +498,9 @@ class BackendSession {
 
   private releaseInflight(): void {
     if (!this.inflight) return;
-    try { native.releaseMapping(this.inflight.sab); } catch { /* already released */ }
+    try { native.releaseMapping(this.inflight.sab); } catch (e) {
+      this.log.error({ reason: 'MAPPING_RELEASE_FAILED', err: (e as Error).message }, 'inflight buffer mapping not released');
+    }
     safeClose(this.inflight.fd);
     this.inflight = null;
   }
@@ -482,6 +529,7 @@ export class VhostUserBackend {
   private readonly log: Logger;
   private readonly offeredProtocol: bigint;
   private readonly maxSlots: number;
+  private readonly trustUnsealedMemory: boolean;
   private listenFd = -1;
   private listenWatch: { stop(): void } | null = null;
   private session: BackendSession | null = null;
@@ -496,6 +544,7 @@ export class VhostUserBackend {
     this.log = opts.logger ?? silentLogger;
     this.offeredProtocol = protocolFeatureMask(opts.protocolFeatures ?? SUPPORTED_PROTOCOL_FEATURES);
     this.maxSlots = Math.min(opts.maxMemSlots ?? VHOST_USER_MAX_MEM_REGIONS, 509);
+    this.trustUnsealedMemory = opts.trustUnsealedMemory === true;
   }
 
   get connected(): boolean { return this.session !== null; }
@@ -534,7 +583,12 @@ export class VhostUserBackend {
   }
 
   private watchListen(): void {
-    this.listenWatch = native.watchFd(this.listenFd, 'readable', (readable) => { if (readable) this.onAcceptable(); });
+    this.listenWatch = native.watchFd(this.listenFd, 'readable', (readable) => { if (readable) this.onAcceptable(); }, (e) => {
+      // Only a bug gets here (onAcceptable catches what a peer can cause): say so loudly; the
+      // watch has stopped, so this socket takes no new front-end.
+      this.log.error({ err: (e as Error)?.message ?? String(e), socket: this.socketPath }, 'vhost-user accept handler threw; no longer accepting');
+      this.listenWatch = null;
+    });
   }
 
   private onAcceptable(): void {
@@ -549,8 +603,16 @@ export class VhostUserBackend {
       this.log.error({ err: (e as Error).message }, 'createDevice failed; connection refused');
       safeClose(fd); this.watchListen(); return;
     }
+    let s: BackendSession;
+    try {
+      s = new BackendSession(fd, device, this.log, { offeredProtocol: this.offeredProtocol, maxSlots: this.maxSlots, trustUnsealedMemory: this.trustUnsealedMemory });
+    } catch (e) {
+      // The connection closed its fd itself (VhostUserConnection owns it from the start).
+      this.log.error({ err: (e as Error).message }, 'vhost-user connection could not be set up');
+      try { device.disconnected(); } catch { /* nothing was started */ }
+      this.watchListen(); return;
+    }
     this.connections++;
-    const s = new BackendSession(fd, device, this.log, this.offeredProtocol, this.maxSlots);
     this.session = s;
     this.log.info({ socket: this.socketPath }, 'vhost-user front-end connected');
     for (const w of this.waiters.splice(0)) w();

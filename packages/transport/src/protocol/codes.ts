@@ -118,7 +118,7 @@ export function protocolFeatureMask(names: readonly VhostUserProtocolFeatureName
   return m;
 }
 
-/** What this implementation supports (issue 3); a backend may offer a subset. */
+/** The protocol features this implementation supports; a backend may offer a subset. */
 export const SUPPORTED_PROTOCOL_FEATURES: readonly VhostUserProtocolFeatureName[] = [
   'MQ', 'REPLY_ACK', 'CONFIG', 'BACKEND_REQ', 'INFLIGHT_SHMFD', 'RESET_DEVICE', 'STATUS', 'CONFIGURE_MEM_SLOTS',
 ];

@@ -1,11 +1,13 @@
 /**
- * The interface a vhost-user back-end serves (contracts.md). One instance per connection (per VM).
+ * The interface a vhost-user back-end serves (EchoDevice here, @vtcon/console's ConsoleDevice).
+ * One instance per connection (per VM).
  *
  * Caller contract: every method is called on the main thread, in protocol order, never
  * concurrently (the back-end awaits stopQueue before it handles the next request).
  */
 import type { GuestMemory, QueueConfig } from '@vtcon/ring';
 import type { InflightQueue } from '../memory/inflight.js';
+import * as native from '../native.js';
 
 export interface StartedQueue {
   index: number;
@@ -16,8 +18,13 @@ export interface StartedQueue {
   lastAvailIdx: number;
   usedIdx: number;
   /**
-   * Eventfds. The back-end owns and closes them, after stopQueue returns; kickFd/callFd are -1
-   * when the front-end chose polling (SET_VRING_KICK/CALL with the no-fd bit) or sent none yet.
+   * Eventfds, checked by the back-end (real eventfds, kick readable, call writable) and made
+   * non-blocking. The back-end owns and closes them, after stopQueue returns. -1 means none:
+   * - kickFd -1: the front-end sent SET_VRING_KICK with the no-fd bit — the device polls the
+   *   avail ring instead of waiting for kicks (spec "SET_VRING_KICK").
+   * - callFd -1: SET_VRING_CALL with the no-fd bit, or none sent — no interrupt: the device must
+   *   not signal (the front-end polls the used ring, spec "SET_VRING_CALL"). Use `signalCall(q)`,
+   *   which does nothing then.
    * A new SET_VRING_CALL on a started queue restarts it (stopQueue, then startQueue with the new fd).
    */
   kickFd: number;
@@ -73,3 +80,21 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/**
+ * Signal the driver that queue `q` has used buffers: writes 1 to its call eventfd. Returns false
+ * (and does nothing) when the front-end gave no call fd (callFd -1: it polls). A saturated
+ * counter (EAGAIN: an interrupt is already pending) counts as signalled. Any other failure
+ * throws NativeError — call it where a throw ends that queue (e.g. inside a watchFd callback
+ * with an onError that marks the queue broken), never the process.
+ */
+export function signalCall(q: { readonly callFd: number }, ops: { eventfdWrite(fd: number, value?: number): void } = native): boolean {
+  if (q.callFd < 0) return false;
+  try {
+    ops.eventfdWrite(q.callFd, 1);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'EAGAIN') return true;
+    throw e;
+  }
+  return true;
+}

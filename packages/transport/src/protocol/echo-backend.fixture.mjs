@@ -3,7 +3,8 @@
 // chain — mid-batch, no GET_VRING_BASE, no teardown: a crashed daemon. argv[4]: the rxPool option.
 // On SIGTERM it prints what it did (`stats {"echoed":…,"resubmitted":…}`) and exits cleanly.
 // Plain JS because a child node process cannot load the .ts sources.
-import { VhostUserBackend, EchoDevice } from '../../dist/index.js';
+import { VhostUserBackend } from '../../dist/index.js';
+import { EchoDevice } from '../../dist/testing.js';
 
 const [socketPath, killAfterArg = '0', rxPoolArg = '0'] = process.argv.slice(2);
 const killAfter = Number(killAfterArg);

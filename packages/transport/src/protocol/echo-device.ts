@@ -18,7 +18,7 @@
 import { DeviceQueue, type DescriptorChain } from '@vtcon/ring';
 import * as native from '../native.js';
 import type { InflightQueue } from '../memory/inflight.js';
-import type { StartedQueue, VhostUserDevice } from './device.js';
+import { signalCall, type StartedQueue, type VhostUserDevice } from './device.js';
 
 const VIRTIO_F_VERSION_1 = 1n << 32n;
 const RX = 0;
@@ -81,7 +81,7 @@ export class EchoDevice implements VhostUserDevice {
     const dq = new DeviceQueue(q.memory, q.config, { lastAvailIdx: q.lastAvailIdx, usedIdx: q.usedIdx });
     const r: Running = { dq, q, watch: null, inflight: q.inflight ?? null, backlog: [...(q.resubmit ?? [])] };
     if (q.kickFd >= 0) {
-      r.watch = native.watchFd(q.kickFd, 'readable', () => { native.eventfdRead(q.kickFd); this.pump(); });
+      r.watch = native.watchFd(q.kickFd, 'readable', () => { native.eventfdRead(q.kickFd); this.pump(); }, (e) => this.fail(e));
     }
     this.running.set(index, r);
     this.pump();
@@ -133,10 +133,12 @@ export class EchoDevice implements VhostUserDevice {
 
   private pump(): void {
     if (this.broken) return;
-    try { this.pumpOnce(); } catch (e) {
-      this.broken = e as Error;
-      for (const r of this.running.values()) { r.watch?.stop(); r.watch = null; }
-    }
+    try { this.pumpOnce(); } catch (e) { this.fail(e); }
+  }
+
+  private fail(e: unknown): void {
+    this.broken = e as Error;
+    for (const r of this.running.values()) { r.watch?.stop(); r.watch = null; }
   }
 
   /** Copy tx chains into rx buffers while both are available; signal each side once per batch. */
@@ -167,7 +169,7 @@ export class EchoDevice implements VhostUserDevice {
       this.echoed++;
       this.onEcho?.(this.echoed);
     }
-    if (usedRx > 0 && rx.dq.needsNotification() && rx.q.callFd >= 0) native.eventfdWrite(rx.q.callFd, 1);
-    if (usedTx > 0 && tx.dq.needsNotification() && tx.q.callFd >= 0) native.eventfdWrite(tx.q.callFd, 1);
+    if (usedRx > 0 && rx.dq.needsNotification()) signalCall(rx.q);
+    if (usedTx > 0 && tx.dq.needsNotification()) signalCall(tx.q);
   }
 }

@@ -191,6 +191,8 @@ export class VhostUserFrontend {
       const fd = native.memfdCreate(`vtcon-guest-ram${i}`);
       try {
         native.ftruncate(fd, size);
+        // Sealed like QEMU's memory-backend-memfd (seal=on): a back-end refuses RAM that could shrink.
+        native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
         const sab = native.mmapShared(fd, size, 0);
         this.regions.push({ guestPhysAddr: gpa, size, userAddr: USER_ADDR_BASE + i * USER_ADDR_STRIDE + (gpa % 0x1000000), fd, sab });
       } catch (e) { safeClose(fd); throw e; }
@@ -330,7 +332,7 @@ export class VhostUserFrontend {
   }
 
   /**
-   * The QEMU 11 start-up sequence (fixtures/qemu-11.1.3-vhost-user-console): features, protocol
+   * The QEMU 11 start-up sequence (src/protocol/fixtures/qemu-11.1.3): features, protocol
    * features, queue num, [max mem slots, backend req fd], owner, memory, and (per queue) rings.
    */
   async negotiate(o: NegotiateOptions): Promise<{ features: bigint; protocolFeatures: bigint; queueNum: number }> {
@@ -385,7 +387,8 @@ export class VhostUserFrontend {
     this.queues.clear();
     if (this.inflight) { safeClose(this.inflight.fd); this.inflight = null; }
     for (const r of this.regions.splice(0)) {
-      try { native.releaseMapping(r.sab); } catch { /* already released */ }
+      // Idempotent: a throw is a real failure (the memfd stays mapped until GC), not "already released".
+      try { native.releaseMapping(r.sab); } catch (e) { this.log.error({ reason: 'MAPPING_RELEASE_FAILED', err: (e as Error).message }, 'guest RAM mapping not released'); }
       safeClose(r.fd);
     }
     this.memory = null;

@@ -1,11 +1,12 @@
 /**
  * Replay of what QEMU 11.1.3 sent to a vhost-user console back-end
- * (shared/fixtures/qemu-11.1.3-vhost-user-console/default-protocol-features.log): every REQ line
+ * (fixtures/qemu-11.1.3/default-protocol-features.log, copied from the project's shared fixtures;
+ * see the README there): every REQ line
  * is rebuilt from its decoded fields (same codes, flags, sizes, fd counts, user addresses) and
  * sent by a raw client; the back-end's replies are decoded and checked against the transcript.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +17,7 @@ import { FrontendRequest, frontendRequestName } from './codes.js';
 import { RawClient } from './test-raw-client.js';
 import * as native from '../native.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// Local checkout: /work/shared; CI: a copy of shared/ beside the clone.
-const candidates = [join(here, '../../../../../shared'), join(here, '../../../../shared'), '/work/shared'];
-const shared = candidates.find((d) => existsSync(join(d, 'fixtures/qemu-11.1.3-vhost-user-console')));
-const LOG = join(shared ?? '/work/shared', 'fixtures/qemu-11.1.3-vhost-user-console/default-protocol-features.log');
+const LOG = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/qemu-11.1.3/default-protocol-features.log');
 
 interface Req { code: number; name: string; flags: number; size: number; fds: number; rest: string; reply?: string }
 
@@ -82,6 +79,7 @@ describe('replay of the QEMU 11.1.3 transcript (default protocol features)', () 
     // Guest RAM: one memfd (QEMU's RAM file) mapped by both regions at their offsets.
     const ram = native.memfdCreate('replay-ram');
     native.ftruncate(ram, 0x10000000);
+    native.addSeals(ram, native.F_SEAL_SHRINK | native.F_SEAL_GROW | native.F_SEAL_SEAL); // QEMU's memory-backend-memfd default (seal=on)
     const c = new RawClient(backend.socketPath);
     await backend.waitForConnection();
     for (const r of reqs) {

@@ -11,8 +11,8 @@
  *
  * Backpressure: `send` never blocks; bytes the socket does not take now wait in a write queue
  * drained on writability. `queuedBytes` tells a caller how far behind the peer is;
- * `maxQueuedBytes` bounds it: a peer that stops reading is disconnected (PEER_STALLED→SOCKET_ERROR)
- * instead of growing our memory without bound.
+ * `maxQueuedBytes` bounds it: a peer that stops reading is disconnected (SOCKET_ERROR, "peer is
+ * not reading") instead of growing our memory without bound.
  */
 import * as native from '../native.js';
 import { MessageFramer, type FramedMessage } from '../protocol/framer.js';
@@ -68,11 +68,22 @@ export class VhostUserConnection {
   get isClosed(): boolean { return this.closed; }
   get queuedBytes(): number { return this.queued; }
 
-  /** Queue one message (header+payload in one buffer, so its fds ride on its first byte). */
+  /**
+   * Queue one message (header+payload in one buffer, so its fds ride on its first byte). Throws
+   * NOT_CONNECTED after close, and SOCKET_ERROR when the socket refuses the bytes (the peer shut
+   * down its read side or reset): the connection is closed first (onClose runs), so a caller
+   * that catches has nothing left to clean up.
+   */
   send(bytes: Uint8Array, fds: number[] = []): void {
     if (this.closed) throw new VhostUserError('NOT_CONNECTED', 'send on a closed connection');
     if (this.queue.length === 0) {
-      const rest = this.trySend(bytes, fds);
+      let rest: Pending | null;
+      try {
+        rest = this.trySend(bytes, fds);
+      } catch (e) {
+        this.close(e as VhostUserError);
+        throw e;
+      }
       if (rest === null) return;
       this.queue.push(rest);
       this.queued += rest.bytes.byteLength;

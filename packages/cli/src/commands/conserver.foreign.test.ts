@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, serve, vmYaml, waitFor, type Served } from '../testing/binary.js';
 
 const CONSERVER = '/usr/sbin/conserver';
+const NEEDS = 'conserver is not installed: this test needs Debian\'s conserver-server, conserver-client and tmux; '
+  + 'run `bash scripts/apt-deps.sh` from the repository root as root (or apt-get install conserver-server conserver-client tmux)';
 const TMUX_SOCKET = `vtcon-conserver-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', TMUX_SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
 const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'c');
@@ -19,7 +21,7 @@ describe('conserver uds console on a vtcon attach socket', () => {
   let logFile: string;
 
   beforeAll(async () => {
-    if (!existsSync(CONSERVER)) throw new Error('conserver is not installed: apt-get install conserver-server conserver-client');
+    if (!existsSync(CONSERVER)) throw new Error(NEEDS);
     d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
     const attach = join(d.dir, 'vm1', 'console.sock');
     logFile = join(d.dir, 'conserver-vm1.log');
@@ -36,7 +38,7 @@ describe('conserver uds console on a vtcon attach socket', () => {
     conserver = spawn(CONSERVER, ['-C', cf, '-P', join(d.dir, 'conserver.passwd'), '-p', String(port), '-M', '127.0.0.1', '-a', 't'], { stdio: 'ignore' });
     await waitFor(() => {
       try {
-        return execFileSync('console', ['-M', '127.0.0.1', '-p', String(port), '-u'], { encoding: 'utf8', timeout: 5000 }).includes(' up ');
+        return execFileSync('console', ['-M', '127.0.0.1', '-p', String(port), '-u'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] }).includes(' up ');
       } catch {
         return false;
       }

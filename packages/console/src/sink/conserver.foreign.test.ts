@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AttachServer } from './attach.js';
 import { Scrollback } from './scrollback.js';
+import { until as waitUntil } from '../test-support/until.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const children: ChildProcess[] = [];
@@ -33,7 +34,8 @@ afterEach(async () => {
 function requireTool(bin: string): void {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`]);
   if (r.status !== 0) {
-    throw new Error(`${bin} is not installed: run scripts/apt-deps.sh (Debian packages conserver-server and conserver-client)`);
+    throw new Error(`${bin} is not installed: this test needs Debian's conserver-server and conserver-client; `
+      + 'run `bash scripts/apt-deps.sh` from the repository root as root (or apt-get install conserver-server conserver-client)');
   }
 }
 
@@ -45,13 +47,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: () => string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (cond: () => boolean | Promise<boolean>, what: () => string, ms = 15_000): Promise<void> => waitUntil(cond, { ms, what, tickMs: 20 });
 
 /** The conserver.cf stanza documented in the README (paths filled in). */
 export function conserverConfig(consoleName: string, attachSocket: string, logDir: string): string {

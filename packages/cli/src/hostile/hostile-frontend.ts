@@ -1,0 +1,184 @@
+// A hostile QEMU and guest in one: @vtcon/transport's VhostUserFrontend for the protocol (its
+// request() sends any payload with any fds), rings laid out by hand so a queue can get any kick or
+// call fd (or none), any address, and descriptors the guest writes itself. Every step an attack
+// takes is bounded (within()): a daemon that hangs fails the test instead of hanging the run.
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DriverQueue, layOutQueue, splitQueueLayout, type BufferSegment } from '@vtcon/ring';
+import { FrontendRequest as R, VhostUserFrontend, type VhostUserProtocolFeatureName } from '@vtcon/transport';
+import * as native from '@vtcon/transport/native';
+import { encodeControl } from '@vtcon/console/testing';
+
+export const VIRTIO_CONSOLE_F_MULTIPORT = 1n << 1n;
+export const VIRTIO_F_VERSION_1 = 1n << 32n;
+const NOFD = 0x100n;
+export const CONTROL_RECEIVEQ = 2;
+export const CONTROL_TRANSMITQ = 3;
+/** Port 1 (the target's org.test.a): receiveq 4, transmitq 5. */
+export const PORT1_RECEIVEQ = 4;
+export const PORT1_TRANSMITQ = 5;
+export const DEVICE_READY = 0;
+export const PORT_READY = 3;
+export const PORT_OPEN = 6;
+
+/** Rejects when `p` does not settle within `ms` (the step is named in the error). */
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(t!));
+}
+
+export interface QueueSpec {
+  size?: number;
+  /** An fd to pass as kick (we keep ownership), or 'none' for the no-fd bit. Default: a fresh eventfd. */
+  kick?: number | 'none';
+  call?: number | 'none';
+  /** Added to the descriptor table's address (2 = misaligned). */
+  descShift?: number;
+}
+
+export interface HostileQueue {
+  index: number;
+  driver: DriverQueue;
+  /** Guest-physical address of the descriptor table (for hand-written descriptors). */
+  descAddr: number;
+  /** Publish what was added and ring the kick eventfd (when it is ours). */
+  kick(): void;
+  /** Take back used chains (so the ring has room again); returns how many. */
+  reclaim(): number;
+}
+
+export interface HostileOptions {
+  memory?: number[];
+  protocolFeatures?: VhostUserProtocolFeatureName[];
+}
+
+export class HostileFrontend {
+  private readonly ours: number[] = [];
+  private closed = false;
+  readonly queues = new Map<number, HostileQueue>();
+  private bufTop = 0;
+
+  private constructor(readonly fe: VhostUserFrontend, private readonly onClosed: Promise<void>) {}
+
+  /** Connect, negotiate (MULTIPORT, VERSION_1) and send the memory table (SET_MEM_TABLE unless told otherwise). */
+  static async connect(socket: string, o: HostileOptions = {}): Promise<HostileFrontend> {
+    let closed!: () => void;
+    const onClosed = new Promise<void>((r) => (closed = r));
+    const fe = VhostUserFrontend.connect(socket, { onClose: () => closed() });
+    const h = new HostileFrontend(fe, onClosed);
+    try {
+      await within(3000, 'negotiate', fe.negotiate({
+        features: VIRTIO_CONSOLE_F_MULTIPORT | VIRTIO_F_VERSION_1,
+        protocolFeatures: o.protocolFeatures ?? ['MQ', 'REPLY_ACK', 'CONFIG', 'STATUS'],
+        memory: o.memory ?? [16 << 20],
+      }));
+    } catch (e) { h.close(); throw e; }
+    return h;
+  }
+
+  /** Resolves true once the daemon closed the connection, false after timeoutMs. */
+  closedByDaemon(timeoutMs: number): Promise<boolean> {
+    return Promise.race([this.onClosed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+  }
+
+  get isClosed(): boolean { return this.fe.isClosed; }
+
+  /** Guest memory for a buffer (bump-allocated in region 0, page-aligned). */
+  alloc(len: number): number { return this.fe.alloc(len, 4096); }
+
+  write(gpa: number, bytes: Uint8Array): void { this.fe.memory!.view(gpa, bytes.length).set(bytes); }
+
+  /** Lay a split ring out and send SET_VRING_NUM/BASE/ADDR/KICK/CALL (+ENABLE), each bounded. */
+  async queue(index: number, spec: QueueSpec = {}): Promise<HostileQueue> {
+    const size = spec.size ?? 64;
+    const memory = this.fe.memory!;
+    const base = this.alloc(splitQueueLayout(size).totalBytes + 64);
+    const addrs = layOutQueue(memory, base, size);
+    const driver = new DriverQueue(memory, { ...addrs, size, eventIdx: false, indirect: false });
+    const kickFd = spec.kick === undefined ? this.own(native.eventfdCreate()) : spec.kick;
+    const callFd = spec.call === undefined ? this.own(native.eventfdCreate()) : spec.call;
+    const fdArg = (fd: number | 'none') => (fd === 'none' ? { value: BigInt(index) | NOFD, fds: [] } : { value: BigInt(index), fds: [fd] });
+    const set = (req: number, payload: Parameters<VhostUserFrontend['request']>[1], fds: number[] = []) =>
+      within(2000, `request ${req} on queue ${index}`, this.fe.request(req, payload, { fds, needReply: true }));
+    await set(R.SET_VRING_NUM, { kind: 'vringState', state: { index, num: size } });
+    await set(R.SET_VRING_BASE, { kind: 'vringState', state: { index, num: 0 } });
+    await set(R.SET_VRING_ADDR, { kind: 'vringAddr', addr: {
+      index, flags: 0, descUserAddr: this.fe.toUserAddr(addrs.descAddr) + BigInt(spec.descShift ?? 0),
+      usedUserAddr: this.fe.toUserAddr(addrs.usedAddr), availUserAddr: this.fe.toUserAddr(addrs.availAddr), logGuestAddr: 0n,
+    } });
+    const k = fdArg(kickFd), c = fdArg(callFd);
+    await set(R.SET_VRING_KICK, { kind: 'u64', value: k.value }, k.fds);
+    await set(R.SET_VRING_CALL, { kind: 'u64', value: c.value }, c.fds);
+    await set(R.SET_VRING_ENABLE, { kind: 'vringState', state: { index, num: 1 } });
+    const q: HostileQueue = {
+      index, driver, descAddr: addrs.descAddr,
+      kick: () => { driver.kickPrepare(); if (typeof kickFd === 'number' && spec.kick === undefined) native.eventfdWrite(kickFd, 1); },
+      reclaim: () => { let n = 0; while (driver.getUsed() !== null) n++; return n; },
+    };
+    this.queues.set(index, q);
+    return q;
+  }
+
+  /** One readable chain of `segments` on queue `index`; not published until kick(). */
+  post(index: number, segments: BufferSegment[]): boolean {
+    return this.queues.get(index)!.driver.addChain(segments, [], null) !== null;
+  }
+
+  /** A control message from the guest (driver → device) on the control transmitq, published and kicked. */
+  sendControl(id: number, event: number, value: number): boolean {
+    const msg = encodeControl(id, event, value);
+    const q = this.queues.get(CONTROL_TRANSMITQ)!;
+    q.reclaim();
+    const at = this.scratch(msg.length);
+    this.write(at, msg);
+    const ok = q.driver.addBuffer(at, msg.length, false, null) !== null;
+    q.kick();
+    return ok;
+  }
+
+  /** Receive buffers for the device's control messages (device → driver). */
+  postControlBuffers(n: number): void {
+    const q = this.queues.get(CONTROL_RECEIVEQ)!;
+    for (let i = 0; i < n; i++) q.driver.addBuffer(this.alloc(128), 128, true, null);
+    q.kick();
+  }
+
+  /** A ring of 64 scratch slots of 4 KiB, for message bytes (reused round-robin). */
+  private scratch(len: number): number {
+    if (this.bufTop === 0) this.bufTop = this.alloc(64 * 4096);
+    const slot = this.scratchNext++ % 64;
+    if (len > 4096) throw new Error('scratch buffers are 4 KiB');
+    return this.bufTop + slot * 4096;
+  }
+  private scratchNext = 0;
+
+  /** Keep ownership of an fd we made, closed by close(). */
+  own(fd: number): number { this.ours.push(fd); return fd; }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fe.close();
+    for (const fd of this.ours.splice(0)) { try { native.close(fd); } catch { /* closed already */ } }
+  }
+}
+
+/**
+ * A FIFO opened read-write (a pipe fd, blocking, that never sees EOF) filled to its 64 KiB
+ * capacity: any write(2) to it blocks. drain() reads it empty so a blocked writer goes on.
+ */
+export function fullBlockingPipe(dir: string): { fd: number; drain(): void; close(): void } {
+  const path = join(dir, `fifo-${process.pid}-${Date.now()}`);
+  const r = spawnSync('mkfifo', [path]);
+  if (r.status !== 0) throw new Error(`mkfifo failed: ${r.stderr.toString()}`);
+  const fd = openSync(path, 'r+');
+  writeSync(fd, Buffer.alloc(65536, 0x61));
+  return {
+    fd,
+    // The pipe is full, so this read returns at once.
+    drain: () => { try { readSync(fd, Buffer.alloc(65536)); } catch { /* closed */ } },
+    close: () => { try { closeSync(fd); } catch { /* closed */ } },
+  };
+}
