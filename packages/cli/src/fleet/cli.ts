@@ -1,6 +1,6 @@
 // The fleet commands that read more than one request: ls across hosts (the inventory), stats,
 // logs from the stream, and attach (live bytes from the stream, keystrokes over request/reply).
-import { CliError, ExitCode } from '../cli/exit.js';
+import { CliError } from '../errors.js';
 import { bytes, c, printJson, table } from '../cli/output.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
 import { withFleet, type FleetClient, type ListedHost } from './client.js';
@@ -53,9 +53,9 @@ export async function logs(url: string, t: HostTarget, o: { sinceMs?: number; fo
 /** The port attach defaults to: the VM's console port, else its first, from the inventory. */
 async function defaultPort(f: FleetClient, t: HostTarget): Promise<string> {
   const vm = (await f.hosts()).find((h) => h.host === t.host)?.vms.find((v) => v.name === t.vm);
-  if (!vm) throw new CliError(ExitCode.NOT_FOUND, `no VM "${t.vm}" on host "${t.host}" in the inventory`, 'list them with `vtcon --nats URL ls`');
+  if (!vm) throw new CliError('VM_NOT_FOUND', `no VM "${t.vm}" on host "${t.host}" in the inventory`, { hint: 'list them with `vtcon --nats URL ls`' });
   const p = (vm.ports.find((x) => x.console) ?? vm.ports[0])?.name;
-  if (!p) throw new CliError(ExitCode.NOT_FOUND, `VM "${t.vm}" on "${t.host}" has no ports`);
+  if (!p) throw new CliError('PORT_NOT_FOUND', `VM "${t.vm}" on "${t.host}" has no ports`, { hint: 'list them with `vtcon --nats URL ls`' });
   return p;
 }
 

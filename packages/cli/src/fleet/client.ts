@@ -1,15 +1,18 @@
 // The fleet CLI's side of NATS: the inventory, requests to a host's control service, and the
-// output stream. Errors come back as the control API's ApiError (same exit codes as the local
-// socket) or as CliError for what only the fleet has (permission denied, host not answering).
+// output stream. Every failure is a CliError: a host's error reply keeps its wire reason (same
+// exit codes as the local socket); NATS itself unreachable or a host not answering is UNAVAILABLE
+// (exit 3), a permission NATS refused is NOT_ALLOWED (exit 1).
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { CliError, ExitCode } from '../cli/exit.js';
-import { ApiError, type ErrorBody } from '../control/protocol.js';
+import type { ErrorBody } from '../control/protocol.js';
+import { CliError } from '../errors.js';
 import { connectionOptions, cliNatsConfig } from './connect.js';
 import { hostStatus, readInventory, type HostRecord, type HostStatus } from './inventory.js';
 import { ctlSubject, outSubject, type ControlOp } from './names.js';
 import { readOutput, type OutputChunk, type ReadOptions } from './output-reader.js';
 
 export const OUTPUT_STREAM = process.env.VTCON_NATS_STREAM ?? 'VTCON_OUT';
+
+const READER_HINT = 'ask for a NATS user with at least the reader permissions (see packages/cli/README.md, "Fleet")';
 
 export interface ListedHost extends HostRecord { status: HostStatus }
 
@@ -28,7 +31,7 @@ export class FleetClient {
       const nc = await connect({ ...connectionOptions(cliNatsConfig(url), 'vtcon cli'), maxReconnectAttempts: 0, timeout: 5000 });
       return new FleetClient(nc, url);
     } catch (err) {
-      throw new CliError(ExitCode.NO_DAEMON, `cannot reach NATS at ${url}: ${(err as Error).message}`, 'check --nats / $VTCON_NATS and the credentials in $VTCON_NATS_USER/$VTCON_NATS_PASSWORD (or _TOKEN, _CREDS, _NKEY)');
+      throw new CliError('UNAVAILABLE', `cannot reach NATS at ${url}: ${(err as Error).message}`, { cause: err, hint: 'check --nats / $VTCON_NATS and the credentials in $VTCON_NATS_USER/$VTCON_NATS_PASSWORD (or _TOKEN, _CREDS, _NKEY)' });
     }
   }
 
@@ -37,7 +40,7 @@ export class FleetClient {
       const now = Date.now();
       return (await readInventory(this.nc)).map((r) => ({ ...r, status: hostStatus(r, now) }));
     } catch (err) {
-      if (permissionDenied(err)) throw new CliError(ExitCode.RUNTIME, `not allowed to read the fleet inventory: ${(err as Error).message}`);
+      if (permissionDenied(err)) throw new CliError('NOT_ALLOWED', `not allowed to read the fleet inventory: ${(err as Error).message}`, { cause: err, hint: READER_HINT });
       if (/stream not found|bucket not found/i.test(String((err as Error).message))) return [];
       throw err;
     }
@@ -51,17 +54,17 @@ export class FleetClient {
       const m = await this.nc.request(subject, JSON.stringify(params), { timeout: timeoutMs });
       reply = m.json();
     } catch (err) {
-      if (permissionDenied(err)) throw new CliError(ExitCode.RUNTIME, `not allowed: ${op} on host ${host} (NATS denied ${subject})`, 'ask for a NATS user with the operator permissions (see packages/cli/README.md, "Fleet")');
+      if (permissionDenied(err)) throw new CliError('NOT_ALLOWED', `not allowed: ${op} on host ${host} (NATS denied ${subject})`, { cause: err, hint: 'ask for a NATS user with the operator permissions (see packages/cli/README.md, "Fleet")' });
       const e = err as Error;
       if (e.name === 'NoRespondersError' || /no responders/i.test(e.message) || (e.cause as Error | undefined)?.name === 'NoRespondersError') {
-        throw new CliError(ExitCode.NO_DAEMON, `host ${host} is not answering (no vtcon daemon serves ${subject})`, 'see which hosts are up with `vtcon --nats URL ls`; logs stay readable with `vtcon --nats URL logs`');
+        throw new CliError('UNAVAILABLE', `host ${host} is not answering (no vtcon daemon serves ${subject})`, { cause: err, hint: 'see which hosts are up with `vtcon --nats URL ls`; logs stay readable with `vtcon --nats URL logs`' });
       }
       if (e.name === 'TimeoutError' || /timeout/i.test(e.message)) {
-        throw new CliError(ExitCode.RUNTIME, `host ${host} did not answer ${op} within ${timeoutMs} ms; it may or may not have run`, 'check with `vtcon --nats URL ls` before retrying');
+        throw new CliError('RUNTIME', `host ${host} did not answer ${op} within ${timeoutMs} ms; it may or may not have run`, { cause: err, hint: 'check with `vtcon --nats URL ls` before retrying' });
       }
       throw err;
     }
-    if (reply.error) throw new ApiError(reply.error.code, `${host}: ${reply.error.message}`, reply.error.reason);
+    if (reply.error) throw CliError.fromWire({ ...reply.error, message: `${host}: ${reply.error.message}` });
     return reply.result as T;
   }
 

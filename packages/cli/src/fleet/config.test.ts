@@ -2,7 +2,8 @@
 // become one subject token each.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../config/load.js';
+import { parseConfig } from '../config/load.js';
+import { CliError } from '../errors.js';
 import { outSubject, parseFleetTarget, token, untoken } from './names.js';
 
 describe('fleet config', () => {
@@ -15,10 +16,11 @@ describe('fleet config', () => {
   it('points a bad value at its field', () => {
     try {
       parseConfig('fleet:\n  nats: { servers: [] }\n  host: "bad host"\n');
-      throw new Error('expected a ConfigError');
+      throw new Error('expected a CONFIG_INVALID CliError');
     } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError);
-      expect((err as ConfigError).problems.map((p) => p.field).sort()).toEqual(['fleet.host', 'fleet.nats.servers']);
+      expect(err).toBeInstanceOf(CliError);
+      expect((err as CliError).reason).toBe('CONFIG_INVALID');
+      expect((err as CliError).problems.map((p) => p.field).sort()).toEqual(['fleet.host', 'fleet.nats.servers']);
     }
   });
 });

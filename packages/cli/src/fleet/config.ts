@@ -2,11 +2,10 @@
 // host is called, and the output stream's limits. Absent: the daemon runs single-host, no NATS.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isValidName, NAME_RULE } from '../config/names.js';
 
-/** Host, VM and port names share one charset; a host name becomes a subject token. */
-export const hostName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)');
+/** Host, VM and port names share one rule (config/names.ts); a host name becomes a subject token. */
+export const hostName = z.string().refine(isValidName, `must be ${NAME_RULE}`);
 
 export const natsSchema = z.strictObject({
   /** nats://host:port, one or several (a cluster's seed list). */
@@ -45,5 +44,5 @@ export type OutputStreamConfig = z.infer<typeof outputStreamSchema>;
 export function hostOf(cfg: FleetConfig): string {
   if (cfg.host) return cfg.host;
   const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
-  return /^[A-Za-z0-9]/.test(h) ? h : `h${h}`.slice(0, 64);
+  return isValidName(h) ? h : `h${h}`.slice(0, 64);
 }

@@ -9,7 +9,7 @@
 // cannot know whether it ran, and the CLI says so instead of retrying on its own.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Handlers } from '../control/server.js';
-import { ApiError } from '../control/protocol.js';
+import { CliError } from '../errors.js';
 import { CONTROL_OPS, ctlSubject, type ControlOp } from './names.js';
 
 /** NATS op token → local control API method. */
@@ -28,11 +28,11 @@ export function serveControl(nc: NatsConnection, host: string, handlers: Handler
       void (async () => {
         let body: unknown;
         try {
-          if (msg.data.length > MAX_REQUEST) throw new ApiError('BAD_REQUEST', `request larger than ${MAX_REQUEST} bytes`);
+          if (msg.data.length > MAX_REQUEST) throw new CliError('BAD_REQUEST', `request larger than ${MAX_REQUEST} bytes`);
           const params = msg.data.length === 0 ? {} : JSON.parse(new TextDecoder().decode(msg.data)) as unknown;
-          if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new ApiError('BAD_REQUEST', 'params must be a JSON object');
+          if (typeof params !== 'object' || params === null || Array.isArray(params)) throw new CliError('BAD_REQUEST', 'params must be a JSON object');
           const fn = handlers.unary[METHOD[op]];
-          if (!fn) throw new ApiError('UNKNOWN_METHOD', `no method ${METHOD[op]}`);
+          if (!fn) throw new CliError('UNKNOWN_METHOD', `no method ${METHOD[op]}`);
           body = { result: await fn(params as Record<string, unknown>) };
         } catch (e) {
           body = { error: e instanceof SyntaxError ? { code: 'BAD_REQUEST', message: `bad JSON: ${e.message}` } : handlers.toError(e) };

@@ -29,6 +29,6 @@ export const H_TIME = 'Vtcon-Time';
 
 /** host/vm[:port] as the fleet CLI takes it. */
 export function parseFleetTarget(arg: string): { host: string; vm: string; port: string | undefined } | null {
-  const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/([^:/\s]+)(?::([^:\s]+))?$/.exec(arg);
+  const m = /^((?!\.)[A-Za-z0-9._-]{1,64})\/([^:/\s]+)(?::([^:\s]+))?$/.exec(arg);
   return m ? { host: m[1]!, vm: m[2]!, port: m[3] } : null;
 }

@@ -2,8 +2,8 @@
 // $VTCON_NATS a host's control service over NATS (HOST/VM:PORT). NATS is loaded only in the
 // second case, so the single-host CLI starts as before.
 import { withClient, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../cli/exit.js';
 import { parseTarget, type Target } from '../cli/target.js';
+import { CliError } from '../errors.js';
 import type { ControlOp } from './names.js';
 import { parseFleetTarget } from './names.js';
 
@@ -17,8 +17,8 @@ export interface HostTarget extends Target { host: string }
 
 export function parseHostTarget(arg: string, requirePort: boolean): HostTarget {
   const t = parseFleetTarget(arg);
-  if (!t) throw new CliError(ExitCode.USAGE, `"${arg}" is not HOST/VM or HOST/VM:PORT`, 'with --nats, targets name their host: `web-host1/web1:console`; list them with `vtcon --nats URL ls`');
-  if (requirePort && !t.port) throw new CliError(ExitCode.USAGE, `"${arg}" needs a port: HOST/VM:PORT`);
+  if (!t) throw new CliError('USAGE', `"${arg}" is not HOST/VM or HOST/VM:PORT`, { hint: 'with --nats, targets name their host: `web-host1/web1:console`; list them with `vtcon --nats URL ls`' });
+  if (requirePort && !t.port) throw new CliError('USAGE', `"${arg}" needs a port: HOST/VM:PORT`);
   return t;
 }
 

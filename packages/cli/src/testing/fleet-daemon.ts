@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectGuest, type VtconDriver } from '@vtcon/console';
+import { connectGuest, type VtconDriver } from '@vtcon/console/testing';
 import { BIN, vmYaml, waitFor } from './binary.js';
 
 export interface FleetDaemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; control: string }
