@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError } from '../errors.js';
 import { c } from '../cli/output.js';
 import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
