@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .description('vtcon: virtio-console multiplexer for VM fleets (vhost-user backend daemon + CLI)')
     .version('0.1.0')
     .option('-s, --socket <PATH>', 'daemon control socket (default: $VTCON_SOCKET, else $XDG_RUNTIME_DIR/vtcon/control.sock or /tmp/vtcon-$UID/control.sock)')
+    .option('--nats <URL>', 'fleet mode: talk to every host through NATS (default: $VTCON_NATS); targets become HOST/VM:PORT')
     .option('--no-color', 'never colour output (colour is used only on a TTY and when NO_COLOR is unset)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(c.red(str, process.stderr)) })

@@ -9,7 +9,7 @@ describe('CliError', () => {
       ['VM_NOT_FOUND', 'NOT_FOUND', ExitCode.NOT_FOUND], ['NO_FREE_PORT', 'CONFLICT', ExitCode.RUNTIME],
       ['CONFIG_SYNTAX', 'BAD_REQUEST', ExitCode.USAGE], ['LINE_TOO_LONG', 'BAD_REQUEST', ExitCode.USAGE],
       ['SLOW_CONSUMER', 'UNAVAILABLE', ExitCode.NO_DAEMON], ['ADDON_NOT_BUILT', 'INTERNAL', ExitCode.RUNTIME],
-      ['USAGE', 'BAD_REQUEST', ExitCode.USAGE],
+      ['USAGE', 'BAD_REQUEST', ExitCode.USAGE], ['NOT_ALLOWED', 'INTERNAL', ExitCode.RUNTIME], ['UNAVAILABLE', 'UNAVAILABLE', ExitCode.NO_DAEMON],
     ] as const;
     for (const [reason, code, exit] of cases) {
       const e = new CliError(reason, 'm', { cause });

@@ -39,6 +39,8 @@ const WIRE_CODE = {
   NOT_CONNECTED: 'UNAVAILABLE',
   BAD_ARGUMENT: 'BAD_REQUEST',
   SINK_FAILED: 'INTERNAL',
+  // fleet across hosts: NATS refused the user this subject (never sent by a daemon; exit 1)
+  NOT_ALLOWED: 'INTERNAL',
   // daemon
   DAEMON_RUNNING: 'CONFLICT',
   NO_CONFIG_FILE: 'CONFLICT',

@@ -8,6 +8,7 @@ import { parseTarget } from '../cli/target.js';
 import type { AttachConnection, AttachRequest } from '@vtcon/console';
 import { loadConsole } from '../daemon/stack.js';
 import type { VmInfo } from '../daemon/fleet.js';
+import { natsUrl, parseHostTarget } from '../fleet/route.js';
 
 interface AttachOpts { replay: number; escape: string; readOnly?: boolean; force?: boolean }
 
@@ -46,6 +47,8 @@ Examples:
   vtcon attach web1:console --read-only
   vtcon attach web1:console --force --escape '^A'`)
     .action(async (targetArg: string, opts: AttachOpts, cmd: Command) => {
+      const nats = natsUrl(cmd.optsWithGlobals());
+      if (nats) return (await import('../fleet/cli.js')).attach(nats, parseHostTarget(targetArg, false), opts);
       const t = parseTarget(targetArg, false);
       const escape = parseEscape(opts.escape);
       if (!Number.isInteger(opts.replay) || opts.replay < 0) throw new CliError('USAGE', '--replay must be a whole number of lines');

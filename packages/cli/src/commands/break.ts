@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { withClient, type GlobalOptions } from '../cli/context.js';
-import { parseTarget } from '../cli/target.js';
+import { callTarget } from '../fleet/route.js';
 
 export function register(program: Command): void {
   program
@@ -15,9 +14,8 @@ Examples:
   vtcon break web1:console --key s    # Linux: emergency sync
   vtcon break bsd1:console            # FreeBSD (break: freebsd-altbreak): enters the debugger`)
     .action(async (targetArg: string, opts: { key: string; json?: boolean }, cmd: Command) => {
-      const t = parseTarget(targetArg, true);
-      const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call<{ sequence: number[] }>('break', { vm: t.vm, port: t.port, key: opts.key }));
+      const { r, label } = await callTarget<{ sequence: number[] }>(cmd.optsWithGlobals(), targetArg, true, 'break', (t) => ({ vm: t.vm, port: t.port, key: opts.key }));
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else process.stdout.write(`sent ${r.sequence.map((b) => '0x' + b.toString(16).padStart(2, '0')).join(' ')} to ${t.vm}:${t.port}\n`);
+      else process.stdout.write(`sent ${r.sequence.map((b) => '0x' + b.toString(16).padStart(2, '0')).join(' ')} to ${label}\n`);
     });
 }

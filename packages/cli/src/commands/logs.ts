@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { parseSince, parseTarget } from '../cli/target.js';
+import { natsUrl, parseHostTarget } from '../fleet/route.js';
 
 /** Prefixes each line start with the local receive time (for -f --timestamps). */
 function timestamper(): (chunk: Buffer) => string {
@@ -36,8 +37,11 @@ Examples:
   vtcon logs --all web1:console | less -R
   vtcon logs -f --timestamps web1:console`)
     .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean; all?: boolean }, cmd: Command) => {
-      const t = parseTarget(targetArg, true);
       const sinceMs = opts.since ? parseSince(opts.since) : undefined;
+      const nats = natsUrl(cmd.optsWithGlobals());
+      // Fleet mode reads the output stream, so it works after the host is gone.
+      if (nats) return (await import('../fleet/cli.js')).logs(nats, parseHostTarget(targetArg, true), { ...(sinceMs !== undefined ? { sinceMs } : {}), follow: Boolean(opts.follow) });
+      const t = parseTarget(targetArg, true);
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (cl) => {
         const stamp = opts.timestamps ? timestamper() : null;
         const params = { vm: t.vm, port: t.port, ...(sinceMs !== undefined ? { sinceMs } : {}), ...(opts.lines !== undefined ? { lines: opts.lines } : {}) };

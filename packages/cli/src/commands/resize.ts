@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { withClient, type GlobalOptions } from '../cli/context.js';
-import { parseSize, parseTarget } from '../cli/target.js';
+import { parseSize } from '../cli/target.js';
+import { callTarget } from '../fleet/route.js';
 
 export function register(program: Command): void {
   program
@@ -12,8 +12,7 @@ export function register(program: Command): void {
 Examples:
   vtcon resize web1:console 120x40`)
     .action(async (targetArg: string, sizeArg: string, _opts: unknown, cmd: Command) => {
-      const t = parseTarget(targetArg, true);
       const size = parseSize(sizeArg);
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call('resize', { vm: t.vm, port: t.port, ...size }));
+      await callTarget(cmd.optsWithGlobals(), targetArg, true, 'resize', (t) => ({ vm: t.vm, port: t.port, ...size }));
     });
 }

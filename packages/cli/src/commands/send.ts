@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { withClient, type GlobalOptions } from '../cli/context.js';
+import type { GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
-import { parseTarget } from '../cli/target.js';
+import { callTarget } from '../fleet/route.js';
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -30,13 +30,11 @@ Without --wait, send returns once the daemon has queued the bytes; the guest rea
 has the port open. With --wait it returns when they are in the guest's receive buffers, and exits
 1 after --timeout if they are not (they stay queued: a guest that opens the port later gets them).`)
     .action(async (targetArg: string, text: string, opts: { raw?: boolean; json?: boolean; wait?: boolean; timeout: string }, cmd: Command) => {
-      const t = parseTarget(targetArg, true);
       const timeoutSec = Number(opts.timeout);
       if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError('USAGE', `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
-      const params = { vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) };
-      const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) =>
-        cl.call<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>('send', params));
+      const { r } = await callTarget<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
+        (t) => ({ vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
         throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });

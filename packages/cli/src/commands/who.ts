@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { withClient, type GlobalOptions } from '../cli/context.js';
 import { c, printJson, table } from '../cli/output.js';
-import { parseTarget } from '../cli/target.js';
+import { callTarget } from '../fleet/route.js';
 import type { AttachedClient } from '../daemon/fleet.js';
 
 export function register(program: Command): void {
@@ -15,10 +14,9 @@ Examples:
   vtcon who web1:console
   vtcon who web1:console --json`)
     .action(async (targetArg: string, opts: { json?: boolean }, cmd: Command) => {
-      const t = parseTarget(targetArg, true);
-      const r = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call<{ clients: AttachedClient[] }>('who', { vm: t.vm, port: t.port }));
+      const { r, label } = await callTarget<{ clients: AttachedClient[] }>(cmd.optsWithGlobals(), targetArg, true, 'who', (t) => ({ vm: t.vm, port: t.port }));
       if (opts.json) return printJson(r);
-      if (r.clients.length === 0) return void process.stdout.write(`nobody is attached to ${t.vm}:${t.port}\n`);
+      if (r.clients.length === 0) return void process.stdout.write(`nobody is attached to ${label}\n`);
       process.stdout.write(table(['ROLE', 'SINCE', 'PEER'], r.clients.map((x) => [x.role === 'writer' ? c.green(x.role) : x.role, x.since, x.peer])) + '\n');
     });
 }

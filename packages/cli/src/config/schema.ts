@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { webSchema } from '../web/web-config.js';
 import { isValidName, NAME_RULE } from './names.js';
+import { fleetSchema } from '../fleet/config.js';
 
 /** A VM or port name: it becomes a path component (attach socket, log file); see names.ts. */
 const name = z.string().refine(isValidName, `must be ${NAME_RULE}`);
@@ -71,6 +72,8 @@ export const configSchema = z
     vms: z.array(vmSchema).default([]),
     /** The web console `vtcon serve` hosts (src/web); absent: none. */
     web: webSchema.optional(),
+    /** Optional: join a fleet over NATS (see fleet/config.ts). Absent: single host, no NATS. */
+    fleet: fleetSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const seenVm = new Map<string, number>();

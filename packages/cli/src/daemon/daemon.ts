@@ -73,6 +73,7 @@ export class Daemon {
   private config: Config;
   private fleet: Fleet | null = null;
   private server: ControlServer | null = null;
+  private fleetNode: { stop(): Promise<void> } | null = null;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private reloading: Promise<ReloadSummary> | null = null;
@@ -110,13 +111,19 @@ export class Daemon {
       }
     }
     this.config = { ...this.config, vms: served };
-    this.server = new ControlServer(path, makeHandlers({
+    const handlers = makeHandlers({
       fleet: this.fleet,
       config: () => this.config,
       reload: () => this.reload(),
       startedAt: this.startedAt,
-    }));
+    });
+    this.server = new ControlServer(path, handlers);
     await this.server.listen();
+    // Fleet mode only with `fleet:`; loaded on demand so single-host daemons never load NATS.
+    if (this.config.fleet) {
+      const { FleetNode } = await import('../fleet/node.js');
+      this.fleetNode = new FleetNode({ config: this.config.fleet, fleet: this.fleet, handlers, logger: this.logger });
+    }
     this.logger.info({ control: path, vms: this.config.vms.map((v) => v.name), skipped: this.skipped.map((v) => v.vm) }, 'daemon ready');
     if (this.opts.handleSignals) this.installSignals();
   }
@@ -188,6 +195,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       for (const [sig, fn] of this.signalHandlers.splice(0)) process.off(sig, fn);
       await this.server?.close();
+      await this.fleetNode?.stop();
       await this.fleet?.close();
       this.logger.info('stopped');
       await new Promise<void>((resolve) => this.logger.flush(() => resolve()));

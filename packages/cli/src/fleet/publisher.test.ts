@@ -1,0 +1,82 @@
+// Output to the fleet stream is exactly the port's local log, byte for byte: the built daemon
+// with `fleet:`, a simulated guest writing numbered lines, nats-server SIGKILLed and restarted
+// mid-stream (the daemon must catch up from the log), then the daemon SIGKILLed and restarted
+// mid-stream (it must resume from the stream's last message, no byte twice).
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir, waitFor } from '../testing/binary.js';
+import { fleetConfig, guestPort, startFleetDaemon, type FleetDaemon } from '../testing/fleet-daemon.js';
+import { natsServer, type NatsServer } from '../testing/nats.js';
+import { outSubject } from './names.js';
+import { readOutput } from './output-reader.js';
+
+const line = (round: number, i: number): Buffer => Buffer.from(`r${round} line ${i} ${'.'.repeat((i * 37) % 300)}\n`);
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+
+/** The subject's stream content; checks each message starts where the previous ended. */
+async function streamed(nats: NatsServer, subject: string): Promise<Buffer> {
+  const nc = await connect({ servers: nats.url });
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    for await (const c of readOutput(nc, 'VTCON_OUT', subject)) {
+      if (c.offset !== total) throw new Error(`message at offset ${c.offset}, expected ${total}: a gap or a duplicate`);
+      parts.push(Buffer.from(c.data));
+      total += c.data.length;
+    }
+    return Buffer.concat(parts);
+  } finally {
+    await nc.close();
+  }
+}
+
+describe('fleet output stream', () => {
+  it('equals the port log byte for byte across a NATS outage and a daemon SIGKILL', async () => {
+    const nats = await natsServer();
+    const dir = tempDir('vtcon-fleet-pub-');
+    const daemons: FleetDaemon[] = [];
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => nats.stop(), () => { for (const d of daemons) d.child.kill('SIGKILL'); });
+    const port = 'org.test.out';
+    const cfg = fleetConfig(dir, 'h1', nats.url, [{ name: 'vm1', ports: [{ name: 'console', console: true }, { name: port }] }]);
+    const socket = join(dir, 'h1', 'vm1.vhost.sock');
+    const logPath = join(dir, 'h1', 'logs', 'vm1', `${port}.log`);
+    const subject = outSubject('h1', 'vm1', port);
+    const logged = () => readFileSync(logPath);
+
+    daemons.push(await startFleetDaemon(cfg, dir));
+    let g = await guestPort(socket, port);
+    let i = 0;
+    const writeLines = async (round: number, n: number, pauseMs = 0) => {
+      for (const end = i + n; i < end; i++) {
+        await g.write(line(round, i));
+        if (pauseMs && i % 50 === 0) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    };
+
+    await writeLines(1, 200);
+    await waitFor(async () => (await streamed(nats, subject)).length > 0, 'the first bytes in the stream');
+    await nats.stop('SIGKILL');
+    await writeLines(1, 400, 200); // NATS away for ~1.6 s: the guest is not slowed, the log keeps everything
+    await nats.start();
+    await writeLines(1, 200);
+    daemons[0]!.child.kill('SIGKILL');
+    await daemons[0]!.exited;
+    await g.driver.detach();
+
+    daemons.push(await startFleetDaemon(cfg, dir));
+    g = await guestPort(socket, port);
+    await writeLines(2, 300);
+    const log = logged();
+    const out = (await waitFor(async () => {
+      const s = await streamed(nats, subject);
+      return s.length >= log.length ? s : null;
+    }, "the stream to catch up with the log", 30_000))!;
+    expect(out.length).toBe(log.length);
+    expect(out.equals(log)).toBe(true);
+    await g.driver.detach();
+  }, 90_000);
+});

@@ -1,0 +1,113 @@
+// One port's output publisher: follows the port's log file (the source of truth, written before
+// the guest's chain is acknowledged) and publishes it, chunk by chunk, to the output stream.
+//
+// Exactly once, in order: each message says where its bytes start (history offset, inode, file
+// position); the resume point after a restart or an error is the subject's last message in the
+// stream. Each publish expects the subject's previous sequence (a second writer or a reordering
+// is refused, not interleaved) and carries Nats-Msg-Id host/vm/port/offset, so a retry whose
+// first attempt did land is dropped by the stream's de-duplication. One publish in flight per
+// port; while NATS is away the log keeps growing and is caught up afterwards.
+//
+// Never slows a guest: it reads the file, not the ring, on the daemon's main thread with async
+// fs calls only.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { readAt, type LogPosition } from './log-cursor.js';
+import { H_INO, H_OFFSET, H_POS, H_TIME, msgId, outSubject } from './names.js';
+import { resumePoint } from './output-stream.js';
+
+/** Below NATS's default max_payload (1 MiB), large enough to catch up fast. */
+export const CHUNK_MAX = 64 * 1024;
+
+export interface PublisherOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  host: string;
+  vm: string;
+  port: string;
+  logFile: string;
+  pollMs?: number;
+  onWarn?(msg: string, detail: Record<string, unknown>): void;
+}
+
+export interface PublisherStats { published: number; offset: number; connected: boolean; lastError: string | null }
+
+export class PortPublisher {
+  readonly subject: string;
+  private readonly abort = new AbortController();
+  private readonly done: Promise<void>;
+  private offset = 0;
+  private published = 0;
+  private healthy = false;
+  private lastError: string | null = null;
+
+  constructor(private readonly o: PublisherOptions) {
+    this.subject = outSubject(o.host, o.vm, o.port);
+    this.done = this.run();
+  }
+
+  stats(): PublisherStats {
+    return { published: this.published, offset: this.offset, connected: this.healthy, lastError: this.lastError };
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.done;
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.abort;
+    const pollMs = this.o.pollMs ?? 100;
+    let backoff = 100;
+    while (!signal.aborted) {
+      try {
+        await this.follow(signal, pollMs);
+      } catch (err) {
+        if (signal.aborted) break;
+        const msg = (err as Error).message;
+        // One line per change of error, not per retry: an outage is one event.
+        if (msg !== this.lastError) this.o.onWarn?.('fleet publish failed; will resume from the stream', { subject: this.subject, err: msg });
+        this.lastError = msg;
+        this.healthy = false;
+        await sleep(backoff, undefined, { signal }).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+  }
+
+  /** Resumes from the stream, then publishes until an error (thrown) or stop. */
+  private async follow(signal: AbortSignal, pollMs: number): Promise<void> {
+    const r = await resumePoint(this.o.jsm, this.o.stream, this.subject);
+    let { offset, seq } = r;
+    let at: LogPosition | null = r.next;
+    this.offset = offset;
+    this.healthy = true;
+    this.lastError = null;
+    while (!signal.aborted) {
+      const chunk = await readAt(this.o.logFile, at, CHUNK_MAX);
+      if (!chunk) {
+        await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      if (chunk.gap) this.o.onWarn?.('fleet publisher: log rotated past the resume point; bytes in between are not in the stream', { subject: this.subject, offset });
+      const h = headers();
+      h.set(H_OFFSET, String(offset));
+      h.set(H_INO, String(chunk.at.ino));
+      h.set(H_POS, String(chunk.at.pos));
+      h.set(H_TIME, new Date().toISOString());
+      const ack = await this.o.js.publish(this.subject, chunk.bytes, {
+        msgID: msgId(this.o.host, this.o.vm, this.o.port, offset),
+        expect: { lastSubjectSequence: seq, streamName: this.o.stream },
+        headers: h,
+        timeout: 5000,
+      });
+      seq = ack.seq;
+      offset += chunk.bytes.length;
+      at = { ino: chunk.at.ino, pos: chunk.at.pos + chunk.bytes.length };
+      this.offset = offset;
+      if (!ack.duplicate) this.published += chunk.bytes.length;
+    }
+  }
+}
