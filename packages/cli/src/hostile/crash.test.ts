@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { encodeMessage, FrontendRequest as R } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
+import { encodeControl } from '@vtcon/console/testing';
 import {
-  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_TRANSMITQ, type QueueSpec,
+  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_TRANSMITQ, memTable, refusal, type QueueSpec,
 } from './hostile-frontend.js';
-import { TARGET, rigPerTest, sleep, verdict, waitForLogLine, type Rig } from './rig.js';
+import { TARGET, logLines, rigPerTest, sleep, verdict, waitForLogLine, waitUntil, type Rig } from './rig.js';
 
 const rigs = rigPerTest();
 const MiB = 1 << 20;
@@ -21,55 +22,64 @@ async function target(rig: Rig, o: Parameters<typeof HostileFrontend.connect>[1]
   return h;
 }
 
+const countLines = (rig: Rig, reason: string) => logLines(rig, (l) => l.vm === TARGET && JSON.stringify(l).includes(reason)).length;
+const badFdLines = (rig: Rig) => countLines(rig, 'BAD_FD_TYPE');
+const notSealedLines = (rig: Rig) => countLines(rig, 'MEMORY_NOT_SEALED');
+
 /** The attack must leave a trace: a warn/error line naming the target VM. */
 async function loggedAboutTarget(rig: Rig, problems: string[]): Promise<void> {
   if (!(await waitForLogLine(rig, TARGET))) problems.push('no warn/error line about the target VM in the daemon log');
 }
 
 describe('item 1: received fds that are not eventfds, on the main thread', () => {
-  const fifo = (rig: Rig) => {
-    const path = join(rig.dir, 'kick.fifo');
-    spawnSync('mkfifo', [path]);
-    const r = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const w = openSync(path, constants.O_WRONLY);
-    return { r, w };
-  };
-  const variants: { name: string; fds(rig: Rig, h: HostileFrontend): { spec: QueueSpec; afterStart(): void } }[] = [
-    { name: 'control transmitq started with no call fd (no-fd bit), then kicked', fds: () => ({ spec: { call: 'none' }, afterStart() {} }) },
-    { name: 'a read-only fd as call fd', fds: (_r, h) => ({ spec: { call: h.own(openSync('/dev/null', 'r')) }, afterStart() {} }) },
-    {
-      name: 'a socket as kick fd whose peer goes away with unread bytes (ECONNRESET)',
-      fds: (_r, h) => {
-        const [a, b] = native.socketPair();
-        h.own(a);
-        return { spec: { kick: a }, afterStart() { native.sendMsg(a, new Uint8Array(8)); native.close(b); } };
+  // Each attack on its own connection to the TARGET, one after the other on one rig: they share
+  // nothing but the daemon, which is what the verdict checks.
+  it('a read-only fd as call fd, a socket or a pipe as kick fd: refused at SET_VRING_CALL/KICK (BAD_FD_TYPE); no call fd at all: served', async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    const fifo = () => {
+      const path = join(rig.dir, `kick-${Date.now()}.fifo`);
+      spawnSync('mkfifo', [path]);
+      const r = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const w = openSync(path, constants.O_WRONLY);
+      return { r, w };
+    };
+    const refused: { name: string; fds(h: HostileFrontend): { spec: QueueSpec; afterwards(): void } }[] = [
+      { name: 'a read-only fd (/dev/null) as call fd', fds: (h) => ({ spec: { call: h.own(openSync('/dev/null', 'r')) }, afterwards() {} }) },
+      {
+        name: 'a socket as kick fd (its peer then goes away with unread bytes: ECONNRESET)',
+        fds: (h) => {
+          const [a, b] = native.socketPair();
+          h.own(a);
+          return { spec: { kick: a }, afterwards() { native.sendMsg(a, new Uint8Array(8)); native.close(b); } };
+        },
       },
-    },
-    {
-      name: 'a pipe read end as kick fd whose writer goes away (EOF)',
-      fds: (rig, h) => {
-        const { r, w } = fifo(rig);
-        h.own(r);
-        return { spec: { kick: r }, afterStart() { native.close(w); } };
+      {
+        name: 'a pipe read end as kick fd (its writer then goes away: EOF)',
+        fds: (h) => { const { r, w } = fifo(); h.own(r); return { spec: { kick: r }, afterwards() { native.close(w); } }; },
       },
-    },
-  ];
-  for (const v of variants) {
-    it(v.name, async () => {
-      const rig = await rigs.start();
-      const problems: string[] = [];
+    ];
+    for (const v of refused) {
       const h = await target(rig);
-      const { spec, afterStart } = v.fds(rig, h);
+      const seen = badFdLines(rig);
       await h.queue(CONTROL_RECEIVEQ);
-      await h.queue(CONTROL_TRANSMITQ, spec);
-      afterStart();
-      h.sendControl(0xffffffff, DEVICE_READY, 1);
-      await sleep(500);
-      await loggedAboutTarget(rig, problems);
+      const { spec, afterwards } = v.fds(h);
+      const why = await refusal(h.queue(CONTROL_TRANSMITQ, spec));
+      afterwards();
+      if (why === null) problems.push(`${v.name}: accepted`);
+      else if (!/REPLY_FAILED/.test(why)) problems.push(`${v.name}: not a refusal reply: ${why}`);
+      if (!(await waitUntil(() => badFdLines(rig) > seen))) problems.push(`${v.name}: no BAD_FD_TYPE line about the target VM`);
       h.close();
-      await verdict(rig, `item 1: ${v.name}`, problems);
-    });
-  }
+    }
+    // The no-fd bit is legal (the front-end polls the used ring): the queue is served, nothing signalled.
+    const h = await target(rig);
+    await h.queue(CONTROL_RECEIVEQ);
+    await h.queue(CONTROL_TRANSMITQ, { call: 'none' });
+    h.sendControl(0xffffffff, DEVICE_READY, 1);
+    if (!(await waitUntil(() => h.queues.get(CONTROL_TRANSMITQ)!.reclaim() > 0))) problems.push('no call fd: the control transmitq was never served');
+    h.close();
+    await verdict(rig, 'item 1', problems);
+  });
 });
 
 describe('item 2: a control transmitq chain with huge readable bytes', () => {
@@ -93,27 +103,44 @@ describe('item 2: a control transmitq chain with huge readable bytes', () => {
 });
 
 describe('item 3: guest memory shrunk under the daemon', () => {
-  it.each([
-    { queue: CONTROL_TRANSMITQ, where: 'control transmitq (main thread)' },
-    { queue: PORT1_TRANSMITQ, where: 'port transmitq (worker)' },
-  ])('a memfd ftruncated after SET_MEM_TABLE, then a buffer past its new end on the $where: refused up front or no SIGBUS', async ({ queue }) => {
+  it('an unsealed memfd or a regular file is refused at SET_MEM_TABLE (MEMORY_NOT_SEALED); a sealed one cannot shrink, and its queues serve', async () => {
     const rig = await rigs.start();
     const problems: string[] = [];
-    let h: HostileFrontend;
-    try {
-      h = await target(rig, { memory: [16 * MiB] });
-    } catch {
-      // The table was refused up front (an unsealed memfd): the expected outcome.
-      return verdict(rig, `item 3: ${queue} (refused)`, problems);
+    const unsealed: { name: string; open(): number }[] = [
+      { name: 'an unsealed memfd', open: () => native.memfdCreate('vtcon-hostile-unsealed') },
+      { name: 'a regular file', open: () => openSync(join(rig.dir, 'guest-ram'), 'w+') },
+    ];
+    for (const u of unsealed) {
+      const fd = u.open();
+      rigs.defer(() => native.close(fd));
+      native.ftruncate(fd, 16 * MiB);
+      const seen = notSealedLines(rig);
+      const why = await memTable(rig.socketOf(TARGET), fd, 16 * MiB);
+      if (why === null) problems.push(`${u.name}: the table was accepted`);
+      else if (!(await waitUntil(() => notSealedLines(rig) > seen))) problems.push(`${u.name}: refused (${why}) but no MEMORY_NOT_SEALED line about the target VM`);
+      native.close(fd);
     }
-    await h.queue(CONTROL_RECEIVEQ);
-    await h.queue(queue);
-    native.ftruncate(h.fe.regions[0]!.fd, 1 * MiB); // the rings stay below 1 MiB
-    h.post(queue, [{ addr: 8 * MiB, len: 4096 }]);
-    h.queues.get(queue)!.kick();
-    await sleep(800);
-    h.close();
-    await verdict(rig, `item 3: queue ${queue}`, problems);
+    // The path behind the check: sealed memory (as QEMU's memfd backend makes it) cannot shrink,
+    // so the buffer past the would-be end stays mapped and is served, on both threads.
+    for (const queue of [CONTROL_TRANSMITQ, PORT1_TRANSMITQ]) {
+      const h = await target(rig, { memory: [16 * MiB] });
+      await h.queue(CONTROL_RECEIVEQ);
+      await h.queue(queue);
+      try {
+        native.ftruncate(h.fe.regions[0]!.fd, 1 * MiB);
+        problems.push(`queue ${queue}: a sealed memfd shrank`);
+      } catch (e) {
+        if (!/EPERM/.test((e as Error).message)) problems.push(`queue ${queue}: ftruncate failed with ${(e as Error).message}, not EPERM`);
+      }
+      // A well-formed message at 8 MiB (a control message on the control queue, text on the port).
+      const bytes = queue === CONTROL_TRANSMITQ ? encodeControl(0xffffffff, DEVICE_READY, 1) : Buffer.from('past the would-be end\n');
+      h.write(8 * MiB, bytes);
+      h.post(queue, [{ addr: 8 * MiB, len: bytes.length }]);
+      h.queues.get(queue)!.kick();
+      if (!(await waitUntil(() => h.queues.get(queue)!.reclaim() > 0))) problems.push(`queue ${queue}: the buffer at 8 MiB was never used`);
+      h.close();
+    }
+    await verdict(rig, 'item 3', problems);
   });
 });
 

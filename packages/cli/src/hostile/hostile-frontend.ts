@@ -182,3 +182,49 @@ export function fullBlockingPipe(dir: string): { fd: number; drain(): void; clos
     close: () => { try { closeSync(fd); } catch { /* closed */ } },
   };
 }
+
+/**
+ * A blocking eventfd (O_NONBLOCK cleared) whose counter is at its maximum (2^64 - 2): a blocking
+ * write(2) of 1 to it would wait until someone reads it. The daemon must accept it as a call fd
+ * only after making it non-blocking (received-fd.ts); drain() resets the counter.
+ */
+export function fullBlockingEventfd(): { fd: number; drain(): void; close(): void } {
+  const fd = native.eventfdCreate();
+  native.setNonBlocking(fd, false);
+  const max = Buffer.alloc(8);
+  max.writeBigUInt64LE(0xfffffffffffffffen);
+  writeSync(fd, max); // from 0, never blocks
+  return {
+    fd,
+    drain: () => { try { native.setNonBlocking(fd); native.eventfdRead(fd); } catch { /* closed */ } },
+    close: () => { try { native.close(fd); } catch { /* closed */ } },
+  };
+}
+
+/**
+ * A request the daemon must refuse: resolves with the error's message, or null (and a problem
+ * noted by the caller) if it was accepted. Bounded by the request's own within().
+ */
+export async function refusal(p: Promise<unknown>): Promise<string | null> {
+  try { await p; return null; } catch (e) { return (e as Error).message; }
+}
+
+
+/**
+ * SET_OWNER then SET_MEM_TABLE of one region [0, size) on `fd`, by hand (the frontend seals the
+ * memory it makes): null once the daemon took the table (GET_FEATURES answered after it), else why
+ * not (a non-zero reply or the connection closed). Each step bounded.
+ */
+export async function memTable(socket: string, fd: number, size: number): Promise<string | null> {
+  const fe = VhostUserFrontend.connect(socket);
+  try {
+    await within(3000, 'SET_OWNER', fe.request(R.SET_OWNER));
+    await within(3000, 'SET_MEM_TABLE', fe.request(R.SET_MEM_TABLE, { kind: 'memTable', regions: [{ guestPhysAddr: 0n, memorySize: BigInt(size), userAddr: 0x7f0000000000n, mmapOffset: 0n }] }, { fds: [fd] }));
+    await within(3000, 'GET_FEATURES after the table', fe.getFeatures());
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    fe.close();
+  }
+}

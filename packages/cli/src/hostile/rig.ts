@@ -316,4 +316,11 @@ export async function verdict(rig: Rig, name: string, attackProblems: string[]):
   expect(all).toEqual([]);
 }
 
+/** Polls `ok` every 50 ms for up to `ms`: true once it holds, false when time is up. */
+export async function waitUntil(ok: () => boolean, ms = 3000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ok()) { if (Date.now() > deadline) return false; await sleep(50); }
+  return true;
+}
+
 export { sleep };
