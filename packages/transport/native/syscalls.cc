@@ -2,6 +2,7 @@
 // NativeError via ThrowErrno; EINTR is retried; "would block" is a normal result where a caller
 // polls (accept → null, recvMsg → null, eventfdRead → 0) and an error where it is not expected.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -199,6 +200,17 @@ Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
   int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
   if (want != flags && fcntl(fd, F_SETFL, want) < 0) ThrowErrno(info.Env(), "fcntl", errno);
   return info.Env().Undefined();
+}
+
+// poll(fd, 0 events, timeout 0): true when the peer of a connected socket closed (POLLHUP) or the
+// fd is in error. Works on an fd whose reads are paused, where no read can see the EOF.
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "peerHungUp");
+  struct pollfd p = {fd, 0, 0};
+  int n;
+  do n = poll(&p, 1, 0); while (n < 0 && errno == EINTR);
+  if (n < 0) ThrowErrno(info.Env(), "poll", errno);
+  return Napi::Boolean::New(info.Env(), (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0);
 }
 
 // fcntl(F_ADD_SEALS): the frontend role seals its guest RAM against shrinking, as QEMU does.
@@ -443,6 +455,7 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("releaseMapping", Napi::Function::New(env, ReleaseMapping, "releaseMapping"));
   exports.Set("fdInfo", Napi::Function::New(env, FdInfo, "fdInfo"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
+  exports.Set("peerHungUp", Napi::Function::New(env, PeerHungUp, "peerHungUp"));
   exports.Set("addSeals", Napi::Function::New(env, AddSeals, "addSeals"));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   NativeError, accept, close, connectUnix, eventfdCreate, eventfdRead, eventfdWrite, ftruncate,
-  listenUnix, memfdCreate, mmapShared, recvMsg, releaseMapping, sendMsg, shutdown, socketPair,
+  listenUnix, memfdCreate, mmapShared, peerHungUp, recvMsg, releaseMapping, sendMsg, shutdown, socketPair,
 } from './native.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vtcon-native-'));
@@ -225,6 +225,22 @@ describe('Unix sockets', () => {
     }
     expect(fdCount()).toBe(before);
     close(listener);
+  });
+});
+
+describe('peerHungUp', () => {
+  it('is false while the peer is open (even with unread bytes), true once it closed, and not for a half-close', () => {
+    const [a, b] = socketPair();
+    try {
+      expect(peerHungUp(a)).toBe(false);
+      sendMsg(b, new Uint8Array([1, 2, 3]));
+      shutdown(b, 'write'); // half-close: the peer may still read what a sends
+      expect(peerHungUp(a)).toBe(false);
+      close(b);
+      expect(peerHungUp(a)).toBe(true);
+    } finally {
+      close(a);
+    }
   });
 });
 

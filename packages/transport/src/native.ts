@@ -70,6 +70,7 @@ interface Addon {
   releaseMapping(sab: SharedArrayBuffer): void;
   fdInfo(fd: number): RawFdInfo;
   setNonBlocking(fd: number, on: boolean): void;
+  peerHungUp(fd: number): boolean;
   addSeals(fd: number, seals: number): void;
   listenUnix(path: string, backlog: number): number;
   accept(listenFd: number): number | null;
@@ -175,6 +176,14 @@ export function fdInfo(fd: number): FdInfo {
  */
 export function setNonBlocking(fd: number, on = true): void {
   addon().setNonBlocking(fd, on);
+}
+
+/**
+ * True when the peer of connected socket `fd` has closed it (POLLHUP) or the fd is in error: a
+ * socket whose reads are paused (backpressure) never sees the EOF a read would return.
+ */
+export function peerHungUp(fd: number): boolean {
+  return addon().peerHungUp(fd);
 }
 
 /** fcntl(F_ADD_SEALS): e.g. F_SEAL_SHRINK | F_SEAL_GROW on guest RAM (memfdCreate allows sealing). */

@@ -198,6 +198,17 @@ describe('AttachServer (raw clients: conserver uds / socat)', () => {
     await until(() => got.join('') === 'abcd', 'rest of input');
   });
 
+  it('a paused writer that closes with input unread is seen gone (its fd is not held until the guest reads)', async () => {
+    const srv = await serve({ onInput: () => false });
+    const c = await rawClient(srv.path);
+    await until(attachedCount(srv, 1), 'attach');
+    c.socket.write('a');
+    await until(() => srv.who().some((k) => k.bytesIn === 1), 'paused after the first input');
+    c.socket.write('unread input');
+    c.socket.destroy();
+    await until(() => srv.stats.clientsNow === 0, 'the closed writer dropped', 5000);
+  });
+
   it('refuses a live socket path and a non-socket file; replaces a stale socket', async () => {
     const srv = await serve();
     await expect(AttachServer.listen({ path: srv.path, onInput: () => undefined }))

@@ -39,6 +39,7 @@ import { EventEmitter } from 'node:events';
 import { chmod, lstat, rename, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { peerHungUp } from '@vtcon/transport/native';
 import type { PortSink } from './sink.js';
 import { ConsoleError } from '../errors.js';
 import type { Scrollback } from './scrollback.js';
@@ -125,6 +126,8 @@ export class AttachServer extends EventEmitter implements PortSink {
   private nextId = 1;
   private closed = false;
   private ino = -1;
+  /** Polls paused writers for a closed peer (see watchPaused). */
+  private hangupTimer: NodeJS.Timeout | null = null;
   private readonly counters: AttachStats = {
     clientsNow: 0, clientsTotal: 0, bytesOut: 0, bytesIn: 0, spectatorBytesDiscarded: 0,
     slowConsumerDisconnects: 0, protocolErrors: 0, tooManyClients: 0,
@@ -218,6 +221,7 @@ export class AttachServer extends EventEmitter implements PortSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopWatchingPaused();
     for (const c of [...this.clients]) this.drop(c, 'SERVER_CLOSED');
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     const st = await stat(this.path).catch(() => null);
@@ -328,7 +332,35 @@ export class AttachServer extends EventEmitter implements PortSink {
     if (this.opts.onInput(bytes, this.snapshot(c)) === false && !c.paused) {
       c.paused = true;
       c.socket.pause();
+      this.watchPaused();
     }
+  }
+
+  /**
+   * A paused socket is not read, so its EOF is never seen: a writer that went away while its
+   * input waited for the guest would hold its fd until the guest reads. Once a second, each
+   * paused client's fd is asked whether its peer closed (poll POLLHUP; a half-close is not one).
+   */
+  private watchPaused(): void {
+    if (this.hangupTimer) return;
+    this.hangupTimer = setInterval(() => {
+      let paused = 0;
+      for (const c of this.clients) {
+        if (!c.paused || c.state === 'gone') continue;
+        paused++;
+        const fd = (c.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+        let hungUp = false;
+        try { hungUp = fd >= 0 && peerHungUp(fd); } catch { hungUp = true; }
+        if (hungUp) c.socket.destroy(); // 'close' → gone(CLIENT_CLOSED)
+      }
+      if (paused === 0) this.stopWatchingPaused();
+    }, 1000);
+    this.hangupTimer.unref();
+  }
+
+  private stopWatchingPaused(): void {
+    if (this.hangupTimer) clearInterval(this.hangupTimer);
+    this.hangupTimer = null;
   }
 
   private attachRaw(c: Client): void {
