@@ -221,7 +221,9 @@ export class ConsoleFleet implements Fleet {
       maxPorts: cfg.maxPorts ?? Math.max(cfg.ports.length, 8),
       ...(cfg.resizeOrder ? { resizeOrder: cfg.resizeOrder } : {}),
       logger: vmLog,
-      engine: (host: EngineHost) => this.pool.createEngine(host),
+      // vmLog is this VM's one rate limit (device and connection lines, every line counted).
+      guestLogLimit: false as const,
+      engine: (host: EngineHost) => this.pool.createEngine(host, cfg.name),
     };
     device = new c.ConsoleDevice(opts);
     const dev = device;

@@ -97,8 +97,12 @@ export interface ConsoleDeviceOptions {
   backlogLimit?: number;
   /** Queued control messages while the guest posts no control buffers (default 4096). */
   controlBacklogLimit?: number;
-  /** Budget of guest-caused log lines (bad control messages...): default 10 per 10 s, the rest counted. */
-  guestLogLimit?: LogLimiterOptions;
+  /**
+   * Budget of guest-caused log lines (bad control messages...): default 10 per 10 s, the rest
+   * counted. false: none here, because `logger` is rate-limited by the host already (the vtcon
+   * daemon limits each VM's lines across its device and its connection, and counts them).
+   */
+  guestLogLimit?: LogLimiterOptions | false;
   logger?: Logger;
   /** How a StartedQueue becomes a serviceable ring. Default: @vtcon/ring DeviceQueue + eventfds. */
   bindQueue?: BindQueue;
@@ -189,7 +193,7 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
     super();
     this.opts = opts;
     this.log = opts.logger ?? silentLogger;
-    this.guestLog = new LogLimiter(opts.guestLogLimit);
+    this.guestLog = new LogLimiter(opts.guestLogLimit === false ? { lines: Infinity } : opts.guestLogLimit);
     const multiport = opts.multiport ?? true;
     const nPorts = opts.ports?.length ?? 0;
     this.maxPorts = opts.maxPorts ?? Math.max(nPorts, 8);
