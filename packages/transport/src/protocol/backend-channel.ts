@@ -4,7 +4,8 @@
  * BACKEND_CONFIG_CHANGE_MSG, when the device says its config space changed.
  */
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
-import { encodeMessage, REQUEST_FLAGS, type VhostUserMessage } from './message.js';
+import { encodeMessage, type VhostUserMessage } from './message.js';
+import { REQUEST_FLAGS } from './message-header.js';
 import { BackendRequest } from './codes.js';
 import { checkSocketFd } from '../socket/received-fd.js';
 import type { Reply, SessionState } from './backend-state.js';

@@ -2,7 +2,7 @@
  * Device config space requests (GET_CONFIG, SET_CONFIG; protocol feature CONFIG). A failing
  * GET_CONFIG is answered with an empty payload by the session (the spec's error form).
  */
-import type { ConfigSpace } from './message.js';
+import type { ConfigSpace } from './message-config.js';
 import { err, type Reply, type SessionState } from './backend-state.js';
 
 export function getConfig(s: SessionState, config: ConfigSpace): Reply {

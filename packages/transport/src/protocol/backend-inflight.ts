@@ -5,7 +5,8 @@
  */
 import * as native from '../native.js';
 import { safeClose } from '../socket/connection.js';
-import type { InflightDescription, VhostUserMessage } from './message.js';
+import type { VhostUserMessage } from './message.js';
+import type { InflightDescription } from './message-memory.js';
 import { VIRTQUEUE_MAX_SIZE } from './codes.js';
 import { inflightBufferSize } from '../memory/inflight.js';
 import { checkMemoryFd } from '../socket/received-fd.js';

@@ -4,7 +4,8 @@
  * they use is replaced or removed, and restart on the new table.
  */
 import { safeClose } from '../socket/connection.js';
-import type { MemoryRegionDescription, VhostUserMessage } from './message.js';
+import type { VhostUserMessage } from './message.js';
+import type { MemoryRegionDescription } from './message-memory.js';
 import type { Reply, SessionState } from './backend-state.js';
 import { stopAll, tryStart } from './backend-vring.js';
 

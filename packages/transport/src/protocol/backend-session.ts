@@ -16,10 +16,9 @@
  */
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
 import type { FramedMessage } from './framer.js';
-import {
-  decodeMessage, describeRequest, encodeMessage, needsReply, REPLY_FLAGS,
-  type Payload, type PayloadKind, type VhostUserMessage,
-} from './message.js';
+import { decodeMessage, encodeMessage, type VhostUserMessage } from './message.js';
+import { describeRequest, needsReply, REPLY_FLAGS } from './message-header.js';
+import type { Payload, PayloadKind } from './message-payload.js';
 import { FrontendRequest } from './codes.js';
 import { VhostUserError, isVhostUserError } from '../errors.js';
 import type { Logger, VhostUserDevice } from './device.js';

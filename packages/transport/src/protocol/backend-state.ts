@@ -7,7 +7,9 @@
 import * as native from '../native.js';
 import type { QueueConfig } from '@vtcon/ring';
 import type { VhostUserConnection } from '../socket/connection.js';
-import { describeRequest, type Payload, type VringAddr } from './message.js';
+import { describeRequest } from './message-header.js';
+import type { Payload } from './message-payload.js';
+import type { VringAddr } from './message-vring.js';
 import { VHOST_USER_F_PROTOCOL_FEATURES, VhostUserProtocolFeature, type VhostUserProtocolFeatureName } from './codes.js';
 import { VhostUserError } from '../errors.js';
 import { VhostUserMemoryTable } from '../memory/memory-table.js';

@@ -6,7 +6,9 @@
  */
 import { VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, type QueueConfig } from '@vtcon/ring';
 import { safeClose } from '../socket/connection.js';
-import { describeRequest, type VhostUserMessage, type VringAddr, type VringState as WireVringState } from './message.js';
+import type { VhostUserMessage } from './message.js';
+import { describeRequest } from './message-header.js';
+import type { VringAddr, VringState as WireVringState } from './message-vring.js';
 import { FrontendRequest, VHOST_USER_VRING_IDX_MASK, VHOST_USER_VRING_NOFD_MASK, VIRTQUEUE_MAX_SIZE } from './codes.js';
 import { InflightQueue, inflightQueueRegionSize } from '../memory/inflight.js';
 import { checkEventfd, type EventfdUse } from '../socket/received-fd.js';
