@@ -12,11 +12,13 @@ export {
 export { silentLogger, signalCall, type VhostUserDevice, type StartedQueue, type BackendChannel, type Logger } from './protocol/device.js';
 export { VhostUserError, isVhostUserError, type VhostUserErrorReason, type VhostUserErrorScope } from './errors.js';
 export * from './protocol/codes.js';
-export {
-  encodeMessage, decodeMessage, encodeHeader, decodeHeader, checkHeader, encodePayload, maxPayloadSize,
-  type VhostUserMessage, type VhostUserHeader, type Payload, type Direction, type MemoryRegionDescription,
-  type VringState, type VringAddr, type ConfigSpace, type InflightDescription, type DeviceStateDescription,
-} from './protocol/message.js';
+export { encodeMessage, decodeMessage, type VhostUserMessage } from './protocol/message.js';
+export { encodeHeader, decodeHeader, checkHeader, type VhostUserHeader } from './protocol/message-header.js';
+export { encodePayload, type Payload, type DeviceStateDescription } from './protocol/message-payload.js';
+export { maxPayloadSize, type Direction } from './protocol/message-layout.js';
+export { type VringState, type VringAddr } from './protocol/message-vring.js';
+export { type MemoryRegionDescription, type InflightDescription } from './protocol/message-memory.js';
+export { type ConfigSpace } from './protocol/message-config.js';
 export { MessageFramer, type FramedMessage } from './protocol/framer.js';
 export { VhostUserMemoryTable, type RegionMapper, type MemoryTableOptions } from './memory/memory-table.js';
 export { NativeError, type NativeErrorReason } from './errors-native.js';

@@ -16,7 +16,7 @@
 import { GuestMemory } from '@vtcon/ring';
 import { VhostUserError } from '../errors.js';
 import type { FdInfo } from '../native.js';
-import type { MemoryRegionDescription } from '../protocol/message.js';
+import type { MemoryRegionDescription } from '../protocol/message-memory.js';
 import { checkMemoryFd, type MemoryFdPolicy } from '../socket/received-fd.js';
 
 /** The syscalls this module needs; native.ts provides them, tests may fake them. */

@@ -12,7 +12,8 @@
  * any payload byte is buffered, so a hostile size never makes us allocate.
  */
 import { VHOST_USER_HEADER_SIZE } from './codes.js';
-import { checkHeader, decodeHeader, type Direction, type VhostUserHeader } from './message.js';
+import { checkHeader, decodeHeader, type VhostUserHeader } from './message-header.js';
+import type { Direction } from './message-layout.js';
 import { VhostUserError } from '../errors.js';
 
 export interface FramedMessage { header: VhostUserHeader; payload: Uint8Array; fds: number[] }

@@ -13,10 +13,10 @@
 import * as native from '../native.js';
 import { DriverQueue, GuestMemory, layOutQueue, splitQueueLayout, type QueueConfig } from '@vtcon/ring';
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
-import {
-  encodeMessage, decodeMessage, describeRequest, isReply, REQUEST_FLAGS, REPLY_FLAGS,
-  type InflightDescription, type MemoryRegionDescription, type Payload, type VhostUserMessage,
-} from './message.js';
+import { encodeMessage, decodeMessage, type VhostUserMessage } from './message.js';
+import { describeRequest, isReply, REQUEST_FLAGS, REPLY_FLAGS } from './message-header.js';
+import type { Payload } from './message-payload.js';
+import type { InflightDescription, MemoryRegionDescription } from './message-memory.js';
 import {
   BackendRequest, FrontendRequest, VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_NEED_REPLY_MASK,
   VhostUserProtocolFeature, protocolFeatureMask, type VhostUserProtocolFeatureName,

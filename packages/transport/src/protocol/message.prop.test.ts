@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { FrontendRequest, BackendRequest, VHOST_USER_HEADER_SIZE, VHOST_USER_VRING_NOFD_MASK } from './codes.js';
-import {
-  decodeHeader, decodeMessage, encodeMessage, requestPayloadKind,
-  type Direction, type Payload, type MemoryRegionDescription,
-} from './message.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import { decodeHeader } from './message-header.js';
+import { requestPayloadKind, type Direction } from './message-layout.js';
+import type { Payload } from './message-payload.js';
+import type { MemoryRegionDescription } from './message-memory.js';
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FrontendRequest } from './codes.js';
-import { checkHeader, decodeHeader, decodeMessage, encodeMessage, encodeHeader, MAX_PAYLOAD_SIZE } from './message.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import { checkHeader, decodeHeader, encodeHeader } from './message-header.js';
+import { MAX_PAYLOAD_SIZE } from './message-layout.js';
 import { isVhostUserError } from '../errors.js';
 
 function reasonOf(f: () => unknown): string {

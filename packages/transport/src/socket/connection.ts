@@ -16,7 +16,7 @@
  */
 import * as native from '../native.js';
 import { MessageFramer, type FramedMessage } from '../protocol/framer.js';
-import type { Direction } from '../protocol/message.js';
+import type { Direction } from '../protocol/message-layout.js';
 import { VhostUserError } from '../errors.js';
 
 export interface ConnectionHandlers {
