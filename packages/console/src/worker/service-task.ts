@@ -16,18 +16,21 @@
  * contract: only this worker touches its queues' rings while they are started here.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DeviceQueue, GuestMemory, RawChain, type QueueConfig } from '@vtcon/ring';
-import { RECORD_COMPLETE, RingWriter } from './byte-ring.js';
+import { DeviceQueue, GuestMemory, type QueueConfig } from '@vtcon/ring';
+import { RingWriter } from './byte-ring.js';
+import { RingTarget, type RingPort } from './ring-target.js';
+import { transmitPass, TransmitScratch } from '../port/transmit.js';
 import { fillReceiveq } from '../port/receive.js';
 import { Backlog } from '../port/backlog.js';
 import { AppendLog } from '../sink/append-log.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 import { callNotifier, type EventfdOps, watchKickFd } from '../device/guarded-eventfd.js';
-import { checkChainBytes, MAX_PORT_CHAIN_BYTES } from '../port/chain-bound.js';
+import { MAX_PORT_CHAIN_BYTES } from '../port/chain-bound.js';
 import { errorToWire } from '../errors.js';
 
-interface Q {
-  dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq';
+/** A started queue; a transmitq's credit and held chain are its RingPort part (ring-target.ts). */
+interface Q extends RingPort {
+  index: number; dir: 'receiveq' | 'transmitq';
   /**
    * null: a receiveq that has had no host→guest bytes yet. An idle VM's receiveqs (one per port,
    * maxPorts of them: QEMU starts them all) then cost neither a DeviceQueue nor a kick watch; the
@@ -38,11 +41,7 @@ interface Q {
   notify: () => void;
   /** What openReceiveq builds the queue from: the start message's ring and ring state. */
   mem: GuestMemory; config: QueueConfig; kickFd: number; startAvailIdx: number; startUsedIdx: number;
-  /** transmitq: bytes posted to main not yet credited back. */
-  outstanding: number; window: number;
   scheduled: boolean; dead: boolean;
-  /** transmitq: a popped chain too big for the ring's free space, written in pieces; used when done. */
-  partial: { head: number; bytes: Uint8Array; off: number } | null;
   /** transmitq: when this queue last woke the main thread (performance.now()). */
   lastWake: number;
   /** transmitq: the port's log, if it has one. */
@@ -73,17 +72,17 @@ export class ShardService {
   private readonly ring: RingWriter;
   private readonly coalesceMs: number;
   private wakeTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly raw = new RawChain();
+  private readonly target: RingTarget;
+  private readonly scratch = new TransmitScratch();
   /** transmitqs waiting for ring space (woken by the main thread's 'space'). */
   private readonly spaceWaiters = new Set<Q>();
-  /** The current pass's bytes for the port log (views into the ring, valid until publish). */
-  private readonly journal: Uint8Array[] = [];
   private resolveRun: ((why: string) => void) | null = null;
 
   constructor(private readonly ops: EventfdOps, data: ShardTaskData) {
     this.port = data.port;
     this.batch = data.batch;
     this.ring = new RingWriter(data.ring);
+    this.target = new RingTarget(this.ring);
     this.coalesceMs = data.coalesceMs;
   }
 
@@ -262,84 +261,23 @@ export class ShardService {
     this.wakeTimer ??= setTimeout(() => { this.wakeTimer = null; this.ring.wakeReader(); }, this.coalesceMs);
   }
 
-  /** Write what is left of q.partial; true when the chain is complete (and added used). */
-  private flushPartial(q: Q): boolean {
-    const p = q.partial!;
-    while (p.off < p.bytes.length) {
-      const n = Math.min(p.bytes.length - p.off, this.ring.maxPiece);
-      const at = this.ring.reserve(n);
-      if (at < 0) return false; // the caller publishes what fit, then waits for space
-      this.ring.data.set(p.bytes.subarray(p.off, p.off + n), at);
-      p.off += n;
-      const last = p.off === p.bytes.length;
-      this.ring.commit(q.dev, q.port, n, last ? RECORD_COMPLETE | 1 : 0);
-      q.outstanding += n;
-    }
-    if (q.log !== undefined) this.journal.push(p.bytes);
-    q.queue!.addUsed(p.head, 0);
-    q.partial = null;
-    return true;
-  }
-
   /**
-   * One transmit pass: pop chains, copy each into the ring, append them to the port's log, publish
-   * the ring tail, then publish the used entries (the order that makes "used" imply "logged and
-   * handed over"), signal the guest, and only then wake the main thread (its work is off the
+   * One transmit pass into the ring (port/transmit.ts: copy, log, publish the ring tail, publish
+   * the used entries, signal the guest), and only then wake the main thread (its work is off the
    * guest's latency path).
    */
   private serviceTransmit(q: Q): void {
-    const queue = q.queue!; // built at start for a transmitq
-    let chains = 0;
-    let more = false;
-    let stalled = 0;
+    const t = this.target;
+    t.q = q;
+    const r = transmitPass(q.queue!, t, q.notify, this.batch, MAX_PORT_CHAIN_BYTES, q.log, this.scratch); // queue: built at start
+    t.q = null;
+    if (t.published) this.wakeMain(q);
+    if (r.error !== null) throw r.error; // a malformed chain: what was handed over before it is published
     if (q.partial !== null) {
-      if (!this.flushPartial(q)) stalled = q.partial.bytes.length - q.partial.off;
-      else chains++;
-    }
-    let thrown: unknown = null;
-    if (stalled === 0) try {
-      queue.disableNotification();
-      for (;;) {
-        if (q.outstanding >= q.window) break; // wait for credit (backpressure)
-        if (!queue.popAvailableInto(this.raw)) {
-          if (queue.enableNotification()) { queue.disableNotification(); continue; }
-          break;
-        }
-        const len = this.raw.readableBytes;
-        checkChainBytes(len, MAX_PORT_CHAIN_BYTES, this.raw.head); // before any copy is allocated
-        const at = len <= this.ring.maxPiece ? this.ring.reserve(len) : -1;
-        if (at >= 0) {
-          this.raw.copyReadable(this.ring.data, at);
-          if (q.log !== undefined) this.journal.push(this.ring.data.subarray(at, at + len));
-          this.ring.commit(q.dev, q.port, len, RECORD_COMPLETE | 1);
-          queue.addUsed(this.raw.head, 0);
-          q.outstanding += len;
-        } else {
-          const bytes = new Uint8Array(len);
-          this.raw.copyReadable(bytes, 0);
-          q.partial = { head: this.raw.head, bytes, off: 0 };
-          if (!this.flushPartial(q)) { stalled = len - q.partial.off; break; }
-        }
-        if (++chains >= this.batch) { more = true; break; }
-      }
-    } catch (e) {
-      thrown = e; // a malformed chain: still publish what was handed over before it
-    }
-    if (this.journal.length > 0) {
-      q.log!.append(this.journal, Date.now()); // never throws for I/O: a failed log reports and drops
-      this.journal.length = 0;
-    }
-    const published = this.ring.publish();
-    if (chains > 0) {
-      queue.publishUsed();
-      if (queue.needsNotification()) q.notify();
-    }
-    if (published) this.wakeMain(q);
-    if (thrown !== null) throw thrown;
-    if (stalled > 0) {
+      // A chain held in pieces: wait for the main thread to free ring space.
       this.spaceWaiters.add(q);
-      if (this.ring.waitForSpace(Math.min(stalled, this.ring.maxPiece))) { this.spaceWaiters.delete(q); this.schedule(q); }
-    } else if (more) this.schedule(q);
+      if (this.ring.waitForSpace(Math.min(q.partial.bytes.length - q.partial.off, this.ring.maxPiece))) { this.spaceWaiters.delete(q); this.schedule(q); }
+    } else if (r.more) this.schedule(q);
   }
 
   /** Watch q's kick eventfd: a kick services q on this thread's loop. */
