@@ -1,7 +1,7 @@
 /**
  * Per-queue bounds on the readable bytes of one transmit chain. A chain's size is the guest's to
  * choose (descriptor lengths up to 4 GiB each, the same buffer listed many times); the device
- * copies each chain out before it is used (port/transmit.ts, worker/service-task.ts), so without
+ * copies each chain out before it is used (port/transmit.ts, for every transmitq), so without
  * a bound one chain costs that much memory and main-thread time (a 512 MiB chain: ~1 GB RSS, ~4 s).
  * A chain over its bound breaks its queue (CHAIN_TOO_BIG) before anything is allocated for it.
  */

@@ -3,6 +3,8 @@
  * servicing code runs unchanged on the main thread and inside a piscina worker, and so unit tests
  * can drive it with a scripted queue.
  */
+import type { RawChain } from '@vtcon/ring';
+
 export interface ChainLike {
   head: number;
   readable: Uint8Array[];
@@ -13,6 +15,8 @@ export interface ChainLike {
 
 export interface DeviceQueueLike {
   popAvailable(): ChainLike | null;
+  /** popAvailable into a reused chain (no allocation): false when the ring is empty. */
+  popAvailableInto(out: RawChain): boolean;
   pushUsed(head: number, writtenLen: number): void;
   /** Write a used entry without publishing it (the driver sees it at publishUsed). */
   addUsed(head: number, writtenLen: number): void;

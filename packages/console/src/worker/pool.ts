@@ -18,7 +18,7 @@
  * Main thread only. Piscina errors are plain messages: they are wrapped in ConsoleError
  * ('WORKER_FAILED').
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -27,8 +27,9 @@ import { type Logger, silentLogger } from '../device/logger.js';
 import type { EngineHost } from '../device/engine.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 import { WorkerEngine } from './worker-engine.js';
-import { DEFAULT_RING_BYTES, RingReader, createRingBuffer } from './byte-ring.js';
-import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+import { Shard, type ShardPool } from './shard.js';
+import { DEFAULT_RING_BYTES } from './byte-ring.js';
+import type { RestartPolicyOptions } from './restart-policy.js';
 
 export interface ConsoleWorkerPoolOptions {
   /** Worker threads (= shards). Default 2. */
@@ -65,39 +66,11 @@ export function taskFilename(): string {
   return fileURLToPath(new URL('../test-support/service-task.mjs', import.meta.url));
 }
 
-export class Shard {
-  port!: MessagePort;
-  task: Promise<unknown> | null = null;
-  restarts = 0;
-  /** (dev:index) → start message, replayed after a restart. */
-  readonly starts = new Map<string, Extract<ToWorker, { t: 'start' }>>();
-  /** (dev:port) → open log message, replayed (before the starts) after a restart. */
-  readonly logs = new Map<string, Extract<ToWorker, { t: 'log' }>>();
-  readonly ports = new Set<string>();
-  alive = false;
-  draining = false;
-  /** Aborts the worker's task: piscina terminates the thread (a worker declared dead). */
-  abort: AbortController | null = null;
-  /** Incremented at each launch: a request to an earlier worker cannot condemn its successor. */
-  generation = 0;
-  restartTimer: ReturnType<typeof setTimeout> | null = null;
-  readonly policy: RestartPolicy;
-  /** Guest→host bytes from the worker; main thread's end. Survives worker restarts. */
-  readonly ring: SharedArrayBuffer;
-  readonly reader: RingReader;
-  constructor(readonly id: number, ringBytes: number, restart: RestartPolicyOptions | undefined) {
-    this.policy = new RestartPolicy(restart);
-    this.ring = createRingBuffer(ringBytes);
-    this.reader = new RingReader(this.ring);
-  }
-}
-
-export class ConsoleWorkerPool {
+export class ConsoleWorkerPool implements ShardPool {
   readonly threads: number;
   readonly window: number;
-  /** @internal reply timeouts, ms (WorkerEngine). */
+  /** Reply timeouts, ms (ShardPool). */
   readonly stopTimeoutMs: number;
-  /** @internal */
   readonly logTimeoutMs: number;
   private readonly piscina: Piscina;
   private readonly shards: Shard[] = [];
@@ -149,7 +122,7 @@ export class ConsoleWorkerPool {
     return e;
   }
 
-  /** @internal engine → pool */
+  /** ShardPool: the shard a (device, port) sticks to, picked round-robin on first use. */
   shardFor(dev: number, port: number): Shard {
     const k = `${dev}:${port}`;
     let s = this.stickiness.get(k);
@@ -157,7 +130,7 @@ export class ConsoleWorkerPool {
     return s;
   }
 
-  /** @internal */
+  /** ShardPool: post to the shard's worker, keeping what a restart replays. */
   post(s: Shard, m: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (m.t === 'start') s.starts.set(`${m.dev}:${m.index}`, m);
     if (m.t === 'stop') s.starts.delete(`${m.dev}:${m.index}`);
@@ -168,7 +141,7 @@ export class ConsoleWorkerPool {
     if (s.alive) s.port.postMessage(m, transfer);
   }
 
-  /** @internal */
+  /** ShardPool: the device closed; forget its ports, logs and memory in every shard. */
   forget(dev: number): void {
     this.engines.delete(dev);
     for (const [k, s] of this.stickiness) {
@@ -194,7 +167,7 @@ export class ConsoleWorkerPool {
   }
 
   /**
-   * @internal the shard's worker did not answer in time: terminate it (its task is aborted) and
+   * ShardPool: the shard's worker did not answer in time: terminate it (its task is aborted) and
    * resolve once its task has settled, i.e. the thread no longer runs our code. The usual death
    * path then restarts the shard's other queues (restart-policy.ts). Never a silent fallback.
    */

@@ -9,7 +9,7 @@ import { roleOf } from '../device/queue-map.js';
 import type { EngineHost, PortQueueEngine } from '../device/engine.js';
 import type { StartedQueueLike } from '../device/vhost-device.js';
 import type { FromWorker, RegionInit } from './protocol.js';
-import type { ConsoleWorkerPool, Shard } from './pool.js';
+import type { Shard, ShardPool } from './shard.js';
 import { RECORD_COMPLETE } from './byte-ring.js';
 import type { PortLogOptions } from '../sink/append-log.js';
 
@@ -63,7 +63,7 @@ export class WorkerEngine implements PortQueueEngine {
    */
   private regionsOf: { memory: GuestMemory; regions: RegionInit[]; gen: number } | null = null;
 
-  constructor(private readonly pool: ConsoleWorkerPool, readonly dev: number, private readonly host: EngineHost, readonly label: string) {}
+  constructor(private readonly pool: ShardPool, readonly dev: number, private readonly host: EngineHost, readonly label: string) {}
 
   start(index: number, q: StartedQueueLike): void {
     const role = roleOf(index);
