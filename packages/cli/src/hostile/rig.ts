@@ -205,11 +205,20 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const pid = child.pid!;
   const sample = () => readSample(pid);
   // A probe's connection may be open at any one sample: the baseline fd count is the most common
-  // of ten samples over half a second.
-  const samples: Sample[] = [];
-  for (let i = 0; i < 10; i++) { samples.push(sample()); await sleep(50); }
-  const count = (n: number) => samples.filter((x) => x.fds === n).length;
-  const baseline = samples.reduce((a, b) => (count(b.fds) > count(a.fds) ? b : a));
+  // of ten samples over half a second, taken once two such windows in a row agree (what the
+  // daemon opens as the victim's traffic starts, a worker's loop or a log, is in by then).
+  const window = async (): Promise<Sample> => {
+    const samples: Sample[] = [];
+    for (let i = 0; i < 10; i++) { samples.push(sample()); await sleep(50); }
+    const count = (n: number) => samples.filter((x) => x.fds === n).length;
+    return samples.reduce((a, b) => (count(b.fds) > count(a.fds) ? b : a));
+  };
+  let baseline = await window();
+  for (let i = 0; i < 5; i++) {
+    const next = await window();
+    if (next.fds === baseline.fds) break;
+    baseline = next;
+  }
   const v = victim, p = probe;
 
   const finish = async (): Promise<{ problems: string[]; figures: Figures }> => {

@@ -134,7 +134,14 @@ export class VhostUserFrontend {
     const flags = REQUEST_FLAGS | (o.needReply ? VHOST_USER_NEED_REPLY_MASK : 0);
     const waits = o.expectReply || o.needReply;
     const reply = waits ? new Promise<VhostUserMessage>((resolve, reject) => this.pending.push({ request, resolve, reject })) : null;
-    this.conn.send(encodeMessage({ request, flags, payload }), o.fds ?? []);
+    try {
+      this.conn.send(encodeMessage({ request, flags, payload }), o.fds ?? []);
+    } catch (e) {
+      // The failed send closed the connection, which rejects every pending reply, this one too:
+      // the caller gets the send error, not an unhandled rejection besides it.
+      reply?.catch(() => undefined);
+      throw e;
+    }
     if (!reply) return null;
     const m = await reply;
     if (o.needReply && !o.expectReply && m.payload.kind === 'u64' && m.payload.value !== 0n) {
