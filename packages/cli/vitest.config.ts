@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { testDefaults } from '../../scripts/lib/vitest-config.mjs';
 
 // The tests run the CLI with NO_COLOR=1; a FORCE_COLOR from the caller (nx sets it) would make
 // every such child warn that NO_COLOR is ignored. Workers inherit this process's environment.
@@ -8,9 +9,7 @@ delete process.env.FORCE_COLOR;
 // virtiofsd, conserver) are the `test:foreign` suite (vitest.foreign.config.ts).
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
+    ...testDefaults,
     projects: [
       { extends: true, test: { name: 'cli', include: ['src/**/*.test.ts'], exclude: ['src/**/*.foreign.test.ts', 'src/hostile/**'], sequence: { groupOrder: 0 } } },
       {

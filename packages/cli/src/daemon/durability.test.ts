@@ -3,36 +3,16 @@
 // RAM in a memfd) in this process writing numbered lines, SIGKILL right after an acknowledgment
 // with the next write in flight. The log must hold every acknowledged byte, as an exact prefix of
 // the stream (nothing duplicated or torn), and a restarted daemon must append after it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectGuest, type VtconDriver } from '@vtcon/console/testing';
-import { BIN, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+import { spawnServe, tempDir, vmYaml, type ServeChild } from '../testing/binary.js';
+import { guestPort } from '../testing/guest-port.js';
 
-interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string }
+type Daemon = ServeChild;
 
-function startDaemon(configPath: string, dir: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], {
-    env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return waitFor(() => err.includes('VM listening') || child.exitCode !== null, 'the daemon to listen').then(() => {
-    if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
-    return { child, exited, stderr: () => err };
-  });
-}
-
-async function guestPort(socket: string, name: string): Promise<{ driver: VtconDriver; write(b: Uint8Array): Promise<void> }> {
-  const { driver } = await connectGuest(socket, { txChunk: 4096 });
-  await waitFor(() => driver.portByName(name), `port ${name} in the guest`);
-  const p = driver.portByName(name)!;
-  if (!p.console) await p.open();
-  return { driver, write: (b) => p.write(b) };
-}
+const startDaemon = (configPath: string, dir: string): Promise<Daemon> =>
+  spawnServe(configPath, dir, (err) => err.includes('VM listening'), 'the daemon to listen');
 
 const line = (round: number, i: number): Buffer => Buffer.from(`r${round} line ${i} ${'.'.repeat((i * 37) % 300)}\n`);
 

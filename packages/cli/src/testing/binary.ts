@@ -47,6 +47,36 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
   }
 }
 
+export interface ServeChild { child: ChildProcess; exited: Promise<number | null>; stderr(): string }
+
+/**
+ * `vtcon serve --config <configPath>` in a child process (state under `dir`), its stderr kept;
+ * resolves once `ready(stderr)` holds, throws if the daemon exited first.
+ */
+export async function spawnServe(configPath: string, dir: string, ready: (stderr: string) => boolean, what: string, extraArgs: string[] = []): Promise<ServeChild> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...extraArgs], {
+    env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor(() => ready(err) || child.exitCode !== null, what);
+  if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
+  return { child, exited, stderr: () => err };
+}
+
+/** `vtcon guest name=socket…` (simulated guests, the seed driver model); `connected` once they all are. */
+export function spawnGuests(specs: string[]): { child: ChildProcess; connected: Promise<void> } {
+  const g = spawn(process.execPath, [BIN, 'guest', ...specs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  g.stderr!.setEncoding('utf8').on('data', (x: string) => (err += x));
+  const connected = waitFor(() => err.includes('connected') || g.exitCode !== null, 'simulated guests to connect').then(() => {
+    if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${err}`);
+  });
+  return { child: g, connected };
+}
+
 export interface Served {
   dir: string;
   configPath: string;
@@ -68,30 +98,19 @@ export async function serve(vmsYaml: (dir: string) => string, extraArgs: string[
   const control = join(dir, 'control.sock');
   const configPath = join(dir, 'fleet.yaml');
   writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n  logLevel: info\nvms:\n${vmsYaml(dir)}`);
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath, ...extraArgs], {
-    env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await waitFor(() => existsSync(control) || child.exitCode !== null, 'the daemon control socket');
-  if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
+  const { child, exited, stderr } = await spawnServe(configPath, dir, () => existsSync(control), 'the daemon control socket', extraArgs);
   const guests: ChildProcess[] = [];
   const startGuests = async (names: string[]) => {
-    const g = spawn(process.execPath, [BIN, 'guest', ...names.map((n) => `${n}=${join(dir, n + '.vhost.sock')}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let gerr = '';
-    g.stderr!.setEncoding('utf8').on('data', (x: string) => (gerr += x));
-    guests.push(g);
-    await waitFor(() => gerr.includes('connected') || g.exitCode !== null, 'simulated guests to connect');
-    if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${gerr}`);
+    const g = spawnGuests(names.map((n) => `${n}=${join(dir, n + '.vhost.sock')}`));
+    guests.push(g.child);
+    await g.connected;
   };
   const vmNames = [...vmsYaml(dir).matchAll(/^  - name: (\S+)$/gm)].map((m) => m[1]!);
   if (vmNames.length > 0) await startGuests(vmNames);
   return {
     startGuests,
     dir, configPath, child, env: { VTCON_SOCKET: control },
-    stderr: () => err,
+    stderr,
     stop: async (signal = 'SIGTERM') => {
       for (const g of guests) if (g.exitCode === null) g.kill('SIGTERM');
       if (child.exitCode === null) child.kill(signal);

@@ -3,22 +3,16 @@
 // snapshot is taken at most once per second however many browsers ask, and carries the rates
 // (bytes/s) computed from the difference between two `ls` answers.
 import { ControlClient } from '../control/client.js';
-import type { VmInfo } from '../daemon/fleet.js';
+import type { PortInfo, VmInfo } from '../daemon/fleet.js';
 
-export interface PortRow {
+/** One port of the fleet table: the daemon's PortInfo counters, with its VM and rates. */
+export interface PortRow extends Pick<PortInfo, 'console' | 'guestOpen' | 'bytesIn' | 'bytesOut' | 'backlog' | 'dropped' | 'size'> {
   vm: string;
   state: VmInfo['state'];
   port: string;
-  console: boolean;
-  guestOpen: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  backlog: number;
-  dropped: number;
   /** guest→host and host→guest bytes per second since the previous snapshot. */
   inPerSec: number;
   outPerSec: number;
-  size: { cols: number; rows: number } | null;
 }
 
 export interface FleetSnapshot { at: number; rows: PortRow[] }

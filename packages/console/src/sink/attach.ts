@@ -36,86 +36,22 @@
  * Threading: main thread (node:net). Callbacks run on that thread.
  */
 import { EventEmitter } from 'node:events';
-import { chmod, lstat, rename, stat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
-import { peerHungUp } from '@vtcon/transport/native';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { PortSink } from './sink.js';
 import { ConsoleError } from '../errors.js';
-import type { Scrollback } from './scrollback.js';
 import {
   ATTACH_HELLO, ATTACH_PROTOCOL_VERSION, FrameDecoder, MAX_HANDSHAKE_LINE, encodeAttachError, encodeAttachReply,
-  parseAttachRequest, type AttachRequest, type AttachRole, type ResizeRequest,
+  parseAttachRequest, type AttachRequest, type AttachRole,
 } from './attach-protocol.js';
+import { newClient, PausedHangupWatch, snapshot, type Client } from './attach-clients.js';
+import { listenSocketFile, removeIfOurs } from './attach-socket.js';
+import type {
+  AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,
+} from './attach-types.js';
 
-export type AttachClientProtocol = 'raw' | 'vtcon';
-
-export interface AttachClientInfo {
-  id: number;
-  /** The handshake's name, or `raw-<id>` for raw clients. */
-  name: string;
-  role: AttachRole;
-  protocol: AttachClientProtocol;
-  /** Date.now() when the client was classified (attached). */
-  since: number;
-  /** Output bytes handed to this client's socket (replay included). */
-  bytesOut: number;
-  /** Input bytes forwarded to the guest from this client. */
-  bytesIn: number;
-  /** Input bytes discarded because the client was a spectator. */
-  inputDiscarded: number;
-  /** Bytes queued for this client and not yet taken by the kernel. */
-  queuedBytes: number;
-}
-
-export type AttachDetachReason =
-  | 'CLIENT_CLOSED' | 'SLOW_CONSUMER' | 'PROTOCOL_ERROR' | 'SERVER_CLOSED' | 'KICKED' | 'TOO_MANY_CLIENTS';
-
-export interface AttachServerOptions {
-  /** Socket path; a stale socket there is replaced, a live one is an error. */
-  path: string;
-  /** Receives the writer's input for the guest. Return false to pause reading until resumeInput(). */
-  onInput(bytes: Uint8Array, client: AttachClientInfo): boolean | void;
-  /** Receives the writer's resize requests (vtcon clients only). */
-  onResize?(size: ResizeRequest, client: AttachClientInfo): void;
-  /** Source of replay; without it replay requests get 0 bytes. */
-  scrollback?: Scrollback;
-  /** Lines replayed to raw clients on connect; default 0 (conserver keeps its own log). */
-  rawReplayLines?: number;
-  /** Per-client output limit in bytes; default 1 MiB. */
-  clientQueueLimit?: number;
-  /** Default 64; further connections are closed at once (counted). */
-  maxClients?: number;
-  /** How long a silent new client may stay unclassified; default 200 ms. */
-  handshakeGraceMs?: number;
-}
-
-export interface AttachStats {
-  clientsNow: number;
-  clientsTotal: number;
-  /** Output bytes handed to client sockets, summed over clients. */
-  bytesOut: number;
-  /** Input bytes forwarded to onInput. */
-  bytesIn: number;
-  spectatorBytesDiscarded: number;
-  slowConsumerDisconnects: number;
-  protocolErrors: number;
-  tooManyClients: number;
-}
-
-interface Client {
-  info: AttachClientInfo;
-  socket: Socket;
-  state: 'pending' | 'attached' | 'gone';
-  pendingIn: Buffer;
-  pendingOut: Uint8Array[];
-  pendingOutBytes: number;
-  decoder: FrameDecoder | null;
-  timer: NodeJS.Timeout | null;
-  paused: boolean;
-}
-
-let tmpCounter = 0;
+export type {
+  AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,
+} from './attach-types.js';
 
 export class AttachServer extends EventEmitter implements PortSink {
   readonly path: string;
@@ -126,8 +62,8 @@ export class AttachServer extends EventEmitter implements PortSink {
   private nextId = 1;
   private closed = false;
   private ino = -1;
-  /** Polls paused writers for a closed peer (see watchPaused). */
-  private hangupTimer: NodeJS.Timeout | null = null;
+  /** Polls paused writers for a closed peer. */
+  private readonly hangups = new PausedHangupWatch(this.clients);
   private readonly counters: AttachStats = {
     clientsNow: 0, clientsTotal: 0, bytesOut: 0, bytesIn: 0, spectatorBytesDiscarded: 0,
     slowConsumerDisconnects: 0, protocolErrors: 0, tooManyClients: 0,
@@ -144,24 +80,7 @@ export class AttachServer extends EventEmitter implements PortSink {
    * so no client can ever connect to it with wider permissions. */
   static async listen(options: AttachServerOptions): Promise<AttachServer> {
     const srv = new AttachServer(options);
-    await assertReplaceable(options.path);
-    const tmp = join(dirname(options.path), `.${basename(options.path)}.${process.pid}.${++tmpCounter}`);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        srv.server.once('error', reject);
-        srv.server.listen(tmp, () => {
-          srv.server.off('error', reject);
-          resolve();
-        });
-      });
-      await chmod(tmp, 0o600);
-      await rename(tmp, options.path);
-      srv.ino = (await stat(options.path)).ino;
-    } catch (e) {
-      srv.server.close();
-      await unlink(tmp).catch(() => undefined);
-      throw new ConsoleError('ATTACH_LISTEN_FAILED', `cannot listen on ${options.path}: ${(e as Error).message}`, { cause: e });
-    }
+    srv.ino = await listenSocketFile(srv.server, options.path);
     srv.server.on('error', (e) => srv.emit('server-error', e));
     return srv;
   }
@@ -172,7 +91,7 @@ export class AttachServer extends EventEmitter implements PortSink {
 
   /** Attached clients (pending ones are not listed), writer first. */
   who(): AttachClientInfo[] {
-    const list = [...this.clients].filter((c) => c.state === 'attached').map((c) => this.snapshot(c));
+    const list = [...this.clients].filter((c) => c.state === 'attached').map((c) => snapshot(c));
     return list.sort((a, b) => (a.role === b.role ? a.id - b.id : a.role === 'writer' ? -1 : 1));
   }
 
@@ -221,21 +140,16 @@ export class AttachServer extends EventEmitter implements PortSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopWatchingPaused();
+    this.hangups.stop();
     for (const c of [...this.clients]) this.drop(c, 'SERVER_CLOSED');
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    const st = await stat(this.path).catch(() => null);
-    if (st && st.ino === this.ino) await unlink(this.path).catch(() => undefined);
+    await removeIfOurs(this.path, this.ino);
   }
 
   private attachedCount(): number {
     let n = 0;
     for (const c of this.clients) if (c.state === 'attached') n++;
     return n;
-  }
-
-  private snapshot(c: Client): AttachClientInfo {
-    return { ...c.info, queuedBytes: c.socket.writableLength };
   }
 
   private accept(socket: Socket): void {
@@ -245,14 +159,7 @@ export class AttachServer extends EventEmitter implements PortSink {
       return;
     }
     const id = this.nextId++;
-    const c: Client = {
-      info: {
-        id, name: `raw-${id}`, role: 'spectator', protocol: 'raw', since: Date.now(),
-        bytesOut: 0, bytesIn: 0, inputDiscarded: 0, queuedBytes: 0,
-      },
-      socket, state: 'pending', pendingIn: Buffer.alloc(0), pendingOut: [], pendingOutBytes: 0,
-      decoder: null, timer: null, paused: false,
-    };
+    const c = newClient(id, socket);
     this.clients.add(c);
     socket.on('data', (b: Buffer) => this.onData(c, b));
     socket.on('error', () => undefined); // reported through 'close'
@@ -304,7 +211,7 @@ export class AttachServer extends EventEmitter implements PortSink {
         if (c.state !== 'attached') return;
         if (f.type === 'data') this.input(c, f.bytes);
         // Only the writer sizes the guest's terminal; a spectator's resize is ignored.
-        else if (c === this.writer) this.opts.onResize?.(f.size, this.snapshot(c));
+        else if (c === this.writer) this.opts.onResize?.(f.size, snapshot(c));
       }
       return;
     }
@@ -329,38 +236,11 @@ export class AttachServer extends EventEmitter implements PortSink {
     }
     c.info.bytesIn += bytes.length;
     this.counters.bytesIn += bytes.length;
-    if (this.opts.onInput(bytes, this.snapshot(c)) === false && !c.paused) {
+    if (this.opts.onInput(bytes, snapshot(c)) === false && !c.paused) {
       c.paused = true;
       c.socket.pause();
-      this.watchPaused();
+      this.hangups.start();
     }
-  }
-
-  /**
-   * A paused socket is not read, so its EOF is never seen: a writer that went away while its
-   * input waited for the guest would hold its fd until the guest reads. Once a second, each
-   * paused client's fd is asked whether its peer closed (poll POLLHUP; a half-close is not one).
-   */
-  private watchPaused(): void {
-    if (this.hangupTimer) return;
-    this.hangupTimer = setInterval(() => {
-      let paused = 0;
-      for (const c of this.clients) {
-        if (!c.paused || c.state === 'gone') continue;
-        paused++;
-        const fd = (c.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-        let hungUp = false;
-        try { hungUp = fd >= 0 && peerHungUp(fd); } catch { hungUp = true; }
-        if (hungUp) c.socket.destroy(); // 'close' → gone(CLIENT_CLOSED)
-      }
-      if (paused === 0) this.stopWatchingPaused();
-    }, 1000);
-    this.hangupTimer.unref();
-  }
-
-  private stopWatchingPaused(): void {
-    if (this.hangupTimer) clearInterval(this.hangupTimer);
-    this.hangupTimer = null;
   }
 
   private attachRaw(c: Client): void {
@@ -397,7 +277,7 @@ export class AttachServer extends EventEmitter implements PortSink {
       this.writer = c;
       if (prev && prev !== c) {
         prev.info.role = 'spectator';
-        this.emit('role', this.snapshot(prev), 'writer');
+        this.emit('role', snapshot(prev), 'writer');
       }
     }
     c.info.role = role;
@@ -410,7 +290,7 @@ export class AttachServer extends EventEmitter implements PortSink {
     if (greeting) this.send(c, greeting(replayed), false);
     for (const b of out) if (c.state === 'attached') this.send(c, b);
     this.counters.clientsTotal += 1;
-    this.emit('attach', this.snapshot(c));
+    this.emit('attach', snapshot(c));
   }
 
   private send(c: Client, bytes: Uint8Array, count = true): void {
@@ -445,22 +325,6 @@ export class AttachServer extends EventEmitter implements PortSink {
     c.pendingOut = [];
     this.clients.delete(c);
     if (this.writer === c) this.writer = null;
-    if (wasAttached) this.emit('detach', this.snapshot(c), reason);
+    if (wasAttached) this.emit('detach', snapshot(c), reason);
   }
-}
-
-/** Refuses to replace a live socket or a non-socket file; a stale socket may be replaced. */
-async function assertReplaceable(path: string): Promise<void> {
-  const st = await lstat(path).catch(() => null);
-  if (!st) return;
-  if (!st.isSocket()) throw new ConsoleError('ATTACH_PATH_NOT_SOCKET', `${path} exists and is not a socket`);
-  const live = await new Promise<boolean>((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-  if (live) throw new ConsoleError('ATTACH_PATH_IN_USE', `${path} is served by a running process`);
 }
