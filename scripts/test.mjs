@@ -8,7 +8,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const run = (cmd) => execSync(cmd, { stdio: 'inherit', cwd: root });
+const run = (cmd) => {
+  try {
+    execSync(cmd, { stdio: 'inherit', cwd: root });
+  } catch (e) {
+    console.error(`npm test: \`${cmd}\` failed (exit ${e.status ?? 1})`);
+    process.exit(e.status ?? 1);
+  }
+};
 run('node scripts/ensure-install.mjs');
 run('node scripts/structure-check.mjs');
 

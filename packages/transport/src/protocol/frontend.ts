@@ -137,9 +137,7 @@ export class VhostUserFrontend {
     try {
       this.conn.send(encodeMessage({ request, flags, payload }), o.fds ?? []);
     } catch (e) {
-      // The failed send closed the connection, which rejects every pending reply, this one too:
-      // the caller gets the send error, not an unhandled rejection besides it.
-      reply?.catch(() => undefined);
+      reply?.catch(() => undefined); // the close rejected it too: the caller gets the send error
       throw e;
     }
     if (!reply) return null;
