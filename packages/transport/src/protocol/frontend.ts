@@ -23,6 +23,7 @@ import {
 } from './codes.js';
 import { VhostUserError } from '../errors.js';
 import { silentLogger, type Logger } from './device.js';
+import type { FrontendOptions, FrontendQueue, FrontendRegion, NegotiateOptions } from './frontend-types.js';
 
 const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
 /** Hole between regions, like QEMU's 0xa0000-0xc0000 VGA hole: makes region 1 start off zero. */
@@ -31,39 +32,9 @@ const REGION_GAP = 0x100000;
 const USER_ADDR_BASE = 0x7f0000000000;
 const USER_ADDR_STRIDE = 0x10000000000;
 
-export interface FrontendRegion {
-  guestPhysAddr: number; size: number; userAddr: number; fd: number; sab: SharedArrayBuffer;
-}
-
-export interface FrontendQueue {
-  index: number;
-  size: number;
-  driver: DriverQueue;
-  config: QueueConfig;
-  /** We write it to notify the back-end (guest → device). */
-  kickFd: number;
-  /** The back-end writes it when it used buffers (device → guest). */
-  callFd: number;
-}
-
 interface PendingReply { request: number; resolve(m: VhostUserMessage): void; reject(e: Error): void }
 
-export interface FrontendOptions {
-  logger?: Logger;
-  /** Called when the back-end sends BACKEND_CONFIG_CHANGE_MSG. */
-  onConfigChange?: () => void;
-  /** Called once when the connection ends. */
-  onClose?: (err: VhostUserError | null) => void;
-}
-
-export interface NegotiateOptions {
-  /** Virtio features we (the driver) accept; intersected with the back-end's. */
-  features?: bigint;
-  /** Protocol features we accept; intersected with the back-end's offer. Default: all supported. */
-  protocolFeatures?: readonly VhostUserProtocolFeatureName[];
-  /** Guest RAM regions (1 or 2) in bytes; ignored when memory already exists (reattach). */
-  memory: number[];
-}
+export type { FrontendRegion, FrontendQueue, FrontendOptions, NegotiateOptions } from './frontend-types.js';
 
 export class VhostUserFrontend {
   private readonly conn: VhostUserConnection;
