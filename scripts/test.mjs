@@ -42,7 +42,7 @@ const onLine = (raw) => {
   if (verbose) console.log(raw);
   const line = plain(raw);
   const t = /^> nx run (\S+):(\S+)/.exec(line.trim());
-  if (t) currentTarget = `${t[1]} ${t[2]}`;
+  if (t) currentTarget = `${t[1]} ${t[2].replace(/"/g, '')}`;
   const m = /^(\S+): (.*)$/.exec(line);
   if (!m) return;
   const [, project, text] = m;
