@@ -41,7 +41,7 @@ const onLine = (raw) => {
   if (tail.length > 80) tail.shift();
   if (verbose) console.log(raw);
   const line = plain(raw);
-  const t = /^> nx run (\S+):(\S+)/.exec(line.trim());
+  const t = /^> nx run ([^:\s]+):(\S+)/.exec(line.trim());
   if (t) currentTarget = `${t[1]} ${t[2].replace(/"/g, '')}`;
   const m = /^(\S+): (.*)$/.exec(line);
   if (!m) return;
