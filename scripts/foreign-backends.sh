@@ -22,10 +22,6 @@ packages=(virtiofsd)
 die() { printf '[foreign-backends] ERROR: %s\n' "$*" >&2; exit 1; }
 log() { printf '[foreign-backends] %s\n' "$*"; }
 
-[ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
-for tool in apt-get dpkg-deb; do command -v "$tool" >/dev/null || die "'$tool' not found (needs a Debian-family host)"; done
-[ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring"
-
 stamp="$root/.complete"
 if [ -f "$stamp" ] && [ -x "$cache/bin/virtiofsd" ] && "$cache/bin/virtiofsd" --version >/dev/null 2>&1; then
   log "virtiofsd for transport's test:foreign suite: cached ($(grep '^virtiofsd ' "$stamp" || echo virtiofsd))"
@@ -33,16 +29,8 @@ if [ -f "$stamp" ] && [ -x "$cache/bin/virtiofsd" ] && "$cache/bin/virtiofsd" --
 fi
 
 . "$repo/scripts/lib/private-apt.sh"
-private_apt_config "$apt_root"
-cat >"$apt_root/etc/apt/sources.list.d/trixie.sources" <<SRC
-Types: deb
-URIs: $mirror
-Suites: trixie trixie-updates
-Components: main
-Signed-By: $keyring
-SRC
 log "installing Debian trixie's virtiofsd into $cache for transport's test:foreign suite (a vhost-user back-end vtcon did not write); apt output in $apt_root/*.log"
-apt-get -q update >"$apt_root/update.log" 2>&1 || { tail -20 "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
+private_apt_trixie "$apt_root" "$mirror" "$keyring" foreign-backends || exit 1
 
 debs="$apt_root/var/cache/apt/archives"
 rm -f "$debs"/*.deb

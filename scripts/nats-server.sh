@@ -18,10 +18,6 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 die() { printf '[nats-server] ERROR: %s\n' "$*" >&2; exit 1; }
 log() { printf '[nats-server] %s\n' "$*"; }
 
-[ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported"
-for tool in apt-get dpkg-deb; do command -v "$tool" >/dev/null || die "'$tool' not found (needs a Debian-family host)"; done
-[ -r "$keyring" ] || die "$keyring missing: install debian-archive-keyring"
-
 stamp="$root/.complete"
 if [ -f "$stamp" ] && [ -x "$cache/bin/nats-server" ] && "$cache/bin/nats-server" --version >/dev/null 2>&1; then
   log "cached: $(tr '\n' ' ' <"$stamp")"
@@ -29,16 +25,8 @@ if [ -f "$stamp" ] && [ -x "$cache/bin/nats-server" ] && "$cache/bin/nats-server
 fi
 
 . "$repo/scripts/lib/private-apt.sh"
-private_apt_config "$apt_root"
-cat >"$apt_root/etc/apt/sources.list.d/trixie.sources" <<SRC
-Types: deb
-URIs: $mirror
-Suites: trixie trixie-updates
-Components: main
-Signed-By: $keyring
-SRC
 log "apt-get update (private state, trixie)"
-apt-get -q update >"$apt_root/update.log" 2>&1 || { tail -20 "$apt_root/update.log" >&2; die "apt-get update failed (network? $mirror)"; }
+private_apt_trixie "$apt_root" "$mirror" "$keyring" nats-server || exit 1
 
 debs="$apt_root/var/cache/apt/archives"
 rm -f "$debs"/*.deb
