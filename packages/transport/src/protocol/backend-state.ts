@@ -10,7 +10,7 @@ import type { VhostUserConnection } from '../socket/connection.js';
 import { describeRequest } from './message-header.js';
 import type { Payload } from './message-payload.js';
 import type { VringAddr } from './message-vring.js';
-import { VHOST_USER_F_PROTOCOL_FEATURES, VhostUserProtocolFeature, type VhostUserProtocolFeatureName } from './codes.js';
+import { VHOST_USER_F_PROTOCOL_FEATURES } from './codes.js';
 import { VhostUserError } from '../errors.js';
 import { VhostUserMemoryTable } from '../memory/memory-table.js';
 import type { Logger, VhostUserDevice } from './device.js';
@@ -76,5 +76,4 @@ export class SessionState {
   }
 
   get protocolNegotiated(): boolean { return (this.ackedFeatures & PROTOCOL_FEATURES_BIT) !== 0n; }
-  hasProtocol(f: VhostUserProtocolFeatureName): boolean { return (this.ackedProtocol & (1n << BigInt(VhostUserProtocolFeature[f]))) !== 0n; }
 }
