@@ -11,6 +11,7 @@ export {
   ConsoleDevice, type ConsoleDeviceOptions, type ConsolePortOptions, type ConsoleDeviceEvents, type DeviceStats, type PortInfo,
 } from './device/console-device.js';
 export type { PortQueueEngine, EngineHost } from './device/engine.js';
+export { GUEST_STATE_VERSION, type GuestStateWire } from './device/guest-state.js';
 export type { Logger } from './device/logger.js';
 export type { VhostUserDeviceLike, StartedQueueLike } from './device/vhost-device.js';
 export { DEFAULT_BACKLOG_LIMIT } from './port/backlog.js';

@@ -300,9 +300,11 @@ Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
 }
 
 // socketpair: a connected pair without a path, e.g. the BACKEND_REQ channel (SET_BACKEND_REQ_FD) and tests.
+// Argument true: SOCK_SEQPACKET (the holder's engine link: each record arrives whole, with its fds).
 Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+  int type = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value() ? SOCK_SEQPACKET : SOCK_STREAM;
+  if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
     ThrowErrno(info.Env(), "socketpair", errno);
   }
   Napi::Array pair = Napi::Array::New(info.Env(), 2);

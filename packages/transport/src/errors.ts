@@ -43,7 +43,9 @@ export type VhostUserErrorReason =
   | 'REPLY_TIMEOUT' // the peer did not answer in time (frontend side)
   | 'PEER_CLOSED' // EOF on the socket
   | 'SOCKET_ERROR' // a syscall on the socket failed (cause: NativeError)
-  | 'NOT_CONNECTED'; // an operation on a connection that is gone
+  | 'NOT_CONNECTED' // an operation on a connection that is gone
+  | 'LINK_RECORD_INVALID' // a holder↔engine link record that is not one JSON object with an op, or too large
+  | 'HELD_STATE_TOO_BIG'; // a front-end sent more state-changing requests than the holder keeps for a replay
 
 export type VhostUserErrorScope = 'connection' | 'none';
 

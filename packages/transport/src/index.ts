@@ -23,3 +23,5 @@ export { MessageFramer, type FramedMessage } from './protocol/framer.js';
 export { VhostUserMemoryTable, type RegionMapper, type MemoryTableOptions } from './memory/memory-table.js';
 export { NativeError, type NativeErrorReason } from './errors-native.js';
 export { InflightQueue, inflightBufferSize, inflightQueueRegionSize, inflightHeads, type InflightRecovery } from './memory/inflight.js';
+export { Holder, type HolderOptions, type HolderStatus, type EngineProcess } from './holder/holder.js';
+export { EngineLink, HOLDER_FD_ENV, type EngineLinkHandlers, type HeldConnectionInfo } from './holder/engine-link.js';

@@ -145,6 +145,20 @@ describe('Unix sockets', () => {
     expect(readFileSync(file, 'utf8')).toBe('keep me');
   });
 
+  it('a seqpacket pair keeps records whole, each with its own fds', () => {
+    const [a, b] = socketPair('seqpacket');
+    const efd = eventfdCreate();
+    sendMsg(a, new Uint8Array([1, 2, 3]), [efd]);
+    sendMsg(a, new Uint8Array([4, 5]));
+    const buf = new Uint8Array(64);
+    const r1 = recvMsg(b, buf, 4)!;
+    expect(r1.bytes).toBe(3);
+    expect(r1.fds).toHaveLength(1);
+    const r2 = recvMsg(b, buf, 4)!;
+    expect([r2.bytes, r2.fds.length, buf[0], buf[1]]).toEqual([2, 0, 4, 5]);
+    for (const fd of [a, b, efd, r1.fds[0]!]) close(fd);
+  });
+
   it('sendMsg throws EAGAIN when the socket buffer is full', () => {
     const [a, b] = socketPair();
     const chunk = new Uint8Array(65536);

@@ -75,7 +75,7 @@ interface Addon {
   listenUnix(path: string, backlog: number): number;
   accept(listenFd: number): number | null;
   connectUnix(path: string): number;
-  socketPair(): [number, number];
+  socketPair(seqpacket?: boolean): [number, number];
   shutdown(fd: number, how: number): void;
   sendMsg(fd: number, data: Uint8Array, fds: readonly number[] | undefined): number;
   recvMsg(fd: number, buf: Uint8Array, maxFds: number): RecvMsgResult | null;
@@ -209,9 +209,12 @@ export function connectUnix(path: string): number {
   return addon().connectUnix(path);
 }
 
-/** socketpair(AF_UNIX, SOCK_STREAM), both ends non-blocking and CLOEXEC. */
-export function socketPair(): [number, number] {
-  return addon().socketPair();
+/**
+ * socketpair(AF_UNIX, SOCK_STREAM), or SOCK_SEQPACKET (records kept whole, each with its fds),
+ * both ends non-blocking and CLOEXEC.
+ */
+export function socketPair(kind: 'stream' | 'seqpacket' = 'stream'): [number, number] {
+  return addon().socketPair(kind === 'seqpacket');
 }
 
 const SHUT = { read: 0, write: 1, both: 2 } as const;

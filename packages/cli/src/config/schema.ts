@@ -64,6 +64,15 @@ export const daemonSchema = z.strictObject({
   logKeepFiles: z.number().int().min(0).max(100).default(3),
   /** Piscina workers servicing virtqueues. */
   workers: z.number().int().min(1).max(64).default(2),
+  /**
+   * `serve` keeps QEMU's connections in a small holder process, so the engine (everything else)
+   * can crash, be killed or be upgraded under running VMs (README "Durability"). false: one process.
+   */
+  holder: z.boolean().default(true),
+  /** With the holder: keep a second engine started and idle, so a crash is a hand-over, not a start. */
+  standbyEngine: z.boolean().default(true),
+  /** With the holder: engines dying within 5 s of taking over, in a row, before it stops restarting them. */
+  maxEngineCrashes: z.number().int().min(1).max(1000).default(10),
 });
 
 export const configSchema = z

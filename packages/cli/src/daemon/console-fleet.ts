@@ -14,7 +14,7 @@ import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
-import type { VhostUserBackend } from '@vtcon/transport';
+import type { EngineLink, VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
 import { AttachInput } from './attach-input.js';
 import { rateLimitedLogger, type RateLimitedDestination } from './rate-limit.js';
@@ -80,6 +80,8 @@ export class ConsoleFleet implements Fleet {
     private readonly defaultLogDir: string,
     private readonly logger: Logger,
     config: Config,
+    /** Served through a holder (daemon/holder-main.ts): it keeps the sockets and connections. */
+    private readonly held: EngineLink | null = null,
   ) {
     this.pool = new stack.console.ConsoleWorkerPool({ threads: config.daemon.workers, logger: logger.child({ component: 'workers' }) });
   }
@@ -132,6 +134,8 @@ export class ConsoleFleet implements Fleet {
     const log: PortLogOptions = {
       path: join(vm.sinks.logDir ?? this.defaultLogDir, vm.name, `${port.name}.log`),
       maxBytes: vm.sinks.rotateBytes, keep: Math.max(1, vm.sinks.keepFiles + 1), timestamps: vm.sinks.timestamps,
+      // Under a holder a ring may be taken over by the next engine: log exactly once across it.
+      resumeRecord: this.held !== null,
     };
     const attachPath = attachSocketPath(this.runtimeDir, vm.name, port.name);
     const created = { log: !existsSync(log.path), logDir: !existsSync(dirname(log.path)), attachDir: !existsSync(dirname(attachPath)) };
@@ -238,10 +242,24 @@ export class ConsoleFleet implements Fleet {
     // Room in a port's backlog: attach input held for it goes on (and its writer resumes).
     dev.on('wrote', () => { for (const s of ports.values()) if (s.input.waiting) s.input.drained(); });
     makePrivateDir(dirname(cfg.socket));
-    const backend = new this.stack.transport.VhostUserBackend({ socketPath: cfg.socket, createDevice: () => dev, logger: vmLog });
-    backend.listen();
+    const held = this.held;
+    if (held) {
+      // The guest side goes to the holder before the control chain that changed it is used.
+      const save = () => held.saveState(cfg.name, dev.guestState());
+      for (const ev of ['driver-ready', 'port-ready', 'port-open'] as const) dev.on(ev, save);
+    }
+    const backend = new this.stack.transport.VhostUserBackend({
+      socketPath: cfg.socket, createDevice: () => dev, logger: vmLog, ...(held ? { held: { link: held, vm: cfg.name } } : {}),
+    });
+    try {
+      await backend.start();
+    } catch (err) {
+      await dev.close(); // closes the ports' sinks (attach sockets)
+      for (const s of ports.values()) s.undo();
+      throw err;
+    }
     // Only the daemon's user (QEMU runs as it, or is given access by the operator) whatever the umask.
-    chmodSync(cfg.socket, 0o600);
+    if (!held) chmodSync(cfg.socket, 0o600);
     this.vms.set(cfg.name, { cfg, limiter, device: dev, backend, ports, connectedSince: null });
     this.logger.info({ vm: cfg.name, socket: cfg.socket, ports: cfg.ports.map((p) => p.name) }, 'VM listening');
   }

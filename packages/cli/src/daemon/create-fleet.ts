@@ -8,8 +8,10 @@ import { runtimeDirOf } from './daemon.js';
 import type { Fleet } from './fleet.js';
 import { ConsoleFleet } from './console-fleet.js';
 import { loadStack } from './stack.js';
+import type { EngineLink } from '@vtcon/transport';
 
-export async function createFleet(config: Config, logger: Logger): Promise<Fleet> {
+/** `held`: the engine's link to the holder (`serve` under a holder), or none (one process). */
+export async function createFleet(config: Config, logger: Logger, held: EngineLink | null = null): Promise<Fleet> {
   const stack = await loadStack();
-  return new ConsoleFleet(stack, runtimeDirOf(config), defaultLogDir(), logger, config);
+  return new ConsoleFleet(stack, runtimeDirOf(config), defaultLogDir(), logger, config, held);
 }

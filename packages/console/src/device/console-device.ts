@@ -30,7 +30,7 @@ import { ControlHandler } from './control-handler.js';
 import { ControlQueues } from './control-queue.js';
 import type { ConsoleDeviceEvents, DeviceStats, EmitDeviceEvent, GuestWarn } from './events.js';
 import { multiportInEffect, offeredFeatures } from './features.js';
-import { GuestState } from './guest-state.js';
+import { GuestState, type GuestStateWire } from './guest-state.js';
 import { LogLimiter } from './log-limiter.js';
 import { type Logger, silentLogger } from './logger.js';
 import { checkedMaxPorts, type ConsoleDeviceOptions, type ConsolePortOptions } from './options.js';
@@ -248,6 +248,12 @@ export class ConsoleDevice extends EventEmitter<ConsoleDeviceEvents> implements 
   }
 
   reset(): void { this.resetGuest(); }
+
+  /** The guest side of the device (driver and port handshake state) for the next engine to adopt. */
+  guestState(): GuestStateWire { return this.guest.toWire(); }
+
+  /** A held connection taken over from an earlier engine (VhostUserDevice.adopt): see GuestState.adopt. */
+  adopt(state: unknown): void { this.guest.adopt(state); }
 
   disconnected(): void {
     this.resetGuest();

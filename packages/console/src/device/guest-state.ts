@@ -34,6 +34,18 @@ interface GuestSnapshot {
   ports: Map<number, { guestReady: boolean; guestOpen: boolean; announced: boolean; hostOpen: boolean; size: ConsoleSize | null }>;
 }
 
+/**
+ * The guest side as JSON, for a holder to give the next engine (engine take-over). Versioned:
+ * an engine adopts only versions it knows (GUEST_STATE_VERSION and earlier it can read).
+ */
+export const GUEST_STATE_VERSION = 1;
+export interface GuestStateWire {
+  v: number;
+  driverReady: boolean;
+  /** [id, guestReady, guestOpen, announced, hostOpen, cols, rows] (cols/rows -1: no size). */
+  ports: [number, boolean, boolean, boolean, boolean, number, number][];
+}
+
 export interface GuestStateDeps {
   ports: Pick<PortTable, 'get' | 'values'>;
   control: Pick<ControlQueues, 'send' | 'clear'>;
@@ -83,6 +95,39 @@ export class GuestState {
       if (wasOpen) this.deps.emit('port-open', p.stats(), false);
     }
     this.deps.log.info({ driverReady: snap.driverReady }, 'control queues stopped: guest-side state suspended until the driver resumes or starts afresh');
+  }
+
+  /** The guest side now (what suspend() would keep), as JSON. */
+  toWire(): GuestStateWire {
+    const ports: GuestStateWire['ports'] = [];
+    // Suspended (control queues stopped: a paused VM, or a driver that reset): what resume() would bring back.
+    const snap = this.suspended;
+    if (snap) {
+      for (const [id, p] of snap.ports) ports.push([id, p.guestReady, p.guestOpen, p.announced, p.hostOpen, p.size?.cols ?? -1, p.size?.rows ?? -1]);
+      return { v: GUEST_STATE_VERSION, driverReady: snap.driverReady, ports };
+    }
+    for (const p of this.deps.ports.values()) ports.push([p.id, p.guestReady, p.guestOpen, p.announced, p.hostOpen, p.size?.cols ?? -1, p.size?.rows ?? -1]);
+    return { v: GUEST_STATE_VERSION, driverReady: this.driverReady, ports };
+  }
+
+  /**
+   * Take over the guest side an earlier engine saved: kept as suspended, so it comes back when
+   * the control queues start where that engine left them (resume()), exactly as after a VM
+   * pause; fresh control rings (a driver that started over) drop it. Throws on a state this
+   * engine cannot read.
+   */
+  adopt(wire: unknown): void {
+    const w = wire as Partial<GuestStateWire> | null;
+    if (!w || typeof w !== 'object' || w.v !== GUEST_STATE_VERSION || typeof w.driverReady !== 'boolean' || !Array.isArray(w.ports)) {
+      throw new Error(`guest state of version ${String((w as { v?: unknown } | null)?.v)} (this engine reads ${GUEST_STATE_VERSION})`);
+    }
+    const ports: GuestSnapshot['ports'] = new Map();
+    for (const e of w.ports) {
+      if (!Array.isArray(e) || e.length !== 7 || typeof e[0] !== 'number') continue;
+      const [id, guestReady, guestOpen, announced, hostOpen, cols, rows] = e;
+      ports.set(id, { guestReady: guestReady === true, guestOpen: guestOpen === true, announced: announced === true, hostOpen: hostOpen === true, size: cols >= 0 && rows >= 0 ? { cols, rows } : null });
+    }
+    this.suspended = { driverReady: w.driverReady, ports };
   }
 
   /** A new driver instance: what the old one was told or had pending is void. */

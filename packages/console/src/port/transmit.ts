@@ -17,6 +17,8 @@ import { checkChainBytes, MAX_PORT_CHAIN_BYTES } from './chain-bound.js';
 /** Where a batch goes before its chains are published used: the port's log (AppendLog). */
 export interface TransmitJournal {
   append(parts: readonly Uint8Array[], at: number): void;
+  /** The pass published used entries up to `usedIdx`: what is in the log now is theirs (resume record). */
+  committed?(usedIdx: number): void;
 }
 
 /**
@@ -98,6 +100,8 @@ export function transmitPass(
   if (r.chains > 0) {
     q.publishUsed();
     if (q.needsNotification()) notify();
+    // After the notify (off the guest's latency path); before the next pass logs anything more.
+    log?.committed?.(q.usedIdx);
   }
   return r;
 }

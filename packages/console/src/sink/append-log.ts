@@ -26,10 +26,11 @@
  * Threading: one owner thread; every call blocks that thread for its syscalls.
  */
 import {
-  close, closeSync, fdatasyncSync, fstatSync, fsync, fsyncSync, mkdirSync, open, openSync, readSync, renameSync, unlinkSync, writeSync,
+  close, closeSync, fdatasyncSync, fstatSync, ftruncateSync, fsync, fsyncSync, mkdirSync, open, openSync, readSync, renameSync, unlinkSync, writeSync,
   writevSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { ResumeRecord, resumeRecordPath } from './resume-record.js';
 import { LF, LineStamper, checkRotationOptions, cutPoint, isEnoent, rotationRenames } from './log-format.js';
 import { ConsoleError } from '../errors.js';
 
@@ -44,6 +45,8 @@ export interface PortLogOptions {
   timestamps?: boolean;
   /** Mode for new files; default 0o640. */
   mode?: number;
+  /** Keep a resume record (resume-record.ts) for taking over running rings; default false. */
+  resumeRecord?: boolean;
 }
 
 export interface AppendLogStats {
@@ -84,6 +87,14 @@ export class AppendLog {
   /** The syscall in progress, for the failure message. */
   private op = 'write';
   private readonly counters: AppendLogStats = { bytesIn: 0, bytesWritten: 0, rotations: 0, bytesDropped: 0 };
+  /** The live file's inode (a resume record names the file it measured). */
+  private ino = 0;
+  private readonly resume: ResumeRecord | null;
+  /**
+   * Test hook (VTCON_TEST_LOG_STALL_MS): block this long after each write, i.e. between "logged"
+   * and "used", so that a test's kills land where a take-over must cut the log back.
+   */
+  private readonly stallAfterWrite = Number(process.env.VTCON_TEST_LOG_STALL_MS ?? 0) || 0;
 
   private constructor(
     o: Required<PortLogOptions>, fd: number, size: number, endsWithLF: boolean, onFailed: ((err: ConsoleError) => void) | undefined,
@@ -98,11 +109,13 @@ export class AppendLog {
     this.fd = fd;
     this.fileSize = size;
     this.endsWithLF = endsWithLF;
+    this.ino = fstatSync(fd).ino;
+    this.resume = o.resumeRecord ? new ResumeRecord(resumeRecordPath(o.path), o.mode) : null;
   }
 
   /** Synchronous: mkdir -p the directory, open append, fstat size. Throws ConsoleError('BAD_OPTION' | 'LOG_WRITE_FAILED'). */
   static open(options: PortLogOptions, onFailed?: (err: ConsoleError) => void): AppendLog {
-    const o: Required<PortLogOptions> = { maxBytes: 16 * 1024 * 1024, keep: 5, timestamps: false, mode: 0o640, ...options };
+    const o: Required<PortLogOptions> = { maxBytes: 16 * 1024 * 1024, keep: 5, timestamps: false, mode: 0o640, resumeRecord: false, ...options };
     checkRotationOptions(o.maxBytes, o.keep);
     if (typeof o.path !== 'string' || o.path === '') throw new ConsoleError('BAD_OPTION', 'path must be a non-empty string');
     let fd = -1;
@@ -167,6 +180,34 @@ export class AppendLog {
       this.counters.bytesDropped += Math.min(this.pending, n);
     }
     this.pending = 0;
+    if (this.stallAfterWrite > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.stallAfterWrite);
+  }
+
+  /** The transmitq published used entries up to usedIdx: record where the live file ends now. */
+  committed(usedIdx: number): void {
+    if (this.resume && this.fd >= 0 && !this.failure) this.resume.write({ usedIdx: usedIdx & 0xffff, ino: this.ino, size: this.fileSize });
+  }
+
+  /**
+   * Before a ring is taken over at `usedIdx`: if the record says the log ended at `size` when
+   * used.idx was this, whatever follows was logged for chains never used (they come again): cut
+   * it. Returns the bytes cut (0: nothing to do, or the file rotated since the record).
+   */
+  reconcile(usedIdx: number): number {
+    const r = this.resume?.read();
+    if (!r || this.fd < 0 || this.failure || r.usedIdx !== (usedIdx & 0xffff) || r.ino !== this.ino || r.size >= this.fileSize) return 0;
+    const cut = this.fileSize - r.size;
+    try {
+      this.op = 'ftruncate';
+      ftruncateSync(this.fd, r.size);
+    } catch (e) {
+      this.fail(e);
+      return 0;
+    }
+    this.fileSize = r.size;
+    this.counters.bytesWritten -= cut;
+    this.endsWithLF = r.size > 0 && lastByteIsLF(this.path, r.size);
+    return cut;
   }
 
   /** fdatasync the live file; no-op when failed or closed. An error puts the log in the failed state. */
@@ -186,6 +227,7 @@ export class AppendLog {
     this.closed = true;
     const fd = this.fd;
     this.fd = -1;
+    this.resume?.close();
     if (fd < 0) return;
     if (!this.failure) {
       try {
@@ -300,6 +342,7 @@ export class AppendLog {
     }
     this.op = 'open';
     this.fd = openSync(this.path, 'a', this.mode);
+    this.ino = fstatSync(this.fd).ino;
     this.fileSize = 0;
     this.endsWithLF = false;
     this.counters.rotations += 1;

@@ -247,7 +247,7 @@ export class ConsoleWorkerPool implements ShardPool {
       const engine = this.engines.get(m.dev);
       if (!engine) { s.starts.delete(k); continue; }
       const state = engine.ringStateOf(m.index);
-      const msg = { ...m, lastAvailIdx: state, usedIdx: state, outstanding: engine.outstandingOf(m.port) };
+      const msg = { ...m, lastAvailIdx: state, usedIdx: state, outstanding: engine.outstandingOf(m.port), resumed: true };
       s.starts.set(k, msg);
       s.port.postMessage(msg);
     }

@@ -15,7 +15,9 @@ export interface QueueConfigMsg { descAddr: number; availAddr: number; usedAddr:
 
 export type ToWorker =
   /** memGen: which memory table `regions` came from; a new table (even of the same layout) has a new one. */
-  | { t: 'start'; dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq'; regions: RegionInit[]; memGen: number; config: QueueConfigMsg; lastAvailIdx: number; usedIdx: number; kickFd: number; callFd: number; window: number; outstanding: number }
+  | { t: 'start'; dev: number; index: number; port: number; dir: 'receiveq' | 'transmitq'; regions: RegionInit[]; memGen: number; config: QueueConfigMsg; lastAvailIdx: number; usedIdx: number; kickFd: number; callFd: number; window: number; outstanding: number;
+      /** Chains after usedIdx may be in the port log already (an earlier engine or worker): reconcile the log first. */
+      resumed: boolean }
   | { t: 'stop'; dev: number; index: number; req: number }
   | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
   | { t: 'credit'; dev: number; port: number; bytes: number }

@@ -229,6 +229,9 @@ export class ShardService {
       scheduled: false, dead: false, partial: null, lastWake: -Infinity,
       log: m.dir === 'transmitq' ? this.logs.get(key(m.dev, m.port)) : undefined,
     };
+    // Chains after used.idx that a dead engine or worker logged and never used are popped again:
+    // the log is cut back to where it was when used.idx was published, so they are logged once.
+    if (m.resumed && q.log) q.log.reconcile(m.usedIdx);
     this.queues.set(key(m.dev, m.index), q);
     (m.dir === 'transmitq' ? this.txByPort : this.rxByPort).set(key(m.dev, m.port), q);
     // A transmitq is serviced once now: the guest may have posted chains whose kick a dead

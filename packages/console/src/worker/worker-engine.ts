@@ -89,7 +89,7 @@ export class WorkerEngine implements PortQueueEngine {
       t: 'start', dev: this.dev, index, port: role.port, dir: role.dir, regions, memGen,
       config: { descAddr: c.descAddr, availAddr: c.availAddr, usedAddr: c.usedAddr, size: c.size, eventIdx: c.eventIdx, indirect: c.indirect ?? false },
       lastAvailIdx: q.lastAvailIdx, usedIdx: q.usedIdx, kickFd: q.kickFd, callFd: q.callFd,
-      window: this.pool.window, outstanding: this.uncredited.get(role.port) ?? 0,
+      window: this.pool.window, outstanding: this.uncredited.get(role.port) ?? 0, resumed: q.resumed === true,
     });
     if (role.dir === 'receiveq') this.pumpReceive(role.port);
   }

@@ -17,7 +17,7 @@
 import { VhostUserConnection, safeClose } from '../socket/connection.js';
 import type { FramedMessage } from './framer.js';
 import { decodeMessage, encodeMessage, type VhostUserMessage } from './message.js';
-import { describeRequest, needsReply, REPLY_FLAGS } from './message-header.js';
+import { describeRequest, hasReplyBody, needsReply, REPLY_FLAGS } from './message-header.js';
 import type { Payload, PayloadKind } from './message-payload.js';
 import { FrontendRequest } from './codes.js';
 import { VhostUserError, isVhostUserError } from '../errors.js';
@@ -32,13 +32,6 @@ import {
 import { getConfig, setConfig } from './backend-config.js';
 import { setBackendReqFd } from './backend-channel.js';
 import { getInflightFd, releaseInflight, setInflightFd } from './backend-inflight.js';
-
-/** Requests whose reply carries a body (not a REPLY_ACK u64). */
-const HAS_REPLY_BODY = new Set<number>([
-  FrontendRequest.GET_FEATURES, FrontendRequest.GET_PROTOCOL_FEATURES, FrontendRequest.GET_VRING_BASE,
-  FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_CONFIG, FrontendRequest.GET_INFLIGHT_FD,
-  FrontendRequest.GET_MAX_MEM_SLOTS, FrontendRequest.GET_STATUS,
-]);
 
 /** The payload of `m`, which must be of `kind` (decodeMessage's layout table guarantees it; checked anyway). */
 function payloadOf<K extends PayloadKind>(m: VhostUserMessage, kind: K): Extract<Payload, { kind: K }> {
@@ -101,7 +94,7 @@ export class BackendSession {
       this.log.error({ request: name, reason: ve.reason, err: ve.message }, 'vhost-user request failed');
       if (request === FrontendRequest.GET_CONFIG && fm.header.size >= 12 && !this.conn.isClosed) {
         this.reply(request, { kind: 'raw', bytes: new Uint8Array(0) });
-      } else if (needsReply(flags) && !HAS_REPLY_BODY.has(request) && !this.conn.isClosed) {
+      } else if (needsReply(flags) && !hasReplyBody(request) && !this.conn.isClosed) {
         this.reply(request, { kind: 'u64', value: 1n });
       } else {
         this.conn.close(ve);

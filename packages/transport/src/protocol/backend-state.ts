@@ -17,7 +17,11 @@ import type { Logger, VhostUserDevice } from './device.js';
 
 export const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
 
-export interface SessionOptions { offeredProtocol: bigint; maxSlots: number; trustUnsealedMemory: boolean }
+export interface SessionOptions {
+  offeredProtocol: bigint; maxSlots: number; trustUnsealedMemory: boolean;
+  /** The connection outlived an earlier engine (held): each ring's first start resumes from its used index. */
+  resumed?: boolean;
+}
 
 export interface VringState {
   num: number;
@@ -30,10 +34,16 @@ export interface VringState {
   errFd: number;
   enabled: boolean;
   started: boolean;
+  /**
+   * Taken over from an earlier engine: its SET_VRING_BASE is the one QEMU sent at set-up, not
+   * where that engine stopped. A device that uses chains in order has popped, and not used,
+   * exactly the chains after used.idx, so the first start here resumes from used.idx.
+   */
+  resumeFromUsed: boolean;
 }
 
 export function newVring(): VringState {
-  return { num: 0, addr: null, config: null, lastAvailIdx: 0, kickFd: -1, kickSet: false, callFd: -1, errFd: -1, enabled: false, started: false };
+  return { num: 0, addr: null, config: null, lastAvailIdx: 0, kickFd: -1, kickSet: false, callFd: -1, errFd: -1, enabled: false, started: false, resumeFromUsed: false };
 }
 
 /** The shared buffer of GET/SET_INFLIGHT_FD, mapped. */
@@ -67,6 +77,7 @@ export class SessionState {
       onReleaseError: (e) => this.log.error({ reason: e.reason, err: e.message }, 'guest memory mapping not released'),
     });
     this.vrings = Array.from({ length: device.queueCount }, newVring);
+    if (o.resumed) for (const v of this.vrings) v.resumeFromUsed = true;
   }
 
   vring(index: number, request: number): VringState {

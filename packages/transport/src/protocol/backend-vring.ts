@@ -49,12 +49,14 @@ export function tryStart(s: SessionState, i: number): void {
   let inflight: InflightQueue | null = null;
   let resubmit: number[] = [];
   let lastAvailIdx = v.lastAvailIdx;
+  const resumed = v.resumeFromUsed;
+  if (resumed) { lastAvailIdx = usedIdx; v.resumeFromUsed = false; }
   const inf = s.inflight;
   if (inf && i < inf.numQueues) {
     if (v.num <= inf.queueSize) {
       const per = inflightQueueRegionSize(inf.queueSize);
       inflight = new InflightQueue(new Uint8Array(inf.sab, i * per, per), v.num);
-      const r = inflight.recover(usedIdx, v.lastAvailIdx);
+      const r = inflight.recover(usedIdx, lastAvailIdx);
       resubmit = r.resubmit;
       lastAvailIdx = r.lastAvailIdx;
       if (r.recovered) s.log.info({ queue: i, usedIdx, resubmit: resubmit.length, lastAvailIdx, setVringBase: v.lastAvailIdx }, 'vhost-user queue recovered from its inflight region');
@@ -63,9 +65,9 @@ export function tryStart(s: SessionState, i: number): void {
     }
   }
   v.started = true;
-  s.log.info({ queue: i, size: v.num, lastAvailIdx, usedIdx }, 'vhost-user queue started');
+  s.log.info({ queue: i, size: v.num, lastAvailIdx, usedIdx, ...(resumed ? { resumed } : {}) }, 'vhost-user queue started');
   s.device.startQueue(i, {
-    index: i, memory, config: c, lastAvailIdx, usedIdx,
+    index: i, memory, config: c, lastAvailIdx, usedIdx, resumed,
     kickFd: v.kickFd, callFd: v.callFd, regionFds: s.memTable.regionFds, inflight, resubmit,
   });
 }

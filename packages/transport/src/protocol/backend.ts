@@ -15,6 +15,7 @@ import { safeClose } from '../socket/connection.js';
 import { SUPPORTED_PROTOCOL_FEATURES, VHOST_USER_MAX_MEM_REGIONS, protocolFeatureMask, type VhostUserProtocolFeatureName } from './codes.js';
 import { silentLogger, type Logger, type VhostUserDevice } from './device.js';
 import { BackendSession } from './backend-session.js';
+import type { EngineLink, HeldConnectionInfo } from '../holder/engine-link.js';
 
 export interface VhostUserBackendOptions {
   socketPath: string;
@@ -31,6 +32,12 @@ export interface VhostUserBackendOptions {
    * a front-end you trust not to truncate its RAM.
    */
   trustUnsealedMemory?: boolean;
+  /**
+   * Served through a holder (holder/holder.ts): the holder listens on socketPath and keeps the
+   * connections; this back-end gets each as a socketpair end, and resumes one that outlived an
+   * earlier engine (its state replayed, rings from their used index, device.adopt(state)).
+   */
+  held?: { link: EngineLink; vm: string };
 }
 
 export class VhostUserBackend {
@@ -40,6 +47,7 @@ export class VhostUserBackend {
   private readonly offeredProtocol: bigint;
   private readonly maxSlots: number;
   private readonly trustUnsealedMemory: boolean;
+  private readonly held: { link: EngineLink; vm: string } | null;
   private listenFd = -1;
   private listenWatch: { stop(): void } | null = null;
   private session: BackendSession | null = null;
@@ -55,12 +63,22 @@ export class VhostUserBackend {
     this.offeredProtocol = protocolFeatureMask(opts.protocolFeatures ?? SUPPORTED_PROTOCOL_FEATURES);
     this.maxSlots = Math.min(opts.maxMemSlots ?? VHOST_USER_MAX_MEM_REGIONS, 509);
     this.trustUnsealedMemory = opts.trustUnsealedMemory === true;
+    this.held = opts.held ?? null;
   }
 
   get connected(): boolean { return this.session !== null; }
 
+  /** Start listening, or (held) have the holder listen; resolves when front-ends can connect. */
+  async start(): Promise<void> {
+    if (!this.held) { this.listen(); return; }
+    const { link, vm } = this.held;
+    await link.hold(vm, this.socketPath, (fd, info) => { void this.serveHeld(fd, info); });
+    this.log.info({ socket: this.socketPath }, 'vhost-user backend listening (held)');
+  }
+
   /** Start listening (unlinks a stale socket file). */
   listen(): void {
+    if (this.held) throw new Error('a held back-end starts with start()');
     if (this.listenFd >= 0) return;
     this.listenFd = native.listenUnix(this.socketPath);
     this.watchListen();
@@ -79,6 +97,12 @@ export class VhostUserBackend {
   /** Close the current connection (if any) and stop listening. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.held) {
+      this.held.link.unhold(this.held.vm);
+      const s = this.session;
+      if (s) { s.conn.close(); await s.done; }
+      return;
+    }
     this.listenWatch?.stop(); this.listenWatch = null;
     if (this.listenFd >= 0) { safeClose(this.listenFd); this.listenFd = -1; }
     const s = this.session;
@@ -108,27 +132,52 @@ export class VhostUserBackend {
     if (fd === null) return;
     // One front-end at a time: stop accepting until this one is gone.
     this.listenWatch?.stop(); this.listenWatch = null;
+    this.serve(fd, null);
+  }
+
+  /** A connection the holder keeps: after the previous session (if any) is torn down. */
+  private async serveHeld(fd: number, info: HeldConnectionInfo): Promise<void> {
+    if (this.session) await this.session.done;
+    if (this.closing) { safeClose(fd); return; }
+    this.serve(fd, info);
+  }
+
+  private serve(fd: number, held: HeldConnectionInfo | null): void {
     let device: VhostUserDevice;
     try { device = this.createDevice(); } catch (e) {
       this.log.error({ err: (e as Error).message }, 'createDevice failed; connection refused');
-      safeClose(fd); this.watchListen(); return;
+      safeClose(fd); this.relisten(held); return;
+    }
+    if (held?.resumed) {
+      try { device.adopt?.(held.state); } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'device refused the state kept for this connection; serving it from a fresh state');
+      }
     }
     let s: BackendSession;
     try {
-      s = new BackendSession(fd, device, this.log, { offeredProtocol: this.offeredProtocol, maxSlots: this.maxSlots, trustUnsealedMemory: this.trustUnsealedMemory });
+      s = new BackendSession(fd, device, this.log, {
+        offeredProtocol: this.offeredProtocol, maxSlots: this.maxSlots, trustUnsealedMemory: this.trustUnsealedMemory,
+        resumed: held?.resumed === true,
+      });
     } catch (e) {
       // The connection closed its fd itself (VhostUserConnection owns it from the start).
       this.log.error({ err: (e as Error).message }, 'vhost-user connection could not be set up');
       try { device.disconnected(); } catch { /* nothing was started */ }
-      this.watchListen(); return;
+      this.relisten(held); return;
     }
     this.connections++;
     this.session = s;
-    this.log.info({ socket: this.socketPath }, 'vhost-user front-end connected');
+    this.log.info({ socket: this.socketPath, ...(held ? { conn: held.conn, resumed: held.resumed } : {}) }, held?.resumed ? 'vhost-user front-end taken over from the previous engine' : 'vhost-user front-end connected');
     for (const w of this.waiters.splice(0)) w();
     void s.done.then(() => {
       if (this.session === s) this.session = null;
-      if (!this.closing && this.listenFd >= 0) this.watchListen();
+      this.relisten(held);
     });
+  }
+
+  /** A session is over: listen again, or tell the holder to let go of QEMU's connection. */
+  private relisten(held: HeldConnectionInfo | null): void {
+    if (held) { this.held!.link.dropped(this.held!.vm, held.conn); return; }
+    if (!this.closing && this.listenFd >= 0) this.watchListen();
   }
 }

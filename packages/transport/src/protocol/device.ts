@@ -18,6 +18,11 @@ export interface StartedQueue {
   lastAvailIdx: number;
   usedIdx: number;
   /**
+   * The ring was running under an earlier engine (a held connection taken over): lastAvailIdx is
+   * its used index, and chains after it may have been seen (logged) by that engine already.
+   */
+  resumed?: boolean;
+  /**
    * Eventfds, checked by the back-end (real eventfds, kick readable, call writable) and made
    * non-blocking. The back-end owns and closes them, after stopQueue returns. -1 means none:
    * - kickFd -1: the front-end sent SET_VRING_KICK with the no-fd bit — the device polls the
@@ -67,6 +72,12 @@ export interface VhostUserDevice {
   stopQueue(index: number): Promise<{ lastAvailIdx: number }> | { lastAvailIdx: number };
   reset?(): void;
   attachBackendChannel?(ch: BackendChannel): void;
+  /**
+   * A held connection that outlived an earlier engine is about to be replayed into this device:
+   * `state` is what that engine's device saved (through the holder) for it. Called before any
+   * request of the connection.
+   */
+  adopt?(state: unknown): void;
   /** The connection is gone (after every started queue was stopped). */
   disconnected(): void;
 }

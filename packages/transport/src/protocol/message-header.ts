@@ -4,7 +4,7 @@
  */
 import {
   VHOST_USER_HEADER_SIZE, VHOST_USER_NEED_REPLY_MASK, VHOST_USER_REPLY_MASK, VHOST_USER_VERSION, VHOST_USER_VERSION_MASK,
-  frontendRequestName, backendRequestName,
+  FrontendRequest, frontendRequestName, backendRequestName,
 } from './codes.js';
 import { VhostUserError } from '../errors.js';
 import { maxPayloadSize, type Direction } from './message-layout.js';
@@ -42,6 +42,15 @@ export function describeRequest(direction: Direction, request: number): string {
   const name = direction === 'backendRequest' || direction === 'backendReply' ? backendRequestName(request) : frontendRequestName(request);
   return name ?? `request ${request}`;
 }
+
+/** Requests whose reply carries a body (not a REPLY_ACK u64). */
+const HAS_REPLY_BODY = new Set<number>([
+  FrontendRequest.GET_FEATURES, FrontendRequest.GET_PROTOCOL_FEATURES, FrontendRequest.GET_VRING_BASE,
+  FrontendRequest.GET_QUEUE_NUM, FrontendRequest.GET_CONFIG, FrontendRequest.GET_INFLIGHT_FD,
+  FrontendRequest.GET_MAX_MEM_SLOTS, FrontendRequest.GET_STATUS,
+]);
+
+export function hasReplyBody(request: number): boolean { return HAS_REPLY_BODY.has(request); }
 
 export function needsReply(flags: number): boolean { return (flags & VHOST_USER_NEED_REPLY_MASK) !== 0; }
 export function isReply(flags: number): boolean { return (flags & VHOST_USER_REPLY_MASK) !== 0; }

@@ -1,0 +1,96 @@
+/**
+ * What the holder keeps of one front-end connection so that a new engine can take it over: the
+ * state-changing requests the engine accepted, squashed to the latest of each kind, with their
+ * fds. Replayed in this order to a new engine, they rebuild the session QEMU set up (features,
+ * memory table, vring sizes/addresses/fds/enable state, backend channel, config, status) without
+ * QEMU resending anything.
+ *
+ * Rules (vhost-user.rst "Ring states"): one entry per (request, vring index) for the vring
+ * requests and one per request for the connection-wide ones, replaced in place so the first
+ * set-up order (memory before addresses before kick before enable) is kept; GET_VRING_BASE stops a
+ * ring and closes its kick, so it removes the ring's SET_VRING_KICK (the ring stays stopped until
+ * QEMU sends a new one); SET_MEM_TABLE replaces the table and every ADD/REM_MEM_REG before it.
+ * Pure reads (GET_CONFIG, GET_QUEUE_NUM, ...) are not kept. The holder only reads the request code
+ * and, for vring requests, the index in the first payload bytes: nothing else is parsed here.
+ */
+import { FrontendRequest, VHOST_USER_HEADER_SIZE } from '../protocol/codes.js';
+import { safeClose } from '../socket/connection.js';
+import { VhostUserError } from '../errors.js';
+
+/** One request as received: header and payload bytes, and the fds that came with it. */
+export interface HeldRequest { request: number; bytes: Uint8Array; fds: number[] }
+
+const R = FrontendRequest;
+const PER_VRING = new Set<number>([
+  R.SET_VRING_NUM, R.SET_VRING_ADDR, R.SET_VRING_BASE, R.SET_VRING_KICK, R.SET_VRING_CALL, R.SET_VRING_ERR, R.SET_VRING_ENABLE,
+]);
+const PER_CONNECTION = new Set<number>([
+  R.GET_FEATURES, R.GET_PROTOCOL_FEATURES, R.SET_FEATURES, R.SET_PROTOCOL_FEATURES, R.SET_OWNER, R.SET_MEM_TABLE,
+  R.SET_BACKEND_REQ_FD, R.SET_INFLIGHT_FD, R.SET_STATUS, R.GET_MAX_MEM_SLOTS,
+]);
+/** Kept in arrival order, not squashed (bounded by maxEntries). */
+const APPENDED = new Set<number>([R.ADD_MEM_REG, R.REM_MEM_REG, R.SET_CONFIG, R.RESET_DEVICE, R.RESET_OWNER]);
+
+/** The vring index a vring request names (first u32 of the payload; the low byte of a vring-fd u64). */
+export function vringIndexOf(m: HeldRequest): number {
+  const p = m.bytes.subarray(VHOST_USER_HEADER_SIZE);
+  if (p.length < 4) return -1;
+  const v = new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true);
+  return m.request === R.SET_VRING_KICK || m.request === R.SET_VRING_CALL || m.request === R.SET_VRING_ERR ? v & 0xff : v;
+}
+
+interface Entry { key: string | null; m: HeldRequest }
+
+export class ReplayLog {
+  private entries: Entry[] = [];
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  get size(): number { return this.entries.length; }
+
+  /** The requests to replay, in order (the log keeps ownership of their fds). */
+  requests(): readonly HeldRequest[] { return this.entries.map((e) => e.m); }
+
+  /**
+   * The engine accepted `m`: keep it (taking its fds) or drop it (closing them). Throws
+   * HELD_STATE_TOO_BIG when a front-end piles up more unsquashable requests than maxEntries
+   * (the caller drops that connection).
+   */
+  accepted(m: HeldRequest): void {
+    const r = m.request;
+    if (r === R.GET_VRING_BASE) {
+      this.remove(`${R.SET_VRING_KICK}:${vringIndexOf(m)}`);
+      return close(m);
+    }
+    if (r === R.SET_MEM_TABLE) this.entries = this.entries.filter((e) => e.m.request !== R.ADD_MEM_REG && e.m.request !== R.REM_MEM_REG || (close(e.m), false));
+    let key: string | null;
+    if (PER_VRING.has(r)) key = `${r}:${vringIndexOf(m)}`;
+    else if (PER_CONNECTION.has(r)) key = `${r}`;
+    else if (APPENDED.has(r)) key = null;
+    else return close(m);
+    if (key !== null) {
+      const at = this.entries.findIndex((e) => e.key === key);
+      if (at >= 0) { close(this.entries[at]!.m); this.entries[at] = { key, m }; return; }
+    }
+    if (this.entries.length >= this.maxEntries) {
+      close(m);
+      throw new VhostUserError('HELD_STATE_TOO_BIG', `front-end sent more than ${this.maxEntries} state requests to keep for a replay`);
+    }
+    this.entries.push({ key, m });
+  }
+
+  /** Forget everything (the front-end is gone), closing every kept fd. */
+  clear(): void {
+    for (const e of this.entries.splice(0)) close(e.m);
+  }
+
+  private remove(key: string): void {
+    const at = this.entries.findIndex((e) => e.key === key);
+    if (at >= 0) { close(this.entries[at]!.m); this.entries.splice(at, 1); }
+  }
+}
+
+function close(m: HeldRequest): void {
+  for (const fd of m.fds) if (fd >= 0) safeClose(fd);
+  m.fds = [];
+}
