@@ -18,6 +18,7 @@ import { register as stats } from './commands/stats.js';
 import { register as who } from './commands/who.js';
 import { register as guest } from './commands/guest.js';
 import { register as web } from './commands/web.js';
+import { register as upgrade } from './commands/upgrade.js';
 
 export function buildProgram(): Command {
   const program = new Command('vtcon')
@@ -46,7 +47,7 @@ ${EXIT_CODES_HELP}`);
   program.hook('preAction', (cmd) => {
     if (cmd.opts<{ color?: boolean }>().color === false) disableColor();
   });
-  for (const reg of [serve, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench, guest, web]) reg(program);
+  for (const reg of [serve, upgrade, ls, attach, logs, send, brk, who, resize, port, stats, demo, bench, guest, web]) reg(program);
   program.exitOverride();
   for (const sub of program.commands) {
     sub.exitOverride();

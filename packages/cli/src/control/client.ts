@@ -3,6 +3,7 @@
 // turns into exit code 3 with a hint to start a daemon.
 import { createConnection, type Socket } from 'node:net';
 import { NdjsonSplitter } from './ndjson.js';
+import { engineDownHint, readHolderStatus } from '../cli/holder-status.js';
 import { CliError } from '../errors.js';
 import type { ErrorBody, Reply } from './protocol.js';
 
@@ -60,7 +61,9 @@ export class ControlClient {
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new CliError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`));
+        // Under a holder the VMs may be fine while the engine restarts: say so (the exit code stays 3).
+        const held = readHolderStatus(path);
+        reject(new CliError('UNAVAILABLE', `no daemon at ${path} (${err.code ?? err.message})`, held ? { hint: engineDownHint(held) } : {}));
       });
     });
   }

@@ -3,6 +3,7 @@
 // the holder asks whether it can adopt the kept state — and only then starts the daemon, whose
 // VMs the holder serves it (taking over connections an earlier engine had). Retire (an upgrade)
 // and a lost holder end the process at once: the holder keeps, or has lost, every connection.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Daemon, makeLogger } from './daemon.js';
 import type { Fleet } from './fleet.js';
@@ -49,6 +50,9 @@ export async function runEngine(config: Config, configPath: string): Promise<nev
       exit(0);
     },
     onCheck: (versions) => {
+      // Test hook: an engine that refuses every state (the fallback path of an upgrade).
+      const refuse = process.env.VTCON_TEST_REFUSE_STATE_FILE;
+      if (refuse && existsSync(refuse)) return { ok: false, reason: readFileSync(refuse, 'utf8').trim() || 'refused (test hook)' };
       const unknown = versions.filter((v) => v > c.GUEST_STATE_VERSION);
       return unknown.length === 0 ? { ok: true } : { ok: false, reason: `state version ${unknown.join(',')} is newer than this engine's ${c.GUEST_STATE_VERSION}` };
     },

@@ -7,16 +7,12 @@
 // Signals: SIGTERM/SIGINT stop the engine (it drains and flushes the logs) and then the holder;
 // SIGHUP goes to the engine (reload); SIGUSR2 upgrades the engine.
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { makePrivateDir } from '../config/paths.js';
-import { runtimeDirOf } from './daemon.js';
-import { loadStack } from './stack.js';
+import { controlPathOf, runtimeDirOf } from './daemon.js';
+import { holderStatusPath } from '../cli/holder-status.js';
+import { importFailure } from './stack.js';
 
-/** Where the holder writes its status (read by `vtcon ls` when the engine does not answer, and `vtcon upgrade`). */
-export function holderStatusPath(config: Config): string {
-  return join(runtimeDirOf(config), 'holder.json');
-}
 
 /** One JSON line per event on stderr (the engine's lines go to daemon.logFile or the same stderr). */
 function holderLogger(level: string): { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void; debug(o: object, m?: string): void } {
@@ -29,10 +25,13 @@ function holderLogger(level: string): { info(o: object, m?: string): void; warn(
 }
 
 export async function runHolder(config: Config): Promise<never> {
-  const { transport } = await loadStack();
+  // Only the transport (the holder's code and the addon): the holder loads no device model.
+  let transport: typeof import('@vtcon/transport');
+  try { transport = await import('@vtcon/transport'); } catch (err) { throw importFailure('@vtcon/transport', err); }
   const log = holderLogger(config.daemon.logLevel);
   makePrivateDir(runtimeDirOf(config));
-  const statusPath = holderStatusPath(config);
+  // Beside the control socket: every client finds it (cli/holder-status.ts).
+  const statusPath = holderStatusPath(controlPathOf(config));
   const engines = new Set<import('node:child_process').ChildProcess>();
   const holder = new transport.Holder({
     log,

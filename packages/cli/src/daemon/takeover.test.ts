@@ -4,19 +4,30 @@
 // port while it also sends vhost-user requests, and the engine SIGKILLed 10 times at random
 // points. The guest never reconnects; every request gets its one answer; every log equals what
 // the guest wrote, byte for byte (nothing lost, nothing twice); the holder's fds are flat.
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrontendHandle, VtconDriver } from '@vtcon/console/testing';
 import { VhostUserFrontend, type HolderStatus } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
-import { spawnServe, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+import { BIN, spawnServe, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+import { guestPort } from '../testing/guest-port.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
 
 const line = (port: string, i: number): Buffer => Buffer.from(`${port} ${i} ${'x'.repeat((i * 53) % 700)}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The CLI in a child, without blocking this process (its guest must go on meanwhile). */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 describe('engine SIGKILL under a held connection', () => {
   it('10 kills at random points: streams byte-exact on both port kinds, every request answered, holder fds flat', async () => {
@@ -32,7 +43,7 @@ describe('engine SIGKILL under a held connection', () => {
     cleanups.push(() => { delete process.env.VTCON_TEST_LOG_STALL_MS; });
     const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
     cleanups.push(() => serve.child.kill('SIGKILL'));
-    const status = (): HolderStatus => JSON.parse(readFileSync(join(dir, 'holder.json'), 'utf8')) as HolderStatus;
+    const status = (): HolderStatus => JSON.parse(readFileSync(join(dir, 'control.sock.holder.json'), 'utf8')) as HolderStatus;
 
     let fe: VhostUserFrontend | null = null;
     const handle = new FrontendHandle((onConfigChange) => (fe = VhostUserFrontend.connect(join(dir, 'vm1.vhost.sock'), { onConfigChange })), native);
@@ -103,5 +114,55 @@ describe('engine SIGKILL under a held connection', () => {
     // The holder kept one connection and its fds; every kill's leftovers are gone.
     await waitFor(() => status().standbyPid !== null && holderFds() === fdsBefore, 'the holder\'s fds back to where they were', 5000)
       .catch(() => expect(holderFds()).toBe(fdsBefore));
+  }, 180_000);
+
+  it('vtcon upgrade hands the connection to a new engine twice, byte-exact; a refused upgrade keeps the old engine', async () => {
+    const dir = tempDir('vtcon-upgrade-');
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'fleet.yaml');
+    const control = join(dir, 'control.sock');
+    writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\nvms:\n`
+      + vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    const refuseFile = join(dir, 'refuse');
+    process.env.VTCON_TEST_REFUSE_STATE_FILE = refuseFile;
+    cleanups.push(() => { delete process.env.VTCON_TEST_REFUSE_STATE_FILE; });
+    const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
+    cleanups.push(() => serve.child.kill('SIGKILL'));
+    const status = (): HolderStatus => JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as HolderStatus;
+    const g = await guestPort(join(dir, 'vm1.vhost.sock'), 'console');
+    cleanups.push(() => { void g.driver.detach().catch(() => undefined); });
+    let stop = false;
+    const sent: Buffer[] = [];
+    let acked = 0;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        const l = line('console', i);
+        sent.push(l);
+        await g.write(l);
+        acked = i + 1;
+      }
+    })();
+    const moved = async (what: string) => { const m = acked; await waitFor(() => acked > m + 5, what, 30_000); };
+    await moved('the stream to start');
+    const pids: number[] = [status().engine!.pid];
+    for (let u = 0; u < 2; u++) {
+      const r = await cli(['--socket', control, 'upgrade', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { result: string; pid: number; previousPid: number };
+      expect(out).toMatchObject({ result: 'done', previousPid: pids[pids.length - 1] });
+      expect(out.pid).not.toBe(out.previousPid);
+      pids.push(out.pid);
+      await moved(`the stream to go on after upgrade ${u + 1}`);
+    }
+    writeFileSync(refuseFile, 'state format not understood (test)');
+    const refused = await cli(['--socket', control, 'upgrade']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/upgrade refused: state format not understood \(test\); the old engine still serves/);
+    expect(status().engine!.pid).toBe(pids[pids.length - 1]);
+    await moved('the stream to go on after the refused upgrade');
+    stop = true;
+    await writer;
+    const log = readFileSync(join(dir, 'logs', 'vm1', 'console.log'));
+    expect(log.equals(Buffer.concat(sent))).toBe(true);
   }, 180_000);
 });

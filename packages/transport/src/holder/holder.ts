@@ -86,6 +86,8 @@ export interface HolderStatus {
   restarts: number;
   lastExit: string | null;
   vms: { vm: string; socket: string; connected: boolean; requests: number; kept: number }[];
+  /** The last upgrade asked for: started, done (the new engine took over), refused or failed. */
+  upgrade: { at: string; result: 'started' | 'done' | 'refused' | 'failed'; reason: string | null; pid: number | null } | null;
 }
 
 export class Holder {
@@ -98,6 +100,7 @@ export class Holder {
   private lastExit: string | null = null;
   private down = false;
   private everReady = false;
+  private lastUpgrade: HolderStatus['upgrade'] = null;
   private stopping = false;
   private respawnTimer: NodeJS.Timeout | null = null;
   private readonly standby: boolean;
@@ -120,9 +123,11 @@ export class Holder {
     this.down = false;
     this.fastCrashes = 0;
     for (const e of this.engines) if (e.role === 'standby' || e.role === 'candidate') this.kill(e);
+    this.lastUpgrade = { at: new Date().toISOString(), result: 'started', reason: null, pid: null };
     if (!this.active) { this.spawn('starting'); return; }
     this.o.log.info({}, 'upgrade: starting an engine from the code on disk');
     this.spawn('candidate');
+    this.writeStatus();
   }
 
   /** Stop the engines and let every connection go (QEMU sees the back-end close). */
@@ -150,6 +155,7 @@ export class Holder {
       restarts: this.restarts,
       lastExit: this.lastExit,
       vms: [...this.vms.values()].map((v) => ({ vm: v.vm, socket: v.socket, connected: v.conn !== null, requests: v.conn?.requests ?? 0, kept: v.conn?.replay.size ?? 0 })),
+      upgrade: this.lastUpgrade,
     };
   }
 
@@ -186,12 +192,17 @@ export class Holder {
   }
 
   private activate(e: Engine): void {
+    if (e.role === 'candidate') this.upgradeEnded('done', null, e);
     e.role = 'active';
     e.activatedAt = Date.now();
     this.active = e;
     e.link.send({ op: 'activate' });
     this.o.log.info({ pid: e.proc.pid }, 'engine active');
     this.writeStatus();
+  }
+
+  private upgradeEnded(result: 'done' | 'refused' | 'failed', reason: string | null, e: Engine): void {
+    if (this.lastUpgrade) this.lastUpgrade = { ...this.lastUpgrade, result, reason, pid: e.proc.pid };
   }
 
   private engineGone(e: Engine | null, why: string): void {
@@ -201,7 +212,11 @@ export class Holder {
     }
     if (this.stopping) return;
     if (e && e !== this.active) {
-      if (e.role === 'candidate') this.o.log.error({ pid: e.proc.pid, why }, 'upgrade: the new engine died before taking over; the running engine stays');
+      if (e.role === 'candidate') {
+        this.o.log.error({ pid: e.proc.pid, why }, 'upgrade: the new engine died before taking over; the running engine stays');
+        this.upgradeEnded('failed', why, e);
+        if (this.active) this.spawnStandby();
+      }
       else this.o.log.warn({ pid: e.proc.pid, why, role: e.role }, 'spare engine exited');
       if (e.role === 'standby' && this.active) this.respawnLater(() => this.spawnStandby());
       if (e.role === 'starting' && !this.active) {
@@ -221,7 +236,6 @@ export class Holder {
       ?? [...this.engines].find((x) => x.role === 'standby' && x.stateVersion !== null);
     if (next) {
       this.activate(next);
-      this.spawnStandby();
     } else if (![...this.engines].some((x) => x.role === 'starting' || x.role === 'standby' || x.role === 'candidate')) {
       this.respawnLater(() => this.spawn('starting'));
     }
@@ -254,7 +268,7 @@ export class Holder {
   }
 
   private spawnStandby(): void {
-    if (!this.standby || this.down || [...this.engines].some((x) => x.role === 'standby' || x.role === 'starting')) return;
+    if (!this.standby || this.down || !this.active || [...this.engines].some((x) => x.role === 'standby' || x.role === 'starting')) return;
     this.spawn('standby');
   }
 
@@ -264,11 +278,11 @@ export class Holder {
       case 'hello': {
         e.stateVersion = typeof r.stateVersion === 'number' ? r.stateVersion : 0;
         if (e.role === 'starting') {
-          if (!this.active) { this.activate(e); this.spawnStandby(); } else e.role = 'standby';
+          if (!this.active) this.activate(e); else e.role = 'standby';
         } else if (e.role === 'candidate') {
           e.link.send({ op: 'check', versions: [...new Set([...this.vms.values()].map((v) => v.stateVersion).filter((x) => x !== null))] });
         } else if (e.role === 'standby' && !this.active && !this.down) {
-          this.activate(e); this.spawnStandby();
+          this.activate(e);
         }
         this.writeStatus();
         return;
@@ -277,12 +291,13 @@ export class Holder {
         if (e.role !== 'candidate') return;
         if (r.ok !== true) {
           this.o.log.error({ reason: r.reason }, 'upgrade refused by the new engine: the running engine stays');
+          this.upgradeEnded('refused', typeof r.reason === 'string' ? r.reason : 'refused', e);
           this.kill(e);
           this.spawnStandby();
           return;
         }
         const old = this.active;
-        if (!old) { this.activate(e); this.spawnStandby(); return; }
+        if (!old) { this.activate(e); return; }
         old.role = 'retiring';
         old.link.send({ op: 'retire' });
         this.o.log.info({ old: old.proc.pid, next: e.proc.pid }, 'upgrade: retiring the running engine');
@@ -306,6 +321,8 @@ export class Holder {
       }
       case 'ready': {
         this.everReady = true;
+        // Only now: a standby booting beside the engine that is taking over would slow it down.
+        this.spawnStandby();
         // VMs kept from the previous engine that this one does not serve (gone from its config).
         for (const v of [...this.vms.values()]) if (!e.held.has(v.vm)) { this.o.log.warn({ vm: v.vm }, 'the new engine does not serve this VM: connection closed'); this.unhold(v.vm); }
         break;
