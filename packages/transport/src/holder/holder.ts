@@ -32,6 +32,8 @@ import { HolderLink, type LinkRecord } from './link.js';
 export interface EngineProcess {
   readonly pid: number;
   kill(signal: NodeJS.Signals): void;
+  /** The engine uses linkFd itself (an in-process engine, tests): the holder must not close it. */
+  readonly keepsLinkFd?: boolean;
 }
 
 export interface HolderOptions {
@@ -174,7 +176,7 @@ export class Holder {
       if (!this.down && !this.active) this.respawnLater(() => this.spawn('starting'));
       return;
     }
-    safeClose(theirs); // the child has its own copy
+    if (!proc.keepsLinkFd) safeClose(theirs); // the child has its own copy
     const e: Engine = { link: null as unknown as HolderLink, proc, startedAt: Date.now(), activatedAt: 0, stateVersion: null, role, held: new Set() };
     e.link = new HolderLink(mine, {
       onRecord: (r, fds) => { for (const fd of fds) safeClose(fd); this.fromEngine(e, r); },

@@ -1,0 +1,114 @@
+/**
+ * The holder with in-process engines (EngineLink + VhostUserBackend + EchoDevice on the real
+ * link, real socketpairs and a real front-end over the held Unix socket). An engine "dies" by
+ * losing its link and connections at once, as a killed process does; the front-end never
+ * reconnects, its requests in flight are answered once, and the echo stream stays exact.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Holder, type HolderStatus } from './holder.js';
+import { EngineLink } from './engine-link.js';
+import { VhostUserBackend } from '../protocol/backend.js';
+import { VhostUserFrontend } from '../protocol/frontend.js';
+import { EchoDevice } from '../protocol/echo-device.js';
+import { EchoTransfer } from '../protocol/echo-harness.js';
+import { silentLogger } from '../protocol/device.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+
+interface InProcessEngine { link: EngineLink; backend: VhostUserBackend | null; adopted: unknown[]; die(): void }
+
+function harness(o: { standby?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vtcon-holder-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'vm.sock');
+  const engines: InProcessEngine[] = [];
+  const makeEngine = (fd: number): InProcessEngine => {
+    const e: InProcessEngine = {
+      link: null as unknown as EngineLink, backend: null, adopted: [],
+      die: () => { e.link.close(); void e.backend?.disconnect(); },
+    };
+    e.link = new EngineLink(fd, 1, {
+      onActivate: () => {
+        const device = new EchoDevice();
+        const adopt = device as EchoDevice & { adopt(s: unknown): void };
+        adopt.adopt = (s) => { e.adopted.push(s); };
+        e.backend = new VhostUserBackend({ socketPath: socket, createDevice: () => device, held: { link: e.link, vm: 'vm' } });
+        void e.backend.start().then(() => e.link.ready());
+      },
+      onRetire: () => e.die(),
+      onCheck: () => ({ ok: true }),
+      onClose: () => undefined,
+    });
+    return e;
+  };
+  const holder = new Holder({
+    log: silentLogger, standby: o.standby ?? false, statusPath: join(dir, 'status.json'),
+    startEngine: (fd) => { const e = makeEngine(fd); engines.push(e); return { pid: 100000 + engines.length, kill: () => e.die(), keepsLinkFd: true }; },
+  });
+  holder.start();
+  cleanups.push(() => holder.stop());
+  const status = () => JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as HolderStatus;
+  return { holder, engines, socket, status };
+}
+
+const until = async (what: string, f: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!f()) { if (Date.now() > end) throw new Error(`timed out: ${what}`); await new Promise((r) => setTimeout(r, 10)); }
+};
+
+describe('Holder', () => {
+  it('keeps the front-end across two engine deaths: echo stream exact, a request in flight answered once', async () => {
+    const { engines, socket, status } = harness();
+    await until('the first engine to hold the socket', () => engines[0]?.backend !== null && engines.length === 1 && status().engineState === 'up');
+    await new Promise((r) => setTimeout(r, 50));
+    const fe = VhostUserFrontend.connect(socket);
+    cleanups.push(() => fe.close());
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const t = new EchoTransfer({ totalBytes: 2 << 20 });
+    const inFlight: Promise<bigint>[] = [];
+    let deaths = 0;
+    t.onProgress = (n) => {
+      if ((deaths === 0 && n >= 512 << 10) || (deaths === 1 && n >= 1536 << 10 && engines.length === 2 && engines[1]!.backend?.connected)) {
+        inFlight.push(fe.getFeatures()); // sent to the dying engine, answered by the next
+        engines[deaths]!.die();
+        deaths++;
+      }
+    };
+    t.attach(fe);
+    const r = await t.done;
+    expect(deaths).toBe(2);
+    expect(r.receivedBytes).toBe(2 << 20);
+    expect(r.receivedSha256).toBe(r.sentSha256);
+    const features = await Promise.all(inFlight);
+    expect(features.every((f) => (f & (1n << 32n)) !== 0n)).toBe(true);
+    expect(engines).toHaveLength(3);
+    expect(status()).toMatchObject({ engineState: 'up', restarts: 2, vms: [{ vm: 'vm', connected: true }] });
+  });
+
+  it('an engine that ends a session on purpose (a request it refuses) closes the front-end; QEMU gone ends the engine session', async () => {
+    const { engines, socket, status } = harness();
+    await until('the engine', () => status().engineState === 'up' && engines[0]?.backend !== null);
+    await new Promise((r) => setTimeout(r, 50));
+    let onClosed!: () => void;
+    const closed = new Promise<void>((r) => { onClosed = r; });
+    const fe = VhostUserFrontend.connect(socket, { onClose: () => onClosed() });
+    await fe.negotiate({ memory: [1 << 20] });
+    // SET_VRING_NUM for a queue that does not exist, without NEED_REPLY: the back-end ends the connection.
+    await fe.request(8 /* SET_VRING_NUM */, { kind: 'vringState', state: { index: 99, num: 256 } }, { needReply: false, expectReply: false });
+    await closed;
+    await until('the holder to let the connection go', () => status().vms[0]?.connected === false);
+    // The socket takes a new front-end, served by the same engine.
+    const fe2 = VhostUserFrontend.connect(socket);
+    cleanups.push(() => fe2.close());
+    await fe2.negotiate({ memory: [1 << 20] });
+    expect(engines).toHaveLength(1);
+    fe2.close();
+    await until('the engine session to end', () => engines[0]!.backend!.connected === false);
+  });
+});
