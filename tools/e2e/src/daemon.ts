@@ -144,8 +144,9 @@ export class VtconDaemon {
     for (;;) {
       if (!this.running) throw new Error(`vtcon serve exited during start-up:\n${this.log()}`);
       try {
+        // `serve` is a holder (child.pid) and an engine (its child) that answers the ping.
         const r = await this.call<{ pid: number }>('ping', {}, 2000);
-        if (r.pid === child.pid) break;
+        if (r.pid === child.pid || (this.holder()?.holderPid === child.pid && r.pid === this.enginePid())) break;
       } catch {
         // not listening yet
       }
@@ -166,10 +167,48 @@ export class VtconDaemon {
     }
   }
 
-  /** SIGKILL: what a crashed daemon looks like to QEMU. */
+  /** SIGKILL of `vtcon serve` itself (the holder, or the whole daemon without one). */
   async kill(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.running) this.child!.kill('SIGKILL');
     return this.exited;
+  }
+
+  /** The holder's status (`<control>.holder.json`), or null without a holder. */
+  holder(): { holderPid: number; engine: { pid: number } | null; engineState: string; restarts: number } | null {
+    try {
+      return JSON.parse(readFileSync(`${this.controlPath}.holder.json`, 'utf8')) as ReturnType<VtconDaemon['holder']>;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The process that serves the VMs: the engine under a holder, else `vtcon serve` itself. */
+  enginePid(): number {
+    return this.holder()?.engine?.pid ?? this.pid;
+  }
+
+  /**
+   * SIGKILL of the engine under the holder (a crash, an OOM kill); resolves once a new engine
+   * answers the control API, with the time that took.
+   */
+  async killEngine(timeoutMs = 30_000): Promise<{ pid: number; next: number; ms: number }> {
+    const pid = this.enginePid();
+    if (pid === this.pid) throw new Error('killEngine: this daemon runs without a holder');
+    const t0 = Date.now();
+    process.kill(pid, 'SIGKILL');
+    for (;;) {
+      const next = this.holder()?.engine?.pid;
+      if (next !== undefined && next !== pid) {
+        try {
+          const r = await this.call<{ pid: number }>('ping', {}, 2000);
+          if (r.pid === next) return { pid, next, ms: Date.now() - t0 };
+        } catch {
+          // not serving yet
+        }
+      }
+      if (Date.now() - t0 > timeoutMs) throw new Error(`no new engine within ${timeoutMs} ms after killing ${pid}:\n${this.log().slice(-4000)}`);
+      await sleep(50);
+    }
   }
 
   /** The daemon's log so far (all starts). */
@@ -191,14 +230,17 @@ export class VtconDaemon {
     return out;
   }
 
-  /** CPU seconds (user + system) the daemon process has used so far. */
+  /** CPU seconds (user + system) the daemon has used so far: the engine, plus the holder if any. */
   cpuSeconds(): number {
-    return parseProcStatCpu(readFileSync(`/proc/${this.pid}/stat`, 'utf8'));
+    const engine = this.enginePid();
+    const own = parseProcStatCpu(readFileSync(`/proc/${engine}/stat`, 'utf8'));
+    return engine === this.pid ? own : own + parseProcStatCpu(readFileSync(`/proc/${this.pid}/stat`, 'utf8'));
   }
 
-  /** CPU seconds of the daemon's main thread alone (the rest: workers, V8's GC threads, libuv). */
+  /** CPU seconds of the engine's main thread alone (the rest: workers, V8's GC threads, libuv). */
   mainThreadCpuSeconds(): number {
-    return parseProcStatCpu(readFileSync(`/proc/${this.pid}/task/${this.pid}/stat`, 'utf8'));
+    const engine = this.enginePid();
+    return parseProcStatCpu(readFileSync(`/proc/${engine}/task/${engine}/stat`, 'utf8'));
   }
 
   /** Runs `vtcon -s CONTROL ARGS...`; never throws for a non-zero exit. */

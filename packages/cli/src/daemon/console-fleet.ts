@@ -5,7 +5,7 @@
 // before it acknowledges the guest's bytes, so `kill -9` of the daemon loses nothing acknowledged.
 //
 // Threads: main thread. Port queues are serviced on the daemon.workers piscina threads.
-import { chmodSync, existsSync, rmdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { nameProblem } from '../config/names.js';
@@ -158,7 +158,9 @@ export class ConsoleFleet implements Fleet {
       // Open it once here so a bad logDir fails at `serve`/`port add`, and the file exists for
       // `vtcon logs` before the guest connects. The servicing worker opens it for real.
       makePrivateDir(dirname(log.path));
-      c.AppendLog.open(log).close();
+      // A plain open/close: AppendLog.close() fsyncs, which on a busy disk made every VM's set-up
+      // (and so an engine take-over of many VMs) wait for the disk.
+      closeSync(openSync(log.path, 'a', 0o640));
       makePrivateDir(dirname(attachPath));
     } catch (err) {
       undo();

@@ -85,6 +85,8 @@ export interface HolderStatus {
   engine: { pid: number; since: string } | null;
   engineState: 'starting' | 'up' | 'restarting' | 'down';
   standbyPid: number | null;
+  /** The standby has loaded and said hello: a crash now is a hand-over, not a start. */
+  standbyReady: boolean;
   restarts: number;
   lastExit: string | null;
   vms: { vm: string; socket: string; connected: boolean; requests: number; kept: number }[];
@@ -154,6 +156,7 @@ export class Holder {
       engine: this.active ? { pid: this.active.proc.pid, since: new Date(this.active.startedAt).toISOString() } : null,
       engineState: this.down ? 'down' : this.active ? 'up' : this.restarts === 0 ? 'starting' : 'restarting',
       standbyPid: standby?.proc.pid ?? null,
+      standbyReady: standby !== undefined && standby.stateVersion !== null,
       restarts: this.restarts,
       lastExit: this.lastExit,
       vms: [...this.vms.values()].map((v) => ({ vm: v.vm, socket: v.socket, connected: v.conn !== null, requests: v.conn?.requests ?? 0, kept: v.conn?.replay.size ?? 0 })),
