@@ -20,12 +20,11 @@
  * connection {vm, conn, resumed, state} + the engine's end of a socketpair, check {versions},
  * retire.
  */
-import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import * as native from '../native.js';
 import { safeClose } from '../socket/connection.js';
 import type { Logger } from '../protocol/device.js';
-import type { VhostUserError } from '../errors.js';
-import { HeldConnection } from './held-connection.js';
+import { HeldVms } from './held-vms.js';
 import { HolderLink, type LinkRecord } from './link.js';
 
 /** A started engine process, as the holder's caller made it. */
@@ -70,15 +69,6 @@ interface Engine {
   held: Set<string>;
 }
 
-interface HeldVm {
-  vm: string;
-  socket: string;
-  listenFd: number;
-  watch: native.FdWatch | null;
-  conn: HeldConnection | null;
-  state: unknown;
-  stateVersion: number | null;
-}
 
 export interface HolderStatus {
   holderPid: number;
@@ -95,10 +85,9 @@ export interface HolderStatus {
 }
 
 export class Holder {
-  private readonly vms = new Map<string, HeldVm>();
+  private readonly vms: HeldVms;
   private readonly engines = new Set<Engine>();
   private active: Engine | null = null;
-  private nextConn = 1;
   private restarts = 0;
   private fastCrashes = 0;
   private lastExit: string | null = null;
@@ -115,6 +104,7 @@ export class Holder {
     this.standby = o.standby ?? true;
     this.fastCrashMs = o.fastCrashMs ?? 5_000;
     this.maxFastCrashes = o.maxFastCrashes ?? 10;
+    this.vms = new HeldVms(o.log, () => this.active, () => this.writeStatus());
   }
 
   start(): void {
@@ -145,7 +135,7 @@ export class Holder {
       e.proc.kill('SIGTERM');
     }));
     await Promise.all(exits);
-    for (const v of [...this.vms.values()]) this.unhold(v.vm);
+    for (const v of this.vms.values()) this.vms.unhold(v.vm);
     this.writeStatus();
   }
 
@@ -159,7 +149,7 @@ export class Holder {
       standbyReady: standby !== undefined && standby.stateVersion !== null,
       restarts: this.restarts,
       lastExit: this.lastExit,
-      vms: [...this.vms.values()].map((v) => ({ vm: v.vm, socket: v.socket, connected: v.conn !== null, requests: v.conn?.requests ?? 0, kept: v.conn?.replay.size ?? 0 })),
+      vms: this.vms.values().map((v) => ({ vm: v.vm, socket: v.socket, connected: v.conn !== null, requests: v.conn?.requests ?? 0, kept: v.conn?.replay.size ?? 0 })),
       upgrade: this.lastUpgrade,
     };
   }
@@ -233,7 +223,7 @@ export class Holder {
     // The active engine is gone: every connection waits (kept) for the next one.
     const retired = e?.role === 'retiring';
     this.active = null;
-    for (const v of this.vms.values()) v.conn?.detachEngine();
+    this.vms.detachAll();
     if (retired) this.lastExit = `retired for an upgrade (pid ${e!.proc.pid})`;
     else this.crashed(e, why);
     if (this.down) return;
@@ -248,7 +238,7 @@ export class Holder {
   }
 
   private crashed(e: Engine | null, why: string): void {
-    if (!this.everReady && this.o.onNeverReady && ![...this.vms.values()].some((v) => v.conn)) {
+    if (!this.everReady && this.o.onNeverReady && !this.vms.anyConnected) {
       this.down = true;
       for (const x of [...this.engines]) this.kill(x);
       this.o.onNeverReady(why);
@@ -285,7 +275,7 @@ export class Holder {
         if (e.role === 'starting') {
           if (!this.active) this.activate(e); else e.role = 'standby';
         } else if (e.role === 'candidate') {
-          e.link.send({ op: 'check', versions: [...new Set([...this.vms.values()].map((v) => v.stateVersion).filter((x) => x !== null))] });
+          e.link.send({ op: 'check', versions: [...new Set(this.vms.values().map((v) => v.stateVersion).filter((x) => x !== null))] });
         } else if (e.role === 'standby' && !this.active && !this.down) {
           this.activate(e);
         }
@@ -312,8 +302,8 @@ export class Holder {
     if (e !== this.active) return; // only the active engine holds and drops
     const vm = typeof r.vm === 'string' ? r.vm : '';
     switch (r.op) {
-      case 'hold': this.hold(e, vm, String(r.socket ?? '')); break;
-      case 'unhold': e.held.delete(vm); this.unhold(vm); break;
+      case 'hold': this.vms.hold(e, vm, String(r.socket ?? '')); break;
+      case 'unhold': e.held.delete(vm); this.vms.unhold(vm); break;
       case 'state': {
         const v = this.vms.get(vm);
         if (v) { v.state = r.state; v.stateVersion = typeof r.version === 'number' ? r.version : e.stateVersion; }
@@ -329,106 +319,10 @@ export class Holder {
         // Only now: a standby booting beside the engine that is taking over would slow it down.
         this.spawnStandby();
         // VMs kept from the previous engine that this one does not serve (gone from its config).
-        for (const v of [...this.vms.values()]) if (!e.held.has(v.vm)) { this.o.log.warn({ vm: v.vm }, 'the new engine does not serve this VM: connection closed'); this.unhold(v.vm); }
+        for (const v of this.vms.values()) if (!e.held.has(v.vm)) { this.o.log.warn({ vm: v.vm }, 'the new engine does not serve this VM: connection closed'); this.vms.unhold(v.vm); }
         break;
       }
     }
-    this.writeStatus();
-  }
-
-  // ------------------------------------------------------------------ VMs
-
-  private hold(e: Engine, vm: string, socket: string): void {
-    e.held.add(vm);
-    let v = this.vms.get(vm);
-    if (v && v.socket !== socket) { this.unhold(vm); v = undefined; }
-    if (!v) {
-      let listenFd: number;
-      try {
-        listenFd = native.listenUnix(socket);
-        chmodSync(socket, 0o600);
-      } catch (err) {
-        e.link.send({ op: 'holding', vm, error: (err as Error).message });
-        return;
-      }
-      v = { vm, socket, listenFd, watch: null, conn: null, state: null, stateVersion: null };
-      this.vms.set(vm, v);
-      this.watchListen(v);
-    }
-    e.link.send({ op: 'holding', vm });
-    if (v.conn) this.serve(v, v.conn);
-  }
-
-  private unhold(vm: string): void {
-    const v = this.vms.get(vm);
-    if (!v) return;
-    this.vms.delete(vm);
-    v.watch?.stop();
-    v.conn?.end();
-    safeClose(v.listenFd);
-    rmSync(v.socket, { force: true });
-  }
-
-  private watchListen(v: HeldVm): void {
-    v.watch = native.watchFd(v.listenFd, 'readable', () => this.accept(v), (err) => {
-      this.o.log.error({ vm: v.vm, err: (err as Error)?.message }, 'accept handler failed; this VM takes no new front-end');
-      v.watch = null;
-    });
-  }
-
-  private accept(v: HeldVm): void {
-    if (v.conn) return;
-    let fd: number | null;
-    try { fd = native.accept(v.listenFd); } catch (err) { this.o.log.warn({ vm: v.vm, err: (err as Error).message }, 'accept failed'); return; }
-    if (fd === null) return;
-    // One front-end at a time: a second connect waits in the backlog until this one ends.
-    v.watch?.stop(); v.watch = null;
-    let conn: HeldConnection;
-    try {
-      conn = new HeldConnection(this.nextConn++, v.vm, fd, this.o.log, (c, err) => this.connectionEnded(v, c, err), (c) => this.engineLeft(v, c));
-    } catch (err) {
-      this.o.log.error({ vm: v.vm, err: (err as Error).message }, 'front-end connection could not be held');
-      this.watchListen(v);
-      return;
-    }
-    v.conn = conn;
-    v.state = null;
-    this.o.log.info({ vm: v.vm, conn: conn.id }, 'front-end connected (held)');
-    if (this.active?.held.has(v.vm)) this.serve(v, conn);
-    this.writeStatus();
-  }
-
-  /** Give the active engine its end of a new socketpair for this connection. */
-  private serve(v: HeldVm, conn: HeldConnection): void {
-    const e = this.active;
-    if (!e || e.link.isClosed) return;
-    const [mine, theirs] = native.socketPair('stream');
-    const resumed = conn.replay.size > 0;
-    e.link.send({ op: 'connection', vm: v.vm, conn: conn.id, resumed, state: resumed ? v.state : null }, [theirs]);
-    conn.attachEngine(mine);
-  }
-
-  /**
-   * The engine closed its end of a connection. It sends `drop` when it ends a session on purpose;
-   * when it is dying its link closes too. A live engine that closed without a drop (a bug) must
-   * not leave QEMU waiting: after a grace period the connection ends.
-   */
-  private engineLeft(v: HeldVm, c: HeldConnection): void {
-    setTimeout(() => {
-      if (v.conn === c && !c.hasEngine && this.active && !this.active.link.isClosed && this.active.held.has(v.vm)) {
-        this.o.log.error({ vm: v.vm, conn: c.id }, 'engine closed a connection without a drop record; ending it');
-        c.end();
-      }
-    }, 2000).unref();
-  }
-
-  private connectionEnded(v: HeldVm, c: HeldConnection, err: VhostUserError | null): void {
-    if (v.conn !== c) return;
-    v.conn = null;
-    v.state = null;
-    if (err && err.reason !== 'PEER_CLOSED') this.o.log.warn({ vm: v.vm, conn: c.id, reason: err.reason, err: err.message }, 'front-end connection ended');
-    else this.o.log.info({ vm: v.vm, conn: c.id }, 'front-end disconnected');
-    if (this.vms.get(v.vm) === v && !v.watch) this.watchListen(v);
     this.writeStatus();
   }
 
