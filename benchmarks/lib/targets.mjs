@@ -19,6 +19,8 @@ export const KEYSTROKE_PORTS = 256;
 export const IDLE_VM_BYTES = 100 * 1024;
 export const IDLE_VM_COUNT = 1000;
 export const TWO_WORKER_SPEEDUP = 1.7;
+/** Engine killed or upgraded under a running guest: the guest-visible pause, p99. */
+export const TAKEOVER_PAUSE_P99_NS = 500_000_000;
 
 /**
  * Chain payload size of a ring case (the ring suite calls it `payload`; `bytes` is accepted too).
@@ -46,6 +48,7 @@ export function ringRatioTarget(c) {
 export function latencyTargetNs(c) {
   if (/kick/i.test(c.name)) return KICK_TO_USED_P99_NS;
   if (/keystroke|rtt/i.test(c.name)) return KEYSTROKE_RTT_P99_NS;
+  if (/takeover/i.test(c.name)) return TAKEOVER_PAUSE_P99_NS;
   return null;
 }
 
@@ -112,6 +115,8 @@ export function evaluateTargets(cases) {
     .map((c) => ({ text: `${(/** @type {number} */ (c.value) / 1024).toFixed(1)} KiB/VM (${c.name})`, ok: /** @type {number} */ (c.value) < IDLE_VM_BYTES })));
   push('Two workers vs one', `≥ ${TWO_WORKER_SPEEDUP}×`, workerGroups(cases).filter((g) => g.speedup !== null)
     .map((g) => ({ text: `${/** @type {number} */ (g.speedup).toFixed(2)}× (${g.label})`, ok: /** @type {number} */ (g.speedup) >= TWO_WORKER_SPEEDUP })));
+  push('Engine killed under a running guest: guest-visible pause, p99', `< ${fmtNs(TAKEOVER_PAUSE_P99_NS)}`, cases.filter((c) => /takeover/i.test(c.name) && c.p99Ns !== undefined)
+    .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.samples ?? '?'} restarts, ${c.params.vms ?? '?'} VMs)`, ok: /** @type {number} */ (c.p99Ns) < TAKEOVER_PAUSE_P99_NS })));
   const real = cases.filter((c) => c.params.realGuest === true || /real.?guest|qemu/i.test(c.name));
   out.push({ target: 'Real-guest throughput (QEMU + Linux guest)', threshold: 'reported', measured: real.map((c) => `${c.name}`).join('; '), status: real.length ? 'reported' : 'no data' });
   return out;
