@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { makePrivateDir } from '../config/paths.js';
 import { controlPathOf, runtimeDirOf } from './daemon.js';
 import { holderStatusPath } from '../cli/holder-status.js';
-import { importFailure } from './stack.js';
+import { addonFailure, importFailure } from './stack.js';
 
 
 /** One JSON line per event on stderr (the engine's lines go to daemon.logFile or the same stderr). */
@@ -27,7 +27,9 @@ function holderLogger(level: string): { info(o: object, m?: string): void; warn(
 export async function runHolder(config: Config): Promise<never> {
   // Only the transport (the holder's code and the addon): the holder loads no device model.
   let transport: typeof import('@vtcon/transport');
-  try { transport = await import('@vtcon/transport'); } catch (err) { throw importFailure('@vtcon/transport', err); }
+  let native: typeof import('@vtcon/transport/native');
+  try { transport = await import('@vtcon/transport'); native = await import('@vtcon/transport/native'); } catch (err) { throw importFailure('@vtcon/transport', err); }
+  try { native.close(native.eventfdCreate()); } catch (err) { throw addonFailure(err); } // the addon is there, for this Node
   const log = holderLogger(config.daemon.logLevel);
   makePrivateDir(runtimeDirOf(config));
   // Beside the control socket: every client finds it (cli/holder-status.ts).

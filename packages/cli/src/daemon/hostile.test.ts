@@ -209,15 +209,20 @@ describe('reload', () => {
 });
 
 describe('a crash', () => {
-  it('leaves its trace in daemon.logFile as well as on stderr', async () => {
-    // A preloaded hook that throws from the event loop on SIGUSR2: an uncaught exception.
+  it('leaves its trace in daemon.logFile as well as on stderr, and the holder starts the next engine', async () => {
+    // A preloaded hook (the engine inherits the holder's node flags) that throws from the event
+    // loop on SIGUSR2: an uncaught exception in the engine.
     const hook = `data:text/javascript,process.on('SIGUSR2',()=>setImmediate(()=>{throw new Error('boom-from-test')}))`;
     const d = await startDaemon('  logFile: LOGDIR/daemon.log\n', (dir) => vmYaml(dir, 'vm1', [{ name: 'console' }]), '', ['--import', hook]);
-    d.child.kill('SIGUSR2');
-    expect(await d.exited).toBe(1);
+    const status = () => JSON.parse(readFileSync(`${d.env.VTCON_SOCKET}.holder.json`, 'utf8')) as { restarts: number; engine: { pid: number } | null };
+    const engine = status().engine!.pid;
+    process.kill(engine, 'SIGUSR2');
+    await waitFor(() => status().restarts === 1 && status().engine !== null && status().engine!.pid !== engine, 'the next engine');
     expect(d.stderr()).toMatch(/boom-from-test/);
     const log = readFileSync(join(d.dir, 'daemon-logs', 'daemon.log'), 'utf8');
     expect(log).toMatch(/"level":60.*boom-from-test.*crash: uncaught exception/);
     expect(log).toMatch(/"stack":"Error: boom-from-test\\n/);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
   });
 });

@@ -165,4 +165,36 @@ describe('engine SIGKILL under a held connection', () => {
     const log = readFileSync(join(dir, 'logs', 'vm1', 'console.log'));
     expect(log.equals(Buffer.concat(sent))).toBe(true);
   }, 180_000);
+
+  it('a crash loop is bounded: the holder keeps the connection, `vtcon ls` says the engine is down, `vtcon upgrade` brings one back', async () => {
+    const dir = tempDir('vtcon-crashloop-');
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'fleet.yaml');
+    const control = join(dir, 'control.sock');
+    writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n  maxEngineCrashes: 3\nvms:\n`
+      + vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
+    cleanups.push(() => serve.child.kill('SIGKILL'));
+    const status = (): HolderStatus => JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as HolderStatus;
+    const g = await guestPort(join(dir, 'vm1.vhost.sock'), 'console');
+    cleanups.push(() => { void g.driver.detach().catch(() => undefined); });
+    await g.write(Buffer.from('before\n'));
+    // Three engines dead within seconds of taking over: the holder stops restarting them.
+    for (let k = 0; k < 3; k++) {
+      await waitFor(() => status().engineState === 'up', `an engine before kill ${k + 1}`, 30_000);
+      process.kill(status().engine!.pid, 'SIGKILL');
+      await waitFor(() => status().restarts === k + 1, `the holder to see kill ${k + 1}`, 30_000).catch((e: unknown) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(status())}\n${serve.stderr().slice(-3000)}`); });
+    }
+    await waitFor(() => status().engineState === 'down', 'the engine reported down');
+    expect(status()).toMatchObject({ engine: null, vms: [{ vm: 'vm1', connected: true }] });
+    const ls = await cli(['--socket', control, 'ls']);
+    expect(ls.code).toBe(3);
+    expect(ls.stderr).toMatch(/the engine is down \(crash loop[^\n]*; the holder \(pid \d+\) keeps 1 of 1 VM connection\(s\)/);
+    // The guest's next write waits (kept), and goes through once an engine is back.
+    const pending = g.write(Buffer.from('after\n'));
+    const up = await cli(['--socket', control, 'upgrade', '--json']);
+    expect(up.code, up.stderr).toBe(0);
+    await pending;
+    expect(readFileSync(join(dir, 'logs', 'vm1', 'console.log'), 'utf8')).toBe('before\nafter\n');
+  }, 180_000);
 });

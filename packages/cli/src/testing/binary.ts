@@ -61,7 +61,8 @@ export async function spawnServe(configPath: string, dir: string, ready: (stderr
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await waitFor(() => ready(err) || child.exitCode !== null, what);
+  // A holder and then its engine start (two Node processes): generous on a loaded machine.
+  await waitFor(() => ready(err) || child.exitCode !== null, what, 30_000);
   if (child.exitCode !== null) throw new Error(`vtcon serve exited: ${err}`);
   return { child, exited, stderr: () => err };
 }

@@ -118,8 +118,8 @@ export class Holder {
     this.fastCrashes = 0;
     for (const e of this.engines) if (e.role === 'standby' || e.role === 'candidate') this.kill(e);
     this.lastUpgrade = { at: new Date().toISOString(), result: 'started', reason: null, pid: null };
-    if (!this.active) { this.spawn('starting'); return; }
-    this.o.log.info({}, 'upgrade: starting an engine from the code on disk');
+    // With no engine (down after a crash loop) the candidate simply takes over once it checked the state.
+    this.o.log.info({ running: this.active?.proc.pid ?? null }, 'upgrade: starting an engine from the code on disk');
     this.spawn('candidate');
     this.writeStatus();
   }
@@ -254,6 +254,7 @@ export class Holder {
       for (const x of [...this.engines]) this.kill(x);
       this.o.log.error({ crashes: this.fastCrashes }, 'engine crash loop: not restarting; every connection is kept (SIGUSR2 or `vtcon upgrade` tries again)');
     }
+    this.writeStatus();
   }
 
   private respawnLater(fn: () => void): void {
