@@ -14,7 +14,8 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
 
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): RunResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    // No client config of the machine's user: fleet mode only where a test asks for it.
+    env: { ...process.env, NO_COLOR: '1', VTCON_CLIENT_CONFIG: '/nonexistent/vtcon-client.yaml', ...env },
     encoding: 'utf8',
     timeout: 20_000,
     ...(input !== undefined ? { input } : {}),
