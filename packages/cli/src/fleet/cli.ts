@@ -3,7 +3,7 @@
 import { CliError } from '../errors.js';
 import { bytes, c, printJson, table } from '../cli/output.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
-import type { FleetNats } from './client-config.js';
+import type { FleetNats } from './cli-nats.js';
 import { withFleet, type FleetClient, type ListedHost } from './client.js';
 import { DOWN_AFTER } from './inventory.js';
 import type { HostTarget } from './route.js';

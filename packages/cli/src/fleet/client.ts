@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
-import type { FleetNats } from './client-config.js';
+import type { FleetNats } from './cli-nats.js';
 import { connectionOptions } from './connect.js';
 import { hostStatus, readInventory, type HostRecord, type HostStatus } from './inventory.js';
 import { ctlSubject, outSubject, type ControlOp } from './names.js';

@@ -7,7 +7,7 @@ import { withClient, type GlobalOptions } from '../cli/context.js';
 import { parseTarget, type Target } from '../cli/target.js';
 import { clientConfigPath } from '../config/paths.js';
 import { CliError } from '../errors.js';
-import type { FleetNats } from './client-config.js';
+import { cliNatsConfig, type FleetNats } from './cli-nats.js';
 import type { ControlOp } from './names.js';
 import { parseFleetTarget } from './names.js';
 
@@ -19,7 +19,7 @@ export interface FleetGlobalOptions extends GlobalOptions { nats?: string }
  */
 export async function fleetNats(g: FleetGlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<FleetNats | undefined> {
   const url = g.nats ?? (env.VTCON_NATS || undefined);
-  if (url) return { nats: (await import('./client-config.js')).cliNatsConfig(url, env), label: url };
+  if (url) return { nats: cliNatsConfig(url, env), label: url };
   if (g.socket || env.VTCON_SOCKET) return undefined;
   const file = clientConfigPath(env);
   if (!existsSync(file)) return undefined;
