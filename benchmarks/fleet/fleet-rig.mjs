@@ -49,6 +49,8 @@ export async function startNats() {
     async start() {
       const c = spawn(NATS_SERVER, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = c;
+      // A suite that throws past its cleanup must not leave a server behind.
+      process.once('exit', () => c.kill('SIGKILL'));
       let err = '';
       c.stderr.setEncoding('utf8').on('data', (d) => (err += d));
       await waitUntil(() => err.includes('Server is ready') || c.exitCode !== null, 'nats-server', 20_000);
