@@ -87,6 +87,7 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
   const child = spawn(process.execPath, [...nodeArgs, join(cliDir, 'dist/bin.js'), 'serve', '--config', config], {
     env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'],
   });
+  process.once('exit', () => child.kill('SIGKILL'));
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
   await waitUntil(() => err.includes('daemon ready') || child.exitCode !== null, 'vtcon serve', 30_000);
