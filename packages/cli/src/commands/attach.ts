@@ -8,7 +8,7 @@ import { parseTarget } from '../cli/target.js';
 import type { AttachConnection, AttachRequest } from '@vtcon/console';
 import { loadConsole } from '../daemon/stack.js';
 import type { VmInfo } from '../daemon/fleet.js';
-import { natsUrl, parseHostTarget } from '../fleet/route.js';
+import { fleetNats, parseHostTarget } from '../fleet/route.js';
 
 interface AttachOpts { replay: number; escape: string; readOnly?: boolean; force?: boolean }
 
@@ -47,7 +47,7 @@ Examples:
   vtcon attach web1:console --read-only
   vtcon attach web1:console --force --escape '^A'`)
     .action(async (targetArg: string, opts: AttachOpts, cmd: Command) => {
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       if (nats) return (await import('../fleet/cli.js')).attach(nats, parseHostTarget(targetArg, false), opts);
       const t = parseTarget(targetArg, false);
       const escape = parseEscape(opts.escape);

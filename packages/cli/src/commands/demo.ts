@@ -5,15 +5,10 @@ import type { Command } from 'commander';
 import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
 import { c } from '../cli/output.js';
-import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
-import { createFleet } from '../daemon/create-fleet.js';
-import { Daemon, makeLogger } from '../daemon/daemon.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
-import { startConsoleGuests } from '../daemon/console-guests.js';
 import type { WebLaunch } from '../web/launch.js';
-import { webSchema } from '../web/web-config.js';
 
 interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; web?: boolean | string }
 
@@ -86,6 +81,11 @@ Then, from another terminal in the same directory:
   ./vtcon attach demo1               # Ctrl-] then . to detach
   (the demo also prints an export VTCON_SOCKET=... line, to name its socket explicitly)`)
     .action(async (opts: DemoOpts, cmd: Command) => {
+      // Loaded here, not at the top: every other command starts without the daemon's modules.
+      const [{ demoConfig }, { createFleet }, { Daemon, makeLogger }, { startConsoleGuests }, { webSchema }] = await Promise.all([
+        import('../config/default.js'), import('../daemon/create-fleet.js'), import('../daemon/daemon.js'),
+        import('../daemon/console-guests.js'), import('../web/web-config.js'),
+      ]);
       const runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), 'vtcon-demo-'));
       const ownDir = !opts.runtimeDir;
       const config: Config = demoConfig({ runtimeDir, guests: opts.guests, ports: opts.ports });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { parseSince, parseTarget } from '../cli/target.js';
-import { natsUrl, parseHostTarget } from '../fleet/route.js';
+import { fleetNats, parseHostTarget } from '../fleet/route.js';
 
 /** Prefixes each line start with the local receive time (for -f --timestamps). */
 function timestamper(): (chunk: Buffer) => string {
@@ -38,7 +38,7 @@ Examples:
   vtcon logs -f --timestamps web1:console`)
     .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean; all?: boolean }, cmd: Command) => {
       const sinceMs = opts.since ? parseSince(opts.since) : undefined;
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       // Fleet mode reads the output stream, so it works after the host is gone.
       if (nats) return (await import('../fleet/cli.js')).logs(nats, parseHostTarget(targetArg, true), { ...(sinceMs !== undefined ? { sinceMs } : {}), follow: Boolean(opts.follow) });
       const t = parseTarget(targetArg, true);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { bytes, printJson, table } from '../cli/output.js';
 import type { FleetStats } from '../daemon/fleet.js';
-import { natsUrl } from '../fleet/route.js';
+import { fleetNats } from '../fleet/route.js';
 
 /** Rates between two snapshots, per port. */
 export function renderStats(cur: FleetStats, prev: FleetStats | null): string {
@@ -35,7 +35,7 @@ Examples:
   vtcon stats --watch
   vtcon stats --watch --json | jq -c '.vms[] | {name, ports}'`)
     .action(async (opts: { watch?: boolean; json?: boolean; interval: number }, cmd: Command) => {
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       if (nats) return (await import('../fleet/cli.js')).stats(nats, Boolean(opts.json));
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (cl) => {
         if (!opts.watch) {
