@@ -89,7 +89,7 @@ function reclaim(vms) {
  */
 export async function poolRun({ workers, vms: nVms, ports, chunk, rounds, log = true }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-pbench-'));
-  const pool = new ConsoleWorkerPool({ threads: workers });
+  const pool = new ConsoleWorkerPool({ threads: workers, ...poolOpts() });
   const counter = { bytes: 0, target: Infinity, done: null };
   const vms = [];
   try {
@@ -129,6 +129,13 @@ export async function poolRun({ workers, vms: nVms, ports, chunk, rounds, log = 
     await pool.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Pool options from the environment for A/B runs: VTCON_COALESCE_MS, VTCON_WINDOW, VTCON_RING_BYTES. */
+function poolOpts() {
+  const env = (k) => (process.env[k] !== undefined ? Number(process.env[k]) : undefined);
+  const o = { coalesceMs: env('VTCON_COALESCE_MS'), window: env('VTCON_WINDOW'), ringBytes: env('VTCON_RING_BYTES') };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
