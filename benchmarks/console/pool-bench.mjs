@@ -101,7 +101,7 @@ export async function poolRun({ workers, vms: nVms, ports, chunk, rounds, log = 
       // queue at once, which must not find this round's chains before the clock starts.
       await new Promise((res) => setTimeout(res, 20));
       const reached = new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`pool-bench: timeout waiting for bytes at the sinks (${counter.bytes} of ${counter.target})`)), Number(process.env.PB_TIMEOUT ?? 120_000));
+        const t = setTimeout(() => reject(new Error(`pool-bench: timeout waiting for bytes at the sinks (${counter.bytes} of ${counter.target})`)), 120_000);
         counter.target = counter.bytes + perRound;
         counter.done = () => { clearTimeout(t); counter.done = null; resolve(); };
       });
