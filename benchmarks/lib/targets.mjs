@@ -10,6 +10,8 @@
 //   fleet ls          suite 'fleet', name "fleet ls CLI", params.vms 1000, p50Ns (the whole CLI process)
 //   fleet CPU         suite 'fleet', name "fleet daemon CPU on vs off", value (on ÷ off, per MiB)
 //   fleet reported    suite 'fleet': "publish throughput" (ratio to the local log rate), "remote attach latency"
+//   worker pool alone suite 'pool' (console/pool-bench.mjs), the same pairing; its own target, as
+//                     only there the guests' CPU is out of the measured window
 
 /** @typedef {import('./schema.mjs').CaseResult} CaseResult */
 
@@ -26,6 +28,8 @@ export const TWO_WORKER_SPEEDUP = 1.7;
 export const FLEET_LS_NS = 1_000_000_000;
 export const FLEET_LS_VMS = 1000;
 export const FLEET_CPU_RATIO = 1.3;
+/** The suite that measures the worker pool alone (rings filled before the clock starts). */
+export const POOL_SUITE = 'pool';
 
 /**
  * Chain payload size of a ring case (the ring suite calls it `payload`; `bytes` is accepted too).
@@ -117,8 +121,11 @@ export function evaluateTargets(cases) {
     .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.name}${c.params.ports !== undefined ? `, ${c.params.ports} ports` : ''})`, ok: /** @type {number} */ (c.p99Ns) < KEYSTROKE_RTT_P99_NS })));
   push(`Idle VM memory (${IDLE_VM_COUNT.toLocaleString('en')} idle VMs)`, `< 100 KiB per VM`, cases.filter((c) => /idle/i.test(c.name) && c.value !== undefined && c.unit === 'bytes/vm')
     .map((c) => ({ text: `${(/** @type {number} */ (c.value) / 1024).toFixed(1)} KiB/VM (${c.name})`, ok: /** @type {number} */ (c.value) < IDLE_VM_BYTES })));
-  push('Two workers vs one', `≥ ${TWO_WORKER_SPEEDUP}×`, workerGroups(cases).filter((g) => g.speedup !== null)
-    .map((g) => ({ text: `${/** @type {number} */ (g.speedup).toFixed(2)}× (${g.label})`, ok: /** @type {number} */ (g.speedup) >= TWO_WORKER_SPEEDUP })));
+  /** @param {CaseResult[]} cs */
+  const speedups = (cs) => workerGroups(cs).filter((g) => g.speedup !== null)
+    .map((g) => ({ text: `${/** @type {number} */ (g.speedup).toFixed(2)}× (${g.label})`, ok: /** @type {number} */ (g.speedup) >= TWO_WORKER_SPEEDUP }));
+  push('Two workers vs one', `≥ ${TWO_WORKER_SPEEDUP}×`, speedups(cases.filter((c) => c.suite !== POOL_SUITE)));
+  push('Worker pool alone, 1 → 2 workers (rings filled before the clock)', `≥ ${TWO_WORKER_SPEEDUP}×`, speedups(cases.filter((c) => c.suite === POOL_SUITE)));
   push(`Fleet ls, ${FLEET_LS_VMS.toLocaleString('en')} VMs on 50 hosts (CLI process, p50)`, `< ${fmtNs(FLEET_LS_NS)}`, cases.filter((c) => c.suite === 'fleet' && /fleet ls CLI/i.test(c.name) && Number(c.params.vms) === FLEET_LS_VMS && c.p50Ns !== undefined)
     .map((c) => ({ text: fmtNs(/** @type {number} */ (c.p50Ns)), ok: /** @type {number} */ (c.p50Ns) < FLEET_LS_NS })));
   push('Fleet daemon CPU per MiB, fleet on ÷ off', `< ${FLEET_CPU_RATIO}×`, cases.filter((c) => c.suite === 'fleet' && /CPU on vs off/i.test(c.name) && c.value !== undefined)

@@ -1,6 +1,6 @@
-// The fleet targets (issue 15) judged from a fleet suite's cases, as the runner and the page do.
+// Targets judged from suites' cases, as the runner and the page do: the fleet (issue 15), the worker pool.
 import { describe, expect, it } from 'vitest';
-import { evaluateTargets } from './targets.mjs';
+import { evaluateTargets, POOL_SUITE } from './targets.mjs';
 
 const fleetCases = (lsNs, cpuRatio) => [
   { suite: 'fleet', name: 'fleet ls CLI', params: { hosts: 50, vms: 1000 }, p50Ns: lsNs, p99Ns: lsNs },
@@ -21,5 +21,19 @@ describe('fleet targets', () => {
     expect(missed['Fleet ls, 1,000 VMs on 50 hosts (CLI process, p50)']?.status).toBe('missed');
     expect(missed['Fleet daemon CPU per MiB, fleet on ÷ off']?.status).toBe('missed');
     expect(Object.values(byTarget([])).map((t) => t.status)).toEqual(['no data', 'no data', 'no data', 'no data']);
+  });
+});
+
+const pool = (workers, bytesPerSec) => ({ suite: POOL_SUITE, name: 'worker pool, rings filled before the clock', params: { workers, vms: 8, ports: 32 }, bytesPerSec });
+const allTargets = (cases) => Object.fromEntries(evaluateTargets(cases).map((t) => [t.target, t]));
+
+describe('the worker-pool target', () => {
+  it('judges the pool suite on its own: 1.8× met, 1.5× missed, none: no data', () => {
+    const met = allTargets([pool(1, 100), pool(2, 180)]);
+    expect(met['Worker pool alone, 1 → 2 workers (rings filled before the clock)']).toMatchObject({ status: 'met', threshold: '≥ 1.7×', measured: expect.stringMatching(/^1\.80×/) });
+    // The general target does not count the pool's pair (and has none here).
+    expect(met['Two workers vs one'].status).toBe('no data');
+    expect(allTargets([pool(1, 100), pool(2, 150)])['Worker pool alone, 1 → 2 workers (rings filled before the clock)'].status).toBe('missed');
+    expect(allTargets([])['Worker pool alone, 1 → 2 workers (rings filled before the clock)'].status).toBe('no data');
   });
 });

@@ -6,6 +6,7 @@ import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/cont
 import { CliError } from '../errors.js';
 import { c } from '../cli/output.js';
 import type { Config } from '../config/schema.js';
+import { MAX_PORTS } from '../config/limits.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
 import type { WebLaunch } from '../web/launch.js';
@@ -53,7 +54,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('start a daemon plus simulated guests (the seed driver model over real vhost-user sockets) and show the fleet live')
     .option('--guests <N>', 'number of simulated guests', int('--guests', 1, 128), 3)
-    .option('--ports <P>', 'ports per guest (the first is the console)', int('--ports', 1, 32), 2)
+    .option('--ports <P>', 'ports per guest (the first is the console)', int('--ports', 1, MAX_PORTS), 2)
     .option('--duration <S>', 'exit after S seconds (default: until Ctrl-C)', int('--duration', 1, 86400))
     .option('--refresh <S>', 'seconds between fleet tables when not on a TTY', int('--refresh', 1, 3600), 5)
     .option('--runtime-dir <DIR>', 'where sockets and logs go (default: a fresh temp dir, removed on exit)')
