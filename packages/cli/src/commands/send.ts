@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { callTarget } from '../fleet/route.js';
+
+interface SendReply { accepted: number; bytes: number; delivered?: boolean; pending?: number }
+
+/** Bytes per send request: well under the control API's 1 MiB line once base64-encoded. */
+const SEND_PIECE = 256 * 1024;
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -33,8 +39,35 @@ has the port open. With --wait it returns when they are in the guest's receive b
       const timeoutSec = Number(opts.timeout);
       if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError('USAGE', `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
-      const { r } = await callTarget<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
-        (t) => ({ vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
+      const call = (piece: Buffer, wait: boolean) => callTarget<SendReply>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
+        (t) => ({ vm: t.vm, port: t.port, data: piece.toString('base64'), ...(wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
+      // More than one request's worth: the pieces go one after the other, each retried while the
+      // backlog is full (the guest reads at its own pace), so nothing is lost and nothing is
+      // reordered. Only --timeout seconds without any progress ends it.
+      let sent = 0;
+      let stalledSince = Date.now();
+      let pause = 20;
+      while (data.length - sent > SEND_PIECE) {
+        const { r } = await call(data.subarray(sent, sent + SEND_PIECE), false);
+        if (r.accepted > 0) {
+          sent += r.accepted;
+          stalledSince = Date.now();
+          pause = 20;
+          continue;
+        }
+        if (Date.now() - stalledSince > timeoutSec * 1000) {
+          throw new CliError('RUNTIME', `sent ${sent} of ${data.length} bytes; the port's backlog stayed full for ${timeoutSec} s (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column); send the rest later' });
+        }
+        await sleep(pause);
+        pause = Math.min(pause * 2, 500);
+      }
+      let { r } = await call(data.subarray(sent), Boolean(opts.wait));
+      while (r.accepted < r.bytes && sent > 0 && Date.now() - stalledSince <= timeoutSec * 1000) {
+        await sleep(pause);
+        pause = Math.min(pause * 2, 500);
+        ({ r } = await call(data.subarray(sent), Boolean(opts.wait)));
+      }
+      if (sent > 0) r = { ...r, accepted: r.accepted + sent, bytes: data.length };
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
         throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });

@@ -53,6 +53,14 @@ async function guestSink(r: Rig, port: string): Promise<{ count: () => number; d
   return { count: () => n, digest: () => h.copy().digest('hex'), open: () => p.open() };
 }
 
+/** The guest opens its end of org.test.paste once the port's backlog is (nearly) full. */
+async function openWhenBacklogFull(r: Rig, guest: { open: () => Promise<void> }): Promise<void> {
+  const backlog = () => (JSON.parse(runCli(['ls', '--json'], r.env).stdout) as { vms: { ports: { name: string; backlog: number }[] }[] })
+    .vms[0]!.ports.find((p) => p.name === 'org.test.paste')!.backlog;
+  await waitFor(() => backlog() > MiB - 256 * 1024, 'the backlog to fill', 60_000);
+  await guest.open();
+}
+
 /** Writes `data` in 64 KiB pieces, waiting for 'drain' when the socket says so (a paste). */
 async function paste(write: (b: Uint8Array) => boolean, onDrain: (f: () => void) => void, data: Buffer): Promise<void> {
   for (let off = 0; off < data.length; off += 64 * 1024) {
@@ -69,9 +77,7 @@ describe('attach input (host→guest)', () => {
     const data = randomBytes(16 * MiB);
     data[0] = 0x41; // not the start of "VTCON-ATTACH " for the raw client
     // The guest opens its end only once the backlog is full and the writer is paused.
-    const backlog = () => (JSON.parse(runCli(['ls', '--json'], r.env).stdout) as { vms: { ports: { name: string; backlog: number }[] }[] })
-      .vms[0]!.ports.find((p) => p.name === 'org.test.paste')!.backlog;
-    void waitFor(() => backlog() > MiB - 128 * 1024, 'the backlog to fill', 60_000).then(() => guest.open());
+    void openWhenBacklogFull(r, guest);
     if (proto === 'raw') {
       const s = connect(path);
       cleanups.push(() => s.destroy());
@@ -88,6 +94,28 @@ describe('attach input (host→guest)', () => {
     expect(guest.digest()).toBe(createHash('sha256').update(data).digest('hex'));
     const info = JSON.parse(runCli(['ls', '--json'], r.env).stdout) as { vms: { ports: { name: string; dropped: number }[] }[] };
     expect(info.vms[0]!.ports.find((p) => p.name === 'org.test.paste')!.dropped).toBe(0);
+  }, 180_000);
+});
+
+describe('vtcon send (host→guest)', () => {
+  it('`vtcon send -` with 16 MiB on stdin arrives whole: pieces retried while the backlog is full', async () => {
+    const r = rig([{ name: 'console', console: true }, { name: 'org.test.paste' }]);
+    await r.start();
+    const guest = await guestSink(r, 'org.test.paste');
+    const data = randomBytes(16 * MiB);
+    // async spawn: this process is the guest and must keep reading meanwhile.
+    const child = spawn(process.execPath, [BIN, 'send', 'vm1:org.test.paste', '-', '--timeout', '60'], {
+      env: { ...process.env, ...r.env, NO_COLOR: '1' }, stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    cleanups.push(() => child.kill('SIGKILL'));
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdin!.end(data);
+    await openWhenBacklogFull(r, guest);
+    expect(await code, err).toBe(0);
+    await waitFor(() => guest.count() >= data.length, 'the guest to read 16 MiB', 120_000);
+    expect(guest.digest()).toBe(createHash('sha256').update(data).digest('hex'));
   }, 180_000);
 });
 
