@@ -144,12 +144,15 @@ describe('attach readers on a real daemon', () => {
     expect(Buffer.concat(got).equals(data)).toBe(true);
   }, 120_000);
 
-  it('`vtcon attach --read-only` rides through `vtcon serve` SIGKILL + restart: its output equals the log, no gap, no repeat', async () => {
+  it.each([
+    { name: 'attach --read-only', cmd: ['attach', 'vm1:console', '--read-only', '--replay', '0'], ready: 'attached to vm1:console' },
+    { name: 'logs -f', cmd: ['logs', '-f', 'vm1:console'], ready: null },
+  ])('`vtcon $name` rides through `vtcon serve` SIGKILL + restart: its output equals the log, no gap, no repeat', async ({ cmd, ready }) => {
     const r = rig([{ name: 'console', console: true }]);
     const first = await r.start();
     const g1 = await guestPort(r.socket, 'console');
     const line = (round: number, i: number) => Buffer.from(`r${round} line ${i} ${'.'.repeat((i * 37) % 200)}\n`);
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'attach', 'vm1:console', '--read-only', '--replay', '0'], {
+    const child: ChildProcess = spawn(process.execPath, [BIN, ...cmd], {
       env: { ...process.env, ...r.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     cleanups.push(() => child.kill('SIGKILL'));
@@ -157,7 +160,8 @@ describe('attach readers on a real daemon', () => {
     let err = '';
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    await waitFor(() => err.includes('attached to vm1:console'), 'attach to start');
+    if (ready) await waitFor(() => err.includes(ready), 'attach to start');
+    else await waitFor(() => JSON.parse(runCli(['who', 'vm1:console', '--json'], r.env).stdout).clients.length === 1, 'the follower to attach');
     for (let i = 0; i < 2000; i++) await g1.write(line(1, i));
     // Killed with a write in flight; the daemon may or may not have logged it.
     void g1.write(Buffer.concat(Array.from({ length: 50 }, (_, i) => line(2, i)))).catch(() => undefined);
