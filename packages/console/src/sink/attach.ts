@@ -20,7 +20,14 @@
  * server in the same synchronous turn; then the replay and the live stream neither overlap
  * nor leave a gap. (The pending output is then dropped: the replay contains it.)
  *
- * Slow or stalled clients: each client's output queue (Node's socket buffer above the
+ * Log mode (option `log`, the port's raw log as a LogStream): none of the queueing below. Each
+ * client follows the log with its own offset (attach-feed.ts), one buffer per client; a slow
+ * client lags, nobody is disconnected for being slow, and what rotated away before a client read
+ * it is replaced by a skipped-bytes marker. Replay is the last N lines of the log, or `from` an
+ * offset; both start the same read, so replay and live output cannot overlap or gap. A pending
+ * client starts where the stream ended when it connected.
+ *
+ * Memory mode (no log) — slow or stalled clients: each client's output queue (Node's socket buffer above the
  * kernel's) is limited to clientQueueLimit bytes. A client over the limit is disconnected
  * with reason 'SLOW_CONSUMER' and counted (stats.slowConsumerDisconnects). Chosen over
  * "skip ahead with a marker" because a silently cut terminal stream leaves the screen in a
