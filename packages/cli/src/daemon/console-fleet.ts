@@ -146,6 +146,7 @@ export class ConsoleFleet implements Fleet {
     const undo = () => {
       const steps: [boolean, () => void][] = [
         [created.log, () => rmSync(log.path, { force: true })],
+        [created.log, () => rmSync(c.LogStream.anchorFileOf(log.path), { force: true })],
         // rmdir: only if empty, another port may have moved in meanwhile.
         [created.logDir, () => rmdirSync(dirname(log.path))],
         [created.attachDir, () => rmdirSync(dirname(attachPath))],

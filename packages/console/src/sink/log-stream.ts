@@ -60,15 +60,20 @@ export class LogStream {
       // first run, or an unreadable dotfile: the oldest file starts at 0
     }
     const spans = await s.refresh();
+    await s.settled(); // the dotfile exists once open() returns (a refused port removes it)
     const last = spans[spans.length - 1];
     s._end = last ? last.start + last.size : 0;
     s.planRefresh();
     return s;
   }
 
-  /** The dotfile with the inode → start table. */
+  /** The dotfile with the inode → start table of the log at `path`. */
+  static anchorFileOf(path: string): string {
+    return join(dirname(path), `.${basename(path)}.offsets`);
+  }
+
   get anchorFile(): string {
-    return join(dirname(this.path), `.${basename(this.path)}.offsets`);
+    return LogStream.anchorFileOf(this.path);
   }
 
   /** Offset just past the last byte the port handed to the main thread. */
