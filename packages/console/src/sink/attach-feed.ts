@@ -20,8 +20,12 @@ export function skippedMarker(bytes: number): Uint8Array {
   return Buffer.from(`\r\n[vtcon: ${bytes} bytes skipped]\r\n`, 'latin1');
 }
 
-/** A reader that is behind `end` but got nothing (a write still in flight) looks again after this. */
+/**
+ * A reader behind `end` that got nothing (a write in flight, or a failed log that stopped
+ * growing) looks again after this, doubling up to RETRY_MAX_MS while it keeps getting nothing.
+ */
 const RETRY_MS = 20;
+const RETRY_MAX_MS = 1000;
 
 export interface FeedCounters {
   /** Log bytes handed to the socket. */
@@ -34,6 +38,7 @@ export class ClientFeed {
   private busy = false;
   private closed = false;
   private retry: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_MS;
   constructor(
     private readonly socket: Socket, readonly reader: LogStreamReader, private readonly buf: Buffer, private readonly counters: FeedCounters,
   ) {}
@@ -69,10 +74,12 @@ export class ClientFeed {
     if (n === 0) {
       this.busy = false;
       if (this.reader.lag > 0 && !this.retry) {
-        this.retry = setTimeout(() => { this.retry = null; this.wake(); }, RETRY_MS);
+        this.retry = setTimeout(() => { this.retry = null; this.wake(); }, this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
       }
       return;
     }
+    this.retryMs = RETRY_MS;
     this.counters.sent(n);
     // The buffer is reused only once the socket handed these bytes to the kernel.
     this.socket.write(this.buf.subarray(0, n), (err) => {
