@@ -111,6 +111,8 @@ export class ResumingAttach {
         return;
       }
       this.conn = next;
+      // Normally the offset asked for; a daemon that lost its offsets table answers where it did start.
+      this.offset = next.reply.offset ?? null;
       this.reconnecting = false;
       this.onNote(RESUME_NOTICE);
       this.wire(next);
