@@ -6,8 +6,38 @@ import { callTarget } from '../fleet/route.js';
 
 interface SendReply { accepted: number; bytes: number; delivered?: boolean; pending?: number }
 
-/** Bytes per send request: well under the control API's 1 MiB line once base64-encoded. */
+/** The most one request carries: its base64 stays under the control API's 1 MiB line. */
+const ONE_REQUEST_MAX = 700_000;
+/** Bytes per request when stdin holds more than that. */
 const SEND_PIECE = 256 * 1024;
+
+/**
+ * More than one request's worth: the pieces go one after the other, each retried while the
+ * backlog is full (the guest reads at its own pace), so nothing is lost and nothing is reordered.
+ * Only `timeoutSec` without any progress ends it; the reply then counts what was accepted.
+ */
+async function sendInPieces(data: Buffer, call: (piece: Buffer, wait: boolean) => Promise<{ r: SendReply }>, wait: boolean, timeoutSec: number): Promise<SendReply> {
+  let sent = 0;
+  let stalledSince = Date.now();
+  let pause = 20;
+  let last: SendReply = { accepted: 0, bytes: 0 };
+  while (sent < data.length) {
+    const piece = data.subarray(sent, sent + SEND_PIECE);
+    const isLast = sent + piece.length === data.length;
+    const { r } = await call(piece, wait && isLast);
+    if (r.accepted > 0) {
+      sent += r.accepted;
+      last = r;
+      stalledSince = Date.now();
+      pause = 20;
+      continue;
+    }
+    if (Date.now() - stalledSince > timeoutSec * 1000) break;
+    await sleep(pause);
+    pause = Math.min(pause * 2, 500);
+  }
+  return { ...last, accepted: sent, bytes: data.length };
+}
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -41,33 +71,8 @@ has the port open. With --wait it returns when they are in the guest's receive b
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
       const call = (piece: Buffer, wait: boolean) => callTarget<SendReply>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
         (t) => ({ vm: t.vm, port: t.port, data: piece.toString('base64'), ...(wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
-      // More than one request's worth: the pieces go one after the other, each retried while the
-      // backlog is full (the guest reads at its own pace), so nothing is lost and nothing is
-      // reordered. Only --timeout seconds without any progress ends it.
-      let sent = 0;
-      let stalledSince = Date.now();
-      let pause = 20;
-      while (data.length - sent > SEND_PIECE) {
-        const { r } = await call(data.subarray(sent, sent + SEND_PIECE), false);
-        if (r.accepted > 0) {
-          sent += r.accepted;
-          stalledSince = Date.now();
-          pause = 20;
-          continue;
-        }
-        if (Date.now() - stalledSince > timeoutSec * 1000) {
-          throw new CliError('RUNTIME', `sent ${sent} of ${data.length} bytes; the port's backlog stayed full for ${timeoutSec} s (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column); send the rest later' });
-        }
-        await sleep(pause);
-        pause = Math.min(pause * 2, 500);
-      }
-      let { r } = await call(data.subarray(sent), Boolean(opts.wait));
-      while (r.accepted < r.bytes && sent > 0 && Date.now() - stalledSince <= timeoutSec * 1000) {
-        await sleep(pause);
-        pause = Math.min(pause * 2, 500);
-        ({ r } = await call(data.subarray(sent), Boolean(opts.wait)));
-      }
-      if (sent > 0) r = { ...r, accepted: r.accepted + sent, bytes: data.length };
+      const wait = Boolean(opts.wait);
+      const r = data.length <= ONE_REQUEST_MAX ? (await call(data, wait)).r : await sendInPieces(data, call, wait, timeoutSec);
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
         throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });
