@@ -12,10 +12,12 @@ export function renderStats(cur: FleetStats, prev: FleetStats | null): string {
     for (const p of vm.ports) {
       const old = prev?.vms.find((v) => v.name === vm.name)?.ports.find((x) => x.name === p.name);
       const rate = (a: number, b: number | undefined) => (dt > 0 && b !== undefined ? `${bytes(Math.max(0, (a - b) / dt))}/s` : '-');
-      rows.push([vm.name, vm.state, p.name, bytes(p.bytesIn), rate(p.bytesIn, old?.bytesIn), bytes(p.bytesOut), rate(p.bytesOut, old?.bytesOut), bytes(p.backlog), String(p.dropped)]);
+      const readers = p.readers ?? [];
+      const lag = readers.length === 0 ? '-' : `${readers.length}, max lag ${bytes(Math.max(...readers.map((x) => x.lagBytes)))}`;
+      rows.push([vm.name, vm.state, p.name, bytes(p.bytesIn), rate(p.bytesIn, old?.bytesIn), bytes(p.bytesOut), rate(p.bytesOut, old?.bytesOut), bytes(p.backlog), String(p.dropped), lag]);
     }
   }
-  const t = table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED'], rows);
+  const t = table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED', 'READERS'], rows);
   const w = cur.workers ?? [];
   if (w.length === 0) return t;
   const shards = w.map((s) => `#${s.shard} ${s.alive ? 'up' : 'down'} ${s.queues} queues${s.restarts ? `, ${s.restarts} restarts` : ''}`).join('; ');
