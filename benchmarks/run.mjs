@@ -32,6 +32,8 @@ export const SUITES = [
   { name: 'ring', module: 'ring/ring-bench.mjs', exportName: 'runRingBench' },
   { name: 'transport', module: 'transport/transport-bench.mjs', exportName: 'runTransportBench' },
   { name: 'console', module: 'console/console-bench.mjs', exportName: 'runConsoleBench' },
+  { name: 'pool', module: 'console/pool-bench.mjs', exportName: 'runPoolBench' },
+  { name: 'fleet', module: 'fleet/fleet-bench.mjs', exportName: 'runFleetBench' },
   { name: 'holder', module: 'holder/takeover-bench.mjs', exportName: 'runTakeoverBench' },
 ];
 

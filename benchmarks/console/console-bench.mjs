@@ -252,10 +252,11 @@ export async function kickToUsed({ workers, kicks, spin = true, realSinks = fals
  * guest's RSS counts too), malloc ([heap] mapping: addon/libuv native allocations). fds per VM bound the count: RLIMIT_NOFILE here is
  * 20,000 (hard), and each VM holds 2 sockets + 2 eventfds per queue (maxPorts 1 → 4 queues).
  */
-export async function idleVms({ vms, maxPorts = 1, workers = 2, guestProcs = 5, snapshot = false }) {
+export async function idleVms({ vms, maxPorts = 1, ports = 1, workers = 2, guestProcs = 5, snapshot = false }) {
   // Region 1 holds the rings (64 KiB per queue, VhostUserFrontend's layout): 1 MiB fits 16 queues.
-  const guestRam = [1 << 20, Math.max(1 << 20, (2 + 2 * maxPorts) * (64 << 10))];
-  const child = fork(join(here, 'idle-daemon.mjs'), [JSON.stringify({ vms, maxPorts, workers, guestProcs, guestRam, snapshot })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Region 0 the buffers: 64 receive buffers of 128 B per port plus 1 MiB.
+  const guestRam = [(1 << 20) + ports * 64 * 128, Math.max(1 << 20, (2 + 2 * maxPorts) * (64 << 10))];
+  const child = fork(join(here, 'idle-daemon.mjs'), [JSON.stringify({ vms, ports, maxPorts, workers, guestProcs, guestRam, snapshot })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const m = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('console-bench: idle daemon timed out')), 600_000);
     child.on('message', (x) => { if (x.t === 'result') { clearTimeout(t); resolve(x); } });
@@ -267,7 +268,7 @@ export async function idleVms({ vms, maxPorts = 1, workers = 2, guestProcs = 5, 
   return {
     suite: 'console', name: 'idle VM memory (daemon RSS growth per connected idle VM)',
     params: {
-      vms, maxPorts, workers, guestRamKiB: (guestRam[0] + guestRam[1]) >> 10, connected: m.connected,
+      vms, maxPorts, ...(ports > 1 ? { ports } : {}), workers, guestRamKiB: (guestRam[0] + guestRam[1]) >> 10, connected: m.connected,
       anonPerVm: per(a.anon - b.anon), shmemPerVm: per(a.shmem - b.shmem), heapExternalPerVm: per(a.heap + a.external - b.heap - b.external),
       heapTotalPerVm: per(a.heapTotal - b.heapTotal), mallocPerVm: per(a.mallocAnon - b.mallocAnon),
       fdsPerVm: Math.round(((a.fds - b.fds) / vms) * 10) / 10, ...(m.snapshot ? { snapshot: m.snapshot } : {}),

@@ -123,7 +123,8 @@ async function main() {
     // cfg.shell: a SimulatedGuest (echoing shell) on each guest, for keystroke round trips.
     // cfg.memory: explicit region sizes (idle VMs use small ones: 1 MiB buffers + 1 MiB rings).
     const memory = cfg.memory ?? [Math.max(16 << 20, bufBytes), 8 << 20];
-    const { driver } = await connectGuest(path, { txChunk: cfg.chunk, txInflight: cfg.inflight, frontend: { memory }, ...(cfg.shell ? { shell: { hostname: 'bench' } } : {}) });
+    // cfg.driverMaxPorts: the guest takes that many ports (a Linux guest's cap, not the seed's 32).
+    const { driver } = await connectGuest(path, { txChunk: cfg.chunk, txInflight: cfg.inflight, frontend: { memory }, ...(cfg.driverMaxPorts ? { maxPorts: cfg.driverMaxPorts } : {}), ...(cfg.shell ? { shell: { hostname: 'bench' } } : {}) });
     guests.push(driver);
   }
   await waitFor(() => guests.every((d) => d.ports.length === cfg.portsPerGuest && d.ports.every((p) => p.name !== null)));

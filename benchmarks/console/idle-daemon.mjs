@@ -5,7 +5,7 @@
 // guests (seed driver model, small guest RAM) run in `guestProcs` further child processes; once
 // every guest has attached and named its port, nothing moves: the VMs are idle.
 //
-// IPC: argv[2] = {vms, maxPorts, workers, guestProcs, guestRam: [bytes, bytes], snapshot?};
+// IPC: argv[2] = {vms, ports?, maxPorts, workers, guestProcs, guestRam: [bytes, bytes], snapshot?};
 // child → {t:'result', ...} then exits. Memory: process.memoryUsage() after gc() twice and
 // /proc/self/status (RssAnon = the daemon's private pages; RssShmem = guest-RAM memfd pages the
 // daemon touched, i.e. ring pages it reads, which the guest's own RSS counts too).
@@ -59,7 +59,8 @@ try {
   for (let v = 0; v < cfg.vms; v++) {
     const path = join(dir, `vm${v}.sock`);
     const dev = new ConsoleDevice({
-      ports: [{ name: 'console', console: true }], maxPorts: cfg.maxPorts,
+      // cfg.ports (default 1): the console and named ports, all idle (per-port cost: compare counts).
+      ports: Array.from({ length: cfg.ports ?? 1 }, (_, i) => (i === 0 ? { name: 'console', console: true } : { name: `p${i}` })), maxPorts: cfg.maxPorts,
       ...(pool ? { engine: (h) => pool.createEngine(h) } : {}),
       sinksFor: () => [{ write: () => {}, close: async () => {} }],
     });
@@ -69,7 +70,7 @@ try {
   const n = Math.max(1, Math.min(cfg.guestProcs, cfg.vms));
   for (let i = 0; i < n; i++) {
     const sockets = vms.map((v) => v.path).filter((_p, g) => g % n === i);
-    const child = fork(join(here, 'guest-load.mjs'), [JSON.stringify({ sockets, portsPerGuest: 1, chunk: 128, inflight: 1, bytesPerPort: 0, memory: cfg.guestRam })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(here, 'guest-load.mjs'), [JSON.stringify({ sockets, portsPerGuest: cfg.ports ?? 1, driverMaxPorts: cfg.maxPorts, chunk: 128, inflight: 1, bytesPerPort: 0, memory: cfg.guestRam })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(new Promise((resolve, reject) => {
       child.on('message', (m) => { if (m.t === 'ready') resolve(child); });
       child.once('exit', (code) => reject(new Error(`guest-load exited ${code}`)));

@@ -38,6 +38,8 @@ export interface DaemonOptions {
   scrollbackBytes?: number;
   /** folder for config, sockets, logs; default a fresh temporary folder */
   dir?: string;
+  /** the config's `fleet:` section (NATS), as packages/cli/README.md "Fleet" shows it */
+  fleet?: Record<string, unknown>;
 }
 
 /** `vtcon ls --json` (packages/cli/API.md). */
@@ -59,9 +61,10 @@ export interface CliResult {
 }
 
 /** The config file the daemon reads (JSON is YAML; the CLI loads both). */
-export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes'>): object {
+export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes' | 'fleet'>): object {
   return {
     daemon: { control: join(dir, 'control.sock'), runtimeDir: join(dir, 'run'), logLevel: opts.logLevel ?? 'debug', workers: 1 },
+    ...(opts.fleet ? { fleet: opts.fleet } : {}),
     vms: opts.vms.map((vm) => ({
       name: vm.name,
       socket: join(dir, `${vm.name}.vu.sock`),

@@ -7,8 +7,9 @@ import { CliError } from '../errors.js';
 import { parseTarget } from '../cli/target.js';
 import type { AttachConnection, AttachRequest } from '@vtcon/console';
 import { loadConsole } from '../daemon/stack.js';
+import { ResumingAttach } from '../cli/resume.js';
 import type { VmInfo } from '../daemon/fleet.js';
-import { natsUrl, parseHostTarget } from '../fleet/route.js';
+import { fleetNats, parseHostTarget } from '../fleet/route.js';
 
 interface AttachOpts { replay: number; escape: string; readOnly?: boolean; force?: boolean }
 
@@ -47,7 +48,7 @@ Examples:
   vtcon attach web1:console --read-only
   vtcon attach web1:console --force --escape '^A'`)
     .action(async (targetArg: string, opts: AttachOpts, cmd: Command) => {
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       if (nats) return (await import('../fleet/cli.js')).attach(nats, parseHostTarget(targetArg, false), opts);
       const t = parseTarget(targetArg, false);
       const escape = parseEscape(opts.escape);
@@ -64,9 +65,7 @@ Examples:
       const info = await control.call<{ path: string }>('attach.info', { vm: t.vm, port });
       const name = `${userInfo().username}@${hostname()} (pid ${process.pid})`;
       const conn = await handshake(info.path, { role: opts.readOnly ? 'spectator' : opts.force ? 'force-writer' : 'writer', replay: opts.replay, name });
-      const { socket, reply } = conn;
-      // A reset after the handshake ends the session through 'close' below.
-      socket.on('error', () => socket.destroy());
+      const { reply } = conn;
       const role = reply.role;
       control.close();
       const stdin = process.stdin;
@@ -75,13 +74,14 @@ Examples:
       const downgraded = role === 'spectator' && !opts.readOnly;
       stderrNote(`[vtcon: attached to ${t.vm}:${port} as ${role}${role === 'spectator' ? ' (read-only)' : ''}; ${describeEscape(escape)} then . to detach]` +
         (downgraded ? `\r\n[vtcon: ${reply.writer ?? 'someone'} is the writer; re-attach with --force to take over]` : ''));
-      if (conn.initial.length > 0) stdout.write(conn.initial);
-      socket.on('data', (chunk: Buffer) => stdout.write(chunk));
-      socket.resume();
-      const sendSize = () => {
+      // After a daemon restart it reconnects and resumes at its offset in the port log, keeping
+      // the role it had (a writer asks for the role again; someone may have taken it meanwhile).
+      const session = new ResumingAttach(conn, (req) => handshake(info.path, req), { role, name },
+        (b) => stdout.write(b), (line) => { process.stderr.write(`\r\n${line}\r\n`); sendSize(); });
+      function sendSize(): void {
         if (role !== 'writer' || !stdout.isTTY) return;
-        conn.sendResize({ cols: stdout.columns, rows: stdout.rows });
-      };
+        session.sendResize({ cols: stdout.columns, rows: stdout.rows });
+      }
       sendSize();
       process.on('SIGWINCH', sendSize);
       if (tty) stdin.setRawMode(true);
@@ -95,20 +95,20 @@ Examples:
           process.off('SIGWINCH', sendSize);
           if (tty) stdin.setRawMode(false);
           stdin.pause();
-          socket.destroy();
+          session.stop();
           stderrNote(`[vtcon: ${why}]`);
           resolve();
         };
         const onInput = (chunk: Buffer) => {
           const { forward, detach } = filter.push(chunk);
-          if (forward.length > 0 && role === 'writer') conn.sendInput(forward);
+          if (forward.length > 0 && role === 'writer') session.sendInput(forward);
           if (detach) done(`detached from ${t.vm}:${port}`);
         };
         stdin.on('data', onInput);
         // Piped input (not a terminal): detach once it ends, after the guest had a moment to answer.
         if (!tty) stdin.once('end', () => setTimeout(() => done('input ended; detached'), 300));
         stdin.resume();
-        socket.once('close', () => done(`connection to ${t.vm}:${port} closed`));
+        session.onClose((why) => done(`connection to ${t.vm}:${port} ${why}`));
       });
     });
 }

@@ -5,15 +5,11 @@ import type { Command } from 'commander';
 import { demoRecordPath, type DemoRecord, type GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
 import { c } from '../cli/output.js';
-import { demoConfig } from '../config/default.js';
 import type { Config } from '../config/schema.js';
-import { createFleet } from '../daemon/create-fleet.js';
-import { Daemon, makeLogger } from '../daemon/daemon.js';
+import { MAX_PORTS } from '../config/limits.js';
 import type { Fleet } from '../daemon/fleet.js';
 import { renderFleet } from './ls.js';
-import { startConsoleGuests } from '../daemon/console-guests.js';
 import type { WebLaunch } from '../web/launch.js';
-import { webSchema } from '../web/web-config.js';
 
 interface DemoOpts { guests: number; ports: number; duration?: number; runtimeDir?: string; refresh: number; web?: boolean | string }
 
@@ -58,7 +54,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('start a daemon plus simulated guests (the seed driver model over real vhost-user sockets) and show the fleet live')
     .option('--guests <N>', 'number of simulated guests', int('--guests', 1, 128), 3)
-    .option('--ports <P>', 'ports per guest (the first is the console)', int('--ports', 1, 32), 2)
+    .option('--ports <P>', 'ports per guest (the first is the console)', int('--ports', 1, MAX_PORTS), 2)
     .option('--duration <S>', 'exit after S seconds (default: until Ctrl-C)', int('--duration', 1, 86400))
     .option('--refresh <S>', 'seconds between fleet tables when not on a TTY', int('--refresh', 1, 3600), 5)
     .option('--runtime-dir <DIR>', 'where sockets and logs go (default: a fresh temp dir, removed on exit)')
@@ -86,6 +82,11 @@ Then, from another terminal in the same directory:
   ./vtcon attach demo1               # Ctrl-] then . to detach
   (the demo also prints an export VTCON_SOCKET=... line, to name its socket explicitly)`)
     .action(async (opts: DemoOpts, cmd: Command) => {
+      // Loaded here, not at the top: every other command starts without the daemon's modules.
+      const [{ demoConfig }, { createFleet }, { Daemon, makeLogger }, { startConsoleGuests }, { webSchema }] = await Promise.all([
+        import('../config/default.js'), import('../daemon/create-fleet.js'), import('../daemon/daemon.js'),
+        import('../daemon/console-guests.js'), import('../web/web-config.js'),
+      ]);
       const runtimeDir = opts.runtimeDir ?? mkdtempSync(join(tmpdir(), 'vtcon-demo-'));
       const ownDir = !opts.runtimeDir;
       const config: Config = demoConfig({ runtimeDir, guests: opts.guests, ports: opts.ports });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startConsoleGuests } from '../daemon/console-guests.js';
 
 export function register(program: Command): void {
   program
@@ -16,6 +15,7 @@ Examples:
         const i = s.indexOf('=');
         return i > 0 ? { name: s.slice(0, i), socket: s.slice(i + 1) } : { name: 'guest', socket: s };
       });
+      const { startConsoleGuests } = await import('../daemon/console-guests.js');
       const guests = await startConsoleGuests(vms);
       process.stderr.write(`vtcon guest: ${vms.length} simulated guest(s) connected\n`);
       await new Promise<void>((resolve) => {

@@ -1,7 +1,32 @@
 import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { parseSince, parseTarget } from '../cli/target.js';
-import { natsUrl, parseHostTarget } from '../fleet/route.js';
+import { fleetNats, parseHostTarget } from '../fleet/route.js';
+import { hostname, userInfo } from 'node:os';
+import { CliError } from '../errors.js';
+import { loadConsole } from '../daemon/stack.js';
+import { ResumingAttach } from '../cli/resume.js';
+
+/** The attach protocol's largest replay: "everything the scrollback (replay window) holds". */
+const MAX_REPLAY_LINES = 1_000_000;
+
+/** `logs -f` as a read-only attach session; ends on SIGINT or when the daemon does not come back. */
+async function followAttach(path: string, lines: number, write: (b: Uint8Array) => void): Promise<void> {
+  const { connectAttach } = await loadConsole();
+  const name = `logs -f ${userInfo().username}@${hostname()} (pid ${process.pid})`;
+  let conn;
+  try {
+    conn = await connectAttach(path, { role: 'spectator', replay: lines, name });
+  } catch (err) {
+    throw new CliError('UNAVAILABLE', `cannot follow through the attach socket ${path} (${(err as Error).message})`, { hint: 'is the daemon still running? check with `vtcon ls`' });
+  }
+  const session = new ResumingAttach(conn, (req) => connectAttach(path, req), { role: 'spectator', name }, write,
+    (line) => process.stderr.write(`${line}\n`));
+  await new Promise<void>((resolve) => {
+    session.onClose(() => resolve());
+    process.once('SIGINT', () => { session.stop(); resolve(); });
+  });
+}
 
 /** Prefixes each line start with the local receive time (for -f --timestamps). */
 function timestamper(): (chunk: Buffer) => string {
@@ -38,7 +63,7 @@ Examples:
   vtcon logs -f --timestamps web1:console`)
     .action(async (targetArg: string, opts: { follow?: boolean; since?: string; lines?: number; timestamps?: boolean; verbose?: boolean; all?: boolean }, cmd: Command) => {
       const sinceMs = opts.since ? parseSince(opts.since) : undefined;
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       // Fleet mode reads the output stream, so it works after the host is gone.
       if (nats) return (await import('../fleet/cli.js')).logs(nats, parseHostTarget(targetArg, true), { ...(sinceMs !== undefined ? { sinceMs } : {}), follow: Boolean(opts.follow) });
       const t = parseTarget(targetArg, true);
@@ -52,6 +77,15 @@ Examples:
           return;
         }
         const write = (b: Buffer) => process.stdout.write(stamp ? stamp(b) : b);
+        if (sinceMs === undefined) {
+          // Follow through the attach socket as a spectator: the same history (the last lines,
+          // or as much as the scrollback holds), and with a port log it resumes at its offset
+          // after a daemon restart.
+          const { path } = await cl.call<{ path: string }>('attach.info', { vm: t.vm, port: t.port });
+          cl.close();
+          await followAttach(path, opts.lines ?? MAX_REPLAY_LINES, (b) => write(Buffer.from(b)));
+          return;
+        }
         // The daemon sends the history as the first reply, then live output as events.
         const follow = cl.stream<{ data: string }>('logs.follow', params, (_e, data) => write(Buffer.from(String(data), 'base64')));
         process.stdout.write(Buffer.from((await follow.first).data, 'base64'));

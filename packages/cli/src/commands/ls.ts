@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { bytes, c, printJson, table } from '../cli/output.js';
 import type { VmInfo } from '../daemon/fleet.js';
-import { natsUrl } from '../fleet/route.js';
+import { fleetNats } from '../fleet/route.js';
 
 export function renderFleet(vms: VmInfo[]): string {
   if (vms.length === 0) return 'no VMs configured (add some to the config and send the daemon SIGHUP)';
@@ -37,7 +37,7 @@ Examples:
   vtcon ls
   vtcon ls --json | jq '.vms[].name'`)
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       if (nats) return (await import('../fleet/cli.js')).ls(nats, Boolean(opts.json));
       const { vms } = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (cl) => cl.call<{ vms: VmInfo[] }>('ls'));
       if (opts.json) return printJson({ vms });

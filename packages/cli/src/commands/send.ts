@@ -1,7 +1,43 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { callTarget } from '../fleet/route.js';
+
+interface SendReply { accepted: number; bytes: number; delivered?: boolean; pending?: number }
+
+/** The most one request carries: its base64 stays under the control API's 1 MiB line. */
+const ONE_REQUEST_MAX = 700_000;
+/** Bytes per request when stdin holds more than that. */
+const SEND_PIECE = 256 * 1024;
+
+/**
+ * More than one request's worth: the pieces go one after the other, each retried while the
+ * backlog is full (the guest reads at its own pace), so nothing is lost and nothing is reordered.
+ * Only `timeoutSec` without any progress ends it; the reply then counts what was accepted.
+ */
+async function sendInPieces(data: Buffer, call: (piece: Buffer, wait: boolean) => Promise<{ r: SendReply }>, wait: boolean, timeoutSec: number): Promise<SendReply> {
+  let sent = 0;
+  let stalledSince = Date.now();
+  let pause = 20;
+  let last: SendReply = { accepted: 0, bytes: 0 };
+  while (sent < data.length) {
+    const piece = data.subarray(sent, sent + SEND_PIECE);
+    const isLast = sent + piece.length === data.length;
+    const { r } = await call(piece, wait && isLast);
+    if (r.accepted > 0) {
+      sent += r.accepted;
+      last = r;
+      stalledSince = Date.now();
+      pause = 20;
+      continue;
+    }
+    if (Date.now() - stalledSince > timeoutSec * 1000) break;
+    await sleep(pause);
+    pause = Math.min(pause * 2, 500);
+  }
+  return { ...last, accepted: sent, bytes: data.length };
+}
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -33,8 +69,10 @@ has the port open. With --wait it returns when they are in the guest's receive b
       const timeoutSec = Number(opts.timeout);
       if (!(timeoutSec >= 0 && timeoutSec <= 3600)) throw new CliError('USAGE', `--timeout ${opts.timeout}: seconds between 0 and 3600`);
       const data = text === '-' ? await readStdin() : Buffer.from(opts.raw ? text : text + '\n');
-      const { r } = await callTarget<{ accepted: number; bytes: number; delivered?: boolean; pending?: number }>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
-        (t) => ({ vm: t.vm, port: t.port, data: data.toString('base64'), ...(opts.wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
+      const call = (piece: Buffer, wait: boolean) => callTarget<SendReply>(cmd.optsWithGlobals<GlobalOptions>(), targetArg, true, 'send',
+        (t) => ({ vm: t.vm, port: t.port, data: piece.toString('base64'), ...(wait ? { wait: true, timeoutMs: Math.round(timeoutSec * 1000) } : {}) }));
+      const wait = Boolean(opts.wait);
+      const r = data.length <= ONE_REQUEST_MAX ? (await call(data, wait)).r : await sendInPieces(data, call, wait, timeoutSec);
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
       if (r.accepted < r.bytes) {
         throw new CliError('RUNTIME', `only ${r.accepted} of ${r.bytes} bytes were accepted: the port's backlog is full (the guest is not reading)`, { hint: 'check the guest with `vtcon ls` (BACKLOG column) and retry later' });

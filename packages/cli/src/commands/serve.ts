@@ -1,7 +1,6 @@
+// The daemon's modules (config parser, pino, the device stack) load in the action: every other
+// command starts without them.
 import type { Command } from 'commander';
-import { loadConfigFile } from '../config/load.js';
-import { Daemon } from '../daemon/daemon.js';
-import { createFleet } from '../daemon/create-fleet.js';
 import { CliError } from '../errors.js';
 
 export function register(program: Command): void {
@@ -43,11 +42,13 @@ No reconnect-ms: QEMU 11.1.3 with it aborts when vtcon restarts (see the README)
       // Sockets 0600 and directories 0700 whatever the caller's umask: what the daemon creates
       // (and what the lower layers create for it) is its user's only.
       process.umask(0o077);
+      const [{ loadConfigFile }, { Daemon, probeSocket, controlPathOf }, { createFleet }] = await Promise.all([
+        import('../config/load.js'), import('../daemon/daemon.js'), import('../daemon/create-fleet.js'),
+      ]);
       const config = loadConfigFile(opts.config);
       if (opts.logLevel) config.daemon.logLevel = opts.logLevel as typeof config.daemon.logLevel;
       if (process.env.VTCON_HOLDER_FD !== undefined) return (await import('../daemon/engine-main.js')).runEngine(config, opts.config);
       if (config.daemon.holder && opts.holder) {
-        const { probeSocket, controlPathOf } = await import('../daemon/daemon.js');
         if (await probeSocket(controlPathOf(config))) throw new CliError('DAEMON_RUNNING', `a daemon is already running at ${controlPathOf(config)} (stop it, or set daemon.control in the config)`);
         return (await import('../daemon/holder-main.js')).runHolder(config);
       }

@@ -66,3 +66,22 @@ describe('without the native addon', () => {
     expect(demo.stderr).toMatch(/native addon not built/);
   });
 });
+
+describe('the client commands', () => {
+  // `vtcon ls` (local or --nats) is run interactively and across a fleet; it must not pay for the
+  // daemon's modules (config parser, pino, piscina, the device stack). An install with only
+  // commander and the NATS client shows any static import of them as a crash.
+  it('start without the daemon\'s modules (only commander and the NATS client installed)', () => {
+    const bin = installWithout('daemon-deps');
+    const env = { VTCON_CLIENT_CONFIG: '/nonexistent/client.yaml' };
+    expect(run(bin, ['--version'], env)).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+    const local = run(bin, ['ls'], { ...env, VTCON_SOCKET: join(tempDir(), 'absent.sock') });
+    expect(local.code).toBe(3);
+    expect(local.stderr).not.toMatch(/Cannot find (package|module)/);
+    for (const args of [['--nats', 'nats://127.0.0.1:1', 'ls'], ['--nats', 'nats://127.0.0.1:1', 'logs', 'h/vm:console']]) {
+      const r = run(bin, args, env);
+      expect(r.stderr).toContain('cannot reach NATS');
+      expect(r.code).toBe(3);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { bytes, printJson, table } from '../cli/output.js';
 import type { FleetStats } from '../daemon/fleet.js';
-import { natsUrl } from '../fleet/route.js';
+import { fleetNats } from '../fleet/route.js';
 
 /** Rates between two snapshots, per port. */
 export function renderStats(cur: FleetStats, prev: FleetStats | null): string {
@@ -12,10 +12,12 @@ export function renderStats(cur: FleetStats, prev: FleetStats | null): string {
     for (const p of vm.ports) {
       const old = prev?.vms.find((v) => v.name === vm.name)?.ports.find((x) => x.name === p.name);
       const rate = (a: number, b: number | undefined) => (dt > 0 && b !== undefined ? `${bytes(Math.max(0, (a - b) / dt))}/s` : '-');
-      rows.push([vm.name, vm.state, p.name, bytes(p.bytesIn), rate(p.bytesIn, old?.bytesIn), bytes(p.bytesOut), rate(p.bytesOut, old?.bytesOut), bytes(p.backlog), String(p.dropped)]);
+      const readers = p.readers ?? [];
+      const lag = readers.length === 0 ? '-' : `${readers.length}, max lag ${bytes(Math.max(...readers.map((x) => x.lagBytes)))}`;
+      rows.push([vm.name, vm.state, p.name, bytes(p.bytesIn), rate(p.bytesIn, old?.bytesIn), bytes(p.bytesOut), rate(p.bytesOut, old?.bytesOut), bytes(p.backlog), String(p.dropped), lag]);
     }
   }
-  const t = table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED'], rows);
+  const t = table(['VM', 'STATE', 'PORT', 'IN', 'IN/S', 'OUT', 'OUT/S', 'BACKLOG', 'DROPPED', 'READERS'], rows);
   const w = cur.workers ?? [];
   if (w.length === 0) return t;
   const shards = w.map((s) => `#${s.shard} ${s.alive ? 'up' : 'down'} ${s.queues} queues${s.restarts ? `, ${s.restarts} restarts` : ''}`).join('; ');
@@ -35,7 +37,7 @@ Examples:
   vtcon stats --watch
   vtcon stats --watch --json | jq -c '.vms[] | {name, ports}'`)
     .action(async (opts: { watch?: boolean; json?: boolean; interval: number }, cmd: Command) => {
-      const nats = natsUrl(cmd.optsWithGlobals());
+      const nats = await fleetNats(cmd.optsWithGlobals());
       if (nats) return (await import('../fleet/cli.js')).stats(nats, Boolean(opts.json));
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (cl) => {
         if (!opts.watch) {

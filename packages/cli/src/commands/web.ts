@@ -2,8 +2,6 @@
 import type { Command } from 'commander';
 import { controlSocket, type GlobalOptions } from '../cli/context.js';
 import { CliError } from '../errors.js';
-import { loadConfigFile } from '../config/load.js';
-import { webSchema } from '../web/web-config.js';
 
 interface WebOpts { listen?: string; config?: string; tokenFile?: string }
 
@@ -25,6 +23,7 @@ Examples:
   vtcon web --listen 127.0.0.1:9000 --token-file ~/.config/vtcon/web-tokens
   vtcon web --config fleet.yaml            # web: { listen, tokens, tls, origins }`)
     .action(async (opts: WebOpts, cmd: Command) => {
+      const [{ loadConfigFile }, { webSchema }] = await Promise.all([import('../config/load.js'), import('../web/web-config.js')]);
       const fromFile = opts.config ? loadConfigFile(opts.config).web : undefined;
       const parsed = webSchema.safeParse({
         ...(fromFile ?? {}),

@@ -2,7 +2,7 @@
 // each, every socket inside a fresh temporary runtime dir so the demo never collides with a real
 // daemon.
 import { join } from 'node:path';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, MAX_PORTS, type Config } from './schema.js';
 
 export function demoConfig(opts: { runtimeDir: string; guests: number; ports: number; workers?: number }): Config {
   const vms = Array.from({ length: opts.guests }, (_, i) => {
@@ -13,7 +13,7 @@ export function demoConfig(opts: { runtimeDir: string; guests: number; ports: nu
       name,
       socket: join(opts.runtimeDir, `${name}.vhost.sock`),
       ports,
-      maxPorts: Math.min(32, Math.max(opts.ports + 2, 4)),
+      maxPorts: Math.min(MAX_PORTS, Math.max(opts.ports + 2, 4)),
       sinks: { logDir: join(opts.runtimeDir, 'logs'), timestamps: true },
     };
   });

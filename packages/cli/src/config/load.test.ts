@@ -43,6 +43,17 @@ describe('parseConfig', () => {
     expect(p).toMatchObject({ line: 3, col: 3, field: 'daemon.wrokers' });
   });
 
+  it('takes up to 127 ports per VM (vhost-user names 256 queues) and refuses 128 or 512, saying why', () => {
+    const vm = (n: number, maxPorts?: number) => JSON.stringify({ vms: [{ name: 'a', socket: '/s', ...(maxPorts ? { maxPorts } : {}), ports: Array.from({ length: n }, (_, i) => ({ name: `p${i}` })) }] });
+    expect(parseConfig(vm(127, 127)).vms[0]!.ports).toHaveLength(127);
+    for (const max of [128, 512]) {
+      const [p] = problemsOf(vm(1, max));
+      expect(p).toMatchObject({ field: 'vms[0].maxPorts', message: expect.stringMatching(/at most 127: vhost-user names at most 256 queues/) });
+    }
+    const [p] = problemsOf(vm(128));
+    expect(p).toMatchObject({ field: 'vms[0].ports', message: expect.stringMatching(/at most 127/) });
+  });
+
   it('reports duplicate VM names on the second one', () => {
     const text = 'vms:\n  - {name: a, socket: /s1, ports: [{name: c}]}\n  - {name: a, socket: /s2, ports: [{name: c}]}\n';
     const [p] = problemsOf(text);

@@ -3,6 +3,7 @@
 // operator can jump straight to it. Positions come from the yaml package's node ranges and
 // LineCounter; a missing field points at the object that should contain it.
 import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
 import { isMap, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { CliError, type ConfigProblem } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -47,6 +48,11 @@ function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | null {
 }
 
 export function parseConfig(text: string, file = '<config>'): Config {
+  return parseYamlWith(configSchema, text, file);
+}
+
+/** YAML text checked against `schema`; every problem a CONFIG_* CliError at file:line:col. */
+export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file: string): z.infer<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const pos = (offset: number) => lineCounter.linePos(offset);
@@ -70,8 +76,8 @@ export function parseConfig(text: string, file = '<config>'): Config {
     const { line, col } = pos(at);
     throw configError('CONFIG_SYNTAX', [{ file, line, col, field: '', message: `aliases expand too far (${(err as Error).message}; at most ${MAX_ALIAS_COUNT} expansions)` }], err);
   }
-  const parsed = configSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data as z.infer<S>;
   const problems = parsed.error.issues.map((issue) => {
     const node = nodeAt(doc, issue.path);
     const { line, col } = node?.range ? pos(node.range[0]) : { line: 1, col: 1 };
@@ -96,12 +102,14 @@ function findKey(doc: Document, path: readonly PropertyKey[], key: string): Node
 }
 
 export function loadConfigFile(file: string): Config {
-  let text: string;
+  return parseYamlWith(configSchema, readConfigText(file), file);
+}
+
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw configError('CONFIG_UNREADABLE', [{ file, line: 0, col: 0, field: '', message: `cannot read config (${code})` }], err);
   }
-  return parseConfig(text, file);
 }

@@ -2,6 +2,7 @@
 // holds log files. Both follow XDG when set and fall back to a per-user /tmp directory, so a
 // non-root user can run the daemon without touching /run.
 import { chmodSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -36,4 +37,13 @@ export function makePrivateDir(dir: string): void {
     chmodSync(d, 0o700);
     if (d === first) break;
   }
+}
+
+/**
+ * The CLI's own config (today only `fleet: { nats }`, so `vtcon ls` finds the fleet without
+ * --nats): $VTCON_CLIENT_CONFIG, else $XDG_CONFIG_HOME/vtcon/client.yaml, else ~/.config/….
+ */
+export function clientConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VTCON_CLIENT_CONFIG) return env.VTCON_CLIENT_CONFIG;
+  return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'vtcon', 'client.yaml');
 }

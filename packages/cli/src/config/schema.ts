@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { webSchema } from '../web/web-config.js';
 import { isValidName, NAME_RULE } from './names.js';
 import { fleetSchema } from '../fleet/config.js';
+import { MAX_PORTS } from './limits.js';
 
 /** A VM or port name: it becomes a path component (attach socket, log file); see names.ts. */
 const name = z.string().refine(isValidName, `must be ${NAME_RULE}`);
@@ -34,13 +35,22 @@ export const sinksSchema = z.strictObject({
   timestamps: z.boolean().default(false),
 });
 
+/**
+ * The most ports of a VM. vhost-user names at most 256 queues (SET_VRING_KICK's vring index is 8
+ * bits; QEMU masks it, so a 257th queue's fds would land on queue 0's), and a console device has
+ * 2 + 2 x ports queues: 127 (@vtcon/console VHOST_USER_MAX_NR_PORTS). QEMU's own in-process
+ * virtio-serial goes to 511, which a vhost-user device cannot reach.
+ */
+export { MAX_PORTS };
+const MAX_PORTS_WHY = `at most ${MAX_PORTS}: vhost-user names at most 256 queues (SET_VRING_KICK's index is 8 bits) and a console device has 2 + 2 x ports`;
+
 export const vmSchema = z.strictObject({
   name,
   /** The vhost-user socket QEMU connects to (-chardev socket,path=...). */
   socket: z.string().min(1),
-  ports: z.array(portSchema).min(1).max(32),
+  ports: z.array(portSchema).min(1).max(MAX_PORTS, `${MAX_PORTS_WHY} (use fewer ports)`),
   /** max_nr_ports offered in config space; room for hot-added ports. */
-  maxPorts: z.number().int().min(1).max(32).optional(),
+  maxPorts: z.number().int().min(1).max(MAX_PORTS, `maxPorts is ${MAX_PORTS_WHY}`).optional(),
   /**
    * RESIZE payload order: the spec says cols,rows; Linux 2.6.35..6.14 read rows,cols
    * (fixed in 6.15, backported to 6.12.x).

@@ -51,7 +51,7 @@ function statsSnapshot(fleet: Fleet): FleetStats {
     vms: fleet.list().map((vm) => ({
       name: vm.name,
       state: vm.state,
-      ports: vm.ports.map((p) => ({ name: p.name, bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlog, dropped: p.dropped })),
+      ports: vm.ports.map((p) => ({ name: p.name, bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlog, dropped: p.dropped, readers: p.readers })),
     })),
   };
 }

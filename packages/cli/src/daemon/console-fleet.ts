@@ -13,7 +13,9 @@ import { CliError, type CliReason } from '../errors.js';
 import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
-import type { AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, PortLogOptions, PortSink, PortStats, Scrollback } from '@vtcon/console';
+import type {
+  AttachClientInfo, AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogStream, PortLogOptions, PortSink, PortStats, Scrollback,
+} from '@vtcon/console';
 import type { EngineLink, VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
 import { AttachInput } from './attach-input.js';
@@ -69,6 +71,10 @@ export function featureNames(hex: string): string[] {
   return FEATURE_NAMES.filter(([bit]) => (v & (1n << bit)) !== 0n).map(([, n]) => n);
 }
 
+function peerOf(c: AttachClientInfo): string {
+  return `${c.name} (${c.protocol})`;
+}
+
 export class ConsoleFleet implements Fleet {
   private readonly vms = new Map<string, ConsoleVm>();
   /** Port queues are serviced on daemon.workers piscina threads; control queues stay here. */
@@ -119,6 +125,8 @@ export class ConsoleFleet implements Fleet {
       name: p.name!, id: p.id, console: p.console, guestOpen: p.guestOpen,
       bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlogBytes, dropped: sinks.refusedBytes + sinks.input.dropped,
       attachPath: sinks.attach.path, logFile: sinks.log.path, logError: sinks.logError, size: p.size,
+      readerSource: sinks.attach.followsLog ? 'log' : 'memory',
+      readers: sinks.attach.who().map((c) => ({ peer: peerOf(c), lagBytes: c.lagBytes })),
     };
   }
 
@@ -142,6 +150,7 @@ export class ConsoleFleet implements Fleet {
     const undo = () => {
       const steps: [boolean, () => void][] = [
         [created.log, () => rmSync(log.path, { force: true })],
+        [created.log, () => rmSync(c.LogStream.anchorFileOf(log.path), { force: true })],
         // rmdir: only if empty, another port may have moved in meanwhile.
         [created.logDir, () => rmdirSync(dirname(log.path))],
         [created.attachDir, () => rmdirSync(dirname(attachPath))],
@@ -173,7 +182,10 @@ export class ConsoleFleet implements Fleet {
       (err, bytes) => this.logger.warn({ vm: vm.name, port: port.name, bytes, err: (err as Error).message }, 'attach input refused'),
     );
     try {
-      attach = await this.listenAttach(vm, port, attachPath, scrollback, input, device);
+      // Readers follow the log when it is the raw byte stream; with timestamps the stamped lines
+      // are not, so they are fed from memory (bounded per client; a stalled one is disconnected).
+      const stream = log.timestamps ? null : await c.LogStream.open(log.path, log.maxBytes);
+      attach = await this.listenAttach(vm, port, attachPath, scrollback, input, device, stream);
     } catch (err) {
       undo();
       throw new CliError('SINK_FAILED', `${vm.name}:${port.name}: ${(err as Error).message}`, { cause: err });
@@ -181,11 +193,14 @@ export class ConsoleFleet implements Fleet {
     return { cfg: port, scrollback, log, attach, input, refusedBytes: 0, subscribers: new Set(), logError: null, undo };
   }
 
-  private listenAttach(vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, input: AttachInput, device: () => ConsoleDevice): Promise<AttachServer> {
+  private listenAttach(
+    vm: VmConfig, port: PortConfig, attachPath: string, scrollback: Scrollback, input: AttachInput, device: () => ConsoleDevice, log: LogStream | null,
+  ): Promise<AttachServer> {
     const c = this.stack.console;
     return c.AttachServer.listen({
       path: attachPath,
       scrollback,
+      ...(log ? { log, replayMaxBytes: vm.sinks.scrollbackBytes } : {}),
       onInput: (bytes) => input.push(bytes),
       onResize: ({ cols, rows }) => {
         try {
@@ -348,7 +363,9 @@ export class ConsoleFleet implements Fleet {
 
   who(vmName: string, port: string): AttachedClient[] {
     const { s } = this.sinks(vmName, port);
-    return s.attach.who().map((c) => ({ role: c.role, since: new Date(c.since).toISOString(), peer: `${c.name} (${c.protocol})` }));
+    return s.attach.who().map((c) => ({
+      role: c.role, since: new Date(c.since).toISOString(), peer: peerOf(c), lagBytes: c.lagBytes, offset: c.offset, skippedBytes: c.skippedBytes,
+    }));
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,16 @@ export interface PortInfo {
   /** Why the port's log file stopped being written (disk full, EIO...), or null while it works. */
   logError: string | null;
   size: { cols: number; rows: number } | null;
+  /** Where attach readers get output: 'log' (each follows the port log at its own offset) or 'memory'. */
+  readerSource: 'log' | 'memory';
+  /** Attach readers and how far each is behind the port's output. */
+  readers: ReaderLag[];
+}
+
+export interface ReaderLag {
+  peer: string;
+  /** Bytes the port wrote that this reader has not been sent yet (0 when fed from memory). */
+  lagBytes: number;
 }
 
 export interface VmInfo {
@@ -46,6 +56,12 @@ export interface AttachedClient {
   since: string;
   /** Peer description (pid/uid when the sink knows it). */
   peer: string;
+  /** Bytes the port wrote that this reader has not been sent yet (see PortInfo.readerSource). */
+  lagBytes: number;
+  /** Stream offset of the next byte it gets (log mode), else null. */
+  offset: number | null;
+  /** Bytes rotated out of the log before it read them (each gap marked in its output). */
+  skippedBytes: number;
 }
 
 export interface WorkerShard { shard: number; queues: number; restarts: number; alive: boolean }
@@ -54,7 +70,10 @@ export interface FleetStats {
   at: string;
   /** Piscina shards servicing port queues (daemon.workers of them). */
   workers: WorkerShard[];
-  vms: { name: string; state: VmState; ports: { name: string; bytesIn: number; bytesOut: number; backlog: number; dropped: number }[] }[];
+  vms: {
+    name: string; state: VmState;
+    ports: { name: string; bytesIn: number; bytesOut: number; backlog: number; dropped: number; readers: ReaderLag[] }[];
+  }[];
 }
 
 export type Unsubscribe = () => void;

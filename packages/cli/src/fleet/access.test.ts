@@ -1,7 +1,8 @@
 // NATS does the authorization: a reader can list, read logs and watch, but NATS refuses its send,
 // resize and break; an operator can send. Real nats-server with users and permissions, the
 // permission sets of permissions.ts (the ones the README shows).
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, tempDir, waitFor } from '../testing/binary.js';
 import { fleetConfig, startFleetDaemon, startGuests, type FleetDaemon } from '../testing/fleet-daemon.js';
@@ -12,7 +13,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 describe('fleet access through NATS permissions', () => {
-  it('lets a read-only user list and read logs but refuses its send, resize and break', async () => {
+  it('lets a read-only user (from the environment or a client config file) list and read logs but refuses its send, resize and break', async () => {
     const nats = await natsServer(`authorization {\n  users = [\n    ${[
       userEntry('h1', 'daemon-pw', daemonPermissions('h1')),
       userEntry('reader', 'reader-pw', { publish: readerPublish, subscribe: clientSubscribe }),
@@ -35,5 +36,12 @@ describe('fleet access through NATS permissions', () => {
       expect(r.stderr).toContain('not allowed');
     }
     expect(as('nobody', ['ls']).code).toBe(3);
+    // The same reader from a client config file (`fleet.nats` with servers and auth), no --nats.
+    const clientConfig = join(dir, 'client.yaml');
+    writeFileSync(clientConfig, `fleet:\n  nats: { servers: "${nats.url}", auth: { user: reader, password: reader-pw } }\n`);
+    const fromFile = (args: string[]) => runCli(args, { VTCON_CLIENT_CONFIG: clientConfig });
+    expect(fromFile(['ls']).stdout).toContain('vm1');
+    expect(fromFile(['logs', 'h1/vm1:console']).stdout).toContain('hello-from-operator');
+    expect(fromFile(['send', 'h1/vm1:console', 'x']).stderr).toContain('not allowed');
   }, 60_000);
 });

@@ -3,6 +3,7 @@
 import { CliError } from '../errors.js';
 import { bytes, c, printJson, table } from '../cli/output.js';
 import { EscapeFilter, describeEscape, parseEscape } from '../cli/escape.js';
+import type { FleetNats } from './cli-nats.js';
 import { withFleet, type FleetClient, type ListedHost } from './client.js';
 import { DOWN_AFTER } from './inventory.js';
 import type { HostTarget } from './route.js';
@@ -24,7 +25,7 @@ export function renderHosts(hosts: ListedHost[], now = Date.now()): string {
   return table(['HOST', 'STATUS', 'SEEN', 'VM', 'STATE', 'PORT', 'GUEST', 'IN', 'OUT', 'BACKLOG', 'STREAMED'], rows);
 }
 
-export async function ls(url: string, json: boolean): Promise<void> {
+export async function ls(url: FleetNats, json: boolean): Promise<void> {
   const hosts = await withFleet(url, (f) => f.hosts());
   if (json) return printJson({ hosts });
   process.stdout.write(renderHosts(hosts) + '\n');
@@ -32,7 +33,7 @@ export async function ls(url: string, json: boolean): Promise<void> {
   if (down.length > 0) process.stdout.write(c.dim(`down: no heartbeat for ${DOWN_AFTER} periods; their logs stay readable with \`vtcon --nats URL logs HOST/VM:PORT\``) + '\n');
 }
 
-export async function stats(url: string, json: boolean): Promise<void> {
+export async function stats(url: FleetNats, json: boolean): Promise<void> {
   const hosts = await withFleet(url, (f) => f.hosts());
   const rows = hosts.flatMap((h) => h.vms.flatMap((vm) => vm.ports.map((p) => ({ host: h.host, status: h.status, vm: vm.name, port: p.name, bytesIn: p.bytesIn, bytesOut: p.bytesOut, backlog: p.backlog, streamed: p.streamed }))));
   if (json) return printJson({ at: new Date().toISOString(), ports: rows });
@@ -40,7 +41,7 @@ export async function stats(url: string, json: boolean): Promise<void> {
     rows.map((r) => [r.host, r.status, r.vm, r.port, bytes(r.bytesIn), bytes(r.bytesOut), bytes(r.backlog), bytes(r.streamed)])) + '\n');
 }
 
-export async function logs(url: string, t: HostTarget, o: { sinceMs?: number; follow?: boolean }): Promise<void> {
+export async function logs(url: FleetNats, t: HostTarget, o: { sinceMs?: number; follow?: boolean }): Promise<void> {
   await withFleet(url, async (f) => {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
@@ -64,7 +65,7 @@ async function defaultPort(f: FleetClient, t: HostTarget): Promise<string> {
  * as `send` requests, one in flight at a time (the reply is the flow control: a full backlog
  * is reported, never dropped silently), window size as `resize`. --read-only sends nothing.
  */
-export async function attach(url: string, t: HostTarget, o: { escape: string; readOnly?: boolean }): Promise<void> {
+export async function attach(url: FleetNats, t: HostTarget, o: { escape: string; readOnly?: boolean }): Promise<void> {
   const escape = parseEscape(o.escape);
   await withFleet(url, async (f) => {
     const port = t.port ?? await defaultPort(f, t);

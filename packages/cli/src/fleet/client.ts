@@ -5,7 +5,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
-import { connectionOptions, cliNatsConfig } from './connect.js';
+import type { FleetNats } from './cli-nats.js';
+import { connectionOptions } from './connect.js';
 import { hostStatus, readInventory, type HostRecord, type HostStatus } from './inventory.js';
 import { ctlSubject, outSubject, type ControlOp } from './names.js';
 import { readOutput, type OutputChunk, type ReadOptions } from './output-reader.js';
@@ -26,12 +27,12 @@ function permissionDenied(err: unknown): boolean {
 export class FleetClient {
   private constructor(readonly nc: NatsConnection, readonly url: string) {}
 
-  static async connect(url: string): Promise<FleetClient> {
+  static async connect(to: FleetNats): Promise<FleetClient> {
     try {
-      const nc = await connect({ ...connectionOptions(cliNatsConfig(url), 'vtcon cli'), maxReconnectAttempts: 0, timeout: 5000 });
-      return new FleetClient(nc, url);
+      const nc = await connect({ ...connectionOptions(to.nats, 'vtcon cli'), maxReconnectAttempts: 0, timeout: 5000 });
+      return new FleetClient(nc, to.label);
     } catch (err) {
-      throw new CliError('UNAVAILABLE', `cannot reach NATS at ${url}: ${(err as Error).message}`, { cause: err, hint: 'check --nats / $VTCON_NATS and the credentials in $VTCON_NATS_USER/$VTCON_NATS_PASSWORD (or _TOKEN, _CREDS, _NKEY)' });
+      throw new CliError('UNAVAILABLE', `cannot reach NATS at ${to.label}: ${(err as Error).message}`, { cause: err, hint: 'check --nats / $VTCON_NATS / fleet.nats in the client config, and the credentials in $VTCON_NATS_USER/$VTCON_NATS_PASSWORD (or _TOKEN, _CREDS, _NKEY)' });
     }
   }
 
@@ -77,8 +78,8 @@ export class FleetClient {
   }
 }
 
-export async function withFleet<T>(url: string, fn: (f: FleetClient) => Promise<T>): Promise<T> {
-  const f = await FleetClient.connect(url);
+export async function withFleet<T>(to: FleetNats, fn: (f: FleetClient) => Promise<T>): Promise<T> {
+  const f = await FleetClient.connect(to);
   try {
     return await fn(f);
   } finally {

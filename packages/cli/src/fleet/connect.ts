@@ -1,4 +1,4 @@
-// One NATS connection from a `fleet.nats` config (daemon) or from --nats / $VTCON_NATS* (CLI).
+// One NATS connection from a `fleet.nats` config (daemon, or the CLI's: client-config.ts).
 // Reconnects forever: a NATS outage pauses fleet publishing, it never stops the daemon.
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
@@ -23,14 +23,4 @@ export function connectionOptions(cfg: NatsConfig, name: string): NodeConnection
 
 export function connectNats(cfg: NatsConfig, name: string, opts: Partial<NodeConnectionOptions> = {}): Promise<NatsConnection> {
   return connect({ ...connectionOptions(cfg, name), ...opts });
-}
-
-/** The CLI's NATS settings: --nats URL or $VTCON_NATS, credentials from the environment only. */
-export function cliNatsConfig(url: string, env: NodeJS.ProcessEnv = process.env): NatsConfig {
-  const servers = url.split(',').map((s) => s.trim()).filter(Boolean);
-  const auth = env.VTCON_NATS_USER ? { user: env.VTCON_NATS_USER, password: env.VTCON_NATS_PASSWORD ?? '' }
-    : env.VTCON_NATS_TOKEN ? { token: env.VTCON_NATS_TOKEN }
-    : env.VTCON_NATS_CREDS ? { credsFile: env.VTCON_NATS_CREDS }
-    : env.VTCON_NATS_NKEY ? { nkeySeedFile: env.VTCON_NATS_NKEY } : undefined;
-  return { servers, ...(auth ? { auth } : {}) };
 }

@@ -49,10 +49,15 @@ export async function readAt(path: string, from: LogPosition | null, max: number
     const fh = await open(f.path, 'r').catch(() => null);
     if (!fh) return null; // renamed away between listing and open: next call sees the new names
     try {
-      if ((await fh.stat()).ino !== f.ino) return null;
-      const buf = Buffer.allocUnsafe(max);
-      const { bytesRead } = await fh.read(buf, 0, max, pos);
-      if (bytesRead > 0) return { at: { ino: f.ino, pos }, bytes: buf.subarray(0, bytesRead), gap };
+      const st = await fh.stat();
+      if (st.ino !== f.ino) return null;
+      // Only what is on disk: a wake-up per log write must not allocate a whole chunk each time.
+      const want = Math.min(max, st.size - pos);
+      if (want > 0) {
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (bytesRead > 0) return { at: { ino: f.ino, pos }, bytes: bytesRead === want ? buf : buf.subarray(0, bytesRead), gap };
+      }
     } finally {
       await fh.close();
     }

@@ -2,7 +2,8 @@
 // the inventory heartbeat and the control service. Started by Daemon when the config has
 // `fleet:`; everything runs in the background so an unreachable NATS never delays or stops the
 // daemon (the log keeps every byte; publishers catch up once NATS is back).
-import { jetstream } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -44,9 +45,9 @@ export class FleetNode {
         if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type }, `fleet: NATS ${s.type}`);
       }
     })();
-    const jsm = await ensureOutputStream(nc, config.stream);
-    const kv = await createInventory(nc, config.stream.replicas);
-    if (this.stopped) return;
+    const joined = await this.setUp(nc);
+    if (!joined) return;
+    const { jsm, kv } = joined;
     this.kv = kv;
     this.subs = serveControl(nc, this.host, this.o.handlers);
     const js = jetstream(nc);
@@ -60,6 +61,30 @@ export class FleetNode {
     beat();
     this.timer = setInterval(beat, config.heartbeatSeconds * 1000);
     logger.info({ host: this.host, stream: config.stream.name }, 'fleet: joined');
+  }
+
+  /**
+   * The output stream and the inventory bucket, retried until JetStream answers: connected is not
+   * enough (a cluster without a meta leader, e.g. while a majority of its nodes is still down,
+   * refuses JetStream API calls). Null once stopped.
+   */
+  private async setUp(nc: NatsConnection): Promise<{ jsm: JetStreamManager; kv: KV } | null> {
+    let backoff = 250;
+    let lastError = '';
+    while (!this.stopped) {
+      try {
+        const jsm = await ensureOutputStream(nc, this.o.config.stream);
+        const kv = await createInventory(nc, this.o.config.stream.replicas);
+        return this.stopped ? null : { jsm, kv };
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (msg !== lastError) this.o.logger.warn({ err: msg }, 'fleet: JetStream not available yet; retrying');
+        lastError = msg;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 2000);
+      }
+    }
+    return null;
   }
 
   /** One publisher per port that has a log file; ports removed from the fleet stop theirs. */

@@ -4,36 +4,18 @@
 // mid-stream (it must resume from the stream's last message, no byte twice).
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../testing/binary.js';
-import { fleetConfig, startFleetDaemon, type FleetDaemon } from '../testing/fleet-daemon.js';
+import { fleetConfig, startFleetDaemon, streamed as streamedAt, type FleetDaemon } from '../testing/fleet-daemon.js';
 import { guestPort } from '../testing/guest-port.js';
 import { natsServer, type NatsServer } from '../testing/nats.js';
 import { outSubject } from './names.js';
-import { readOutput } from './output-reader.js';
 
 const line = (round: number, i: number): Buffer => Buffer.from(`r${round} line ${i} ${'.'.repeat((i * 37) % 300)}\n`);
 
 const cleanups: (() => Promise<void> | void)[] = [];
+const streamed = (nats: NatsServer, subject: string) => streamedAt(nats.url, subject);
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
-
-/** The subject's stream content; checks each message starts where the previous ended. */
-async function streamed(nats: NatsServer, subject: string): Promise<Buffer> {
-  const nc = await connect({ servers: nats.url });
-  try {
-    const parts: Buffer[] = [];
-    let total = 0;
-    for await (const c of readOutput(nc, 'VTCON_OUT', subject)) {
-      if (c.offset !== total) throw new Error(`message at offset ${c.offset}, expected ${total}: a gap or a duplicate`);
-      parts.push(Buffer.from(c.data));
-      total += c.data.length;
-    }
-    return Buffer.concat(parts);
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('fleet output stream', () => {
   it('equals the port log byte for byte across a NATS outage and a daemon SIGKILL', async () => {

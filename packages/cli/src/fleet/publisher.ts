@@ -9,16 +9,23 @@
 // port; while NATS is away the log keeps growing and is caught up afterwards.
 //
 // Never slows a guest: it reads the file, not the ring, on the daemon's main thread with async
-// fs calls only.
+// fs calls only. It wakes on the log's inotify events (log-watch.ts); the poll is a fallback.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { readAt, type LogPosition } from './log-cursor.js';
+import { LogWatch } from './log-watch.js';
 import { H_INO, H_OFFSET, H_POS, H_TIME, msgId, outSubject } from './names.js';
 import { resumePoint } from './output-stream.js';
 
-/** Below NATS's default max_payload (1 MiB), large enough to catch up fast. */
-export const CHUNK_MAX = 64 * 1024;
+/**
+ * Below NATS's default max_payload (1 MiB) with room for headers; large, because one publish is
+ * in flight per port and each waits for its ack: the chunk size sets the catch-up rate.
+ */
+export const CHUNK_MAX = 256 * 1024;
+
+/** Fallback poll of the log when no inotify event came (the watch is what normally wakes us). */
+const POLL_MS = 2000;
 
 export interface PublisherOptions {
   js: JetStreamClient;
@@ -28,6 +35,7 @@ export interface PublisherOptions {
   vm: string;
   port: string;
   logFile: string;
+  /** Fallback poll period (default POLL_MS); the log's inotify events wake the publisher sooner. */
   pollMs?: number;
   onWarn?(msg: string, detail: Record<string, unknown>): void;
 }
@@ -38,6 +46,7 @@ export class PortPublisher {
   readonly subject: string;
   private readonly abort = new AbortController();
   private readonly done: Promise<void>;
+  private readonly watch: LogWatch;
   private offset = 0;
   private published = 0;
   private healthy = false;
@@ -45,7 +54,8 @@ export class PortPublisher {
 
   constructor(private readonly o: PublisherOptions) {
     this.subject = outSubject(o.host, o.vm, o.port);
-    this.done = this.run();
+    this.watch = new LogWatch(o.logFile);
+    this.done = this.run().finally(() => this.watch.close());
   }
 
   stats(): PublisherStats {
@@ -59,7 +69,7 @@ export class PortPublisher {
 
   private async run(): Promise<void> {
     const { signal } = this.abort;
-    const pollMs = this.o.pollMs ?? 100;
+    const pollMs = this.o.pollMs ?? POLL_MS;
     let backoff = 100;
     while (!signal.aborted) {
       try {
@@ -86,9 +96,10 @@ export class PortPublisher {
     this.healthy = true;
     this.lastError = null;
     while (!signal.aborted) {
+      this.watch.arm();
       const chunk = await readAt(this.o.logFile, at, CHUNK_MAX);
       if (!chunk) {
-        await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+        await this.watch.changed(pollMs, signal);
         continue;
       }
       if (chunk.gap) this.o.onWarn?.('fleet publisher: log rotated past the resume point; bytes in between are not in the stream', { subject: this.subject, offset });

@@ -1,16 +1,29 @@
 // Where a target command goes: the local control socket (VM:PORT), or with --nats URL /
-// $VTCON_NATS a host's control service over NATS (HOST/VM:PORT). NATS is loaded only in the
-// second case, so the single-host CLI starts as before.
+// $VTCON_NATS / `fleet:` in the client config a host's control service over NATS
+// (HOST/VM:PORT). NATS (and the client config's parser) is loaded only in the second case, so
+// the single-host CLI starts as before.
+import { existsSync } from 'node:fs';
 import { withClient, type GlobalOptions } from '../cli/context.js';
 import { parseTarget, type Target } from '../cli/target.js';
+import { clientConfigPath } from '../config/paths.js';
 import { CliError } from '../errors.js';
+import { cliNatsConfig, type FleetNats } from './cli-nats.js';
 import type { ControlOp } from './names.js';
 import { parseFleetTarget } from './names.js';
 
 export interface FleetGlobalOptions extends GlobalOptions { nats?: string }
 
-export function natsUrl(g: FleetGlobalOptions): string | undefined {
-  return g.nats ?? (process.env.VTCON_NATS || undefined);
+/**
+ * Fleet mode's NATS, or undefined for the local daemon: --nats URL, else $VTCON_NATS, else the
+ * client config's `fleet.nats` unless --socket / $VTCON_SOCKET ask for a local daemon.
+ */
+export async function fleetNats(g: FleetGlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<FleetNats | undefined> {
+  const url = g.nats ?? (env.VTCON_NATS || undefined);
+  if (url) return { nats: cliNatsConfig(url, env), label: url };
+  if (g.socket || env.VTCON_SOCKET) return undefined;
+  const file = clientConfigPath(env);
+  if (!existsSync(file)) return undefined;
+  return (await import('./client-config.js')).fileNats(file, env);
 }
 
 export interface HostTarget extends Target { host: string }
@@ -27,7 +40,7 @@ const OPS: Record<string, ControlOp> = { send: 'send', break: 'break', who: 'who
 
 /** Runs `method` for the target on the local daemon or, in fleet mode, on the target's host. */
 export async function callTarget<T>(g: FleetGlobalOptions, arg: string, requirePort: boolean, method: string, params: (t: Target) => Record<string, unknown>): Promise<{ t: Target; label: string; r: T }> {
-  const url = natsUrl(g);
+  const url = await fleetNats(g);
   if (!url) {
     const t = parseTarget(arg, requirePort);
     return { t, label: `${t.vm}:${t.port}`, r: await withClient(g, (cl) => cl.call<T>(method, params(t))) };

@@ -14,7 +14,8 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
 
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): RunResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    // No client config of the machine's user: fleet mode only where a test asks for it.
+    env: { ...process.env, NO_COLOR: '1', VTCON_CLIENT_CONFIG: '/nonexistent/vtcon-client.yaml', ...env },
     encoding: 'utf8',
     timeout: 20_000,
     ...(input !== undefined ? { input } : {}),
@@ -128,16 +129,18 @@ export function vmYaml(dir: string, name: string, ports: { name: string; console
 /**
  * A real install of the built CLI in a temp dir with a piece of the device stack missing, for the
  * tests of what `serve`/`demo` say then: 'packages' = no @vtcon/* packages at all; 'addon' = the
- * packages' dist/ copied without @vtcon/transport's compiled addon. Returns the copied bin.js.
+ * packages' dist/ copied without @vtcon/transport's compiled addon; 'daemon-deps' = only commander
+ * and the NATS client (what the client commands may load). Returns the copied bin.js.
  */
-export function installWithout(missing: 'packages' | 'addon'): string {
+export function installWithout(missing: 'packages' | 'addon' | 'daemon-deps'): string {
   const root = tempDir('vtcon-install-');
   const cli = resolve(BIN, '../..');
   const repoModules = resolve(cli, '../../node_modules');
   cpSync(join(cli, 'dist'), join(root, 'dist'), { recursive: true });
   cpSync(join(cli, 'package.json'), join(root, 'package.json'));
   mkdirSync(join(root, 'node_modules', '@vtcon'), { recursive: true });
-  for (const dep of ['commander', 'yaml', 'zod', 'pino', 'piscina']) symlinkSync(join(repoModules, dep), join(root, 'node_modules', dep));
+  const deps = missing === 'daemon-deps' ? ['commander', '@nats-io'] : ['commander', 'yaml', 'zod', 'pino', 'piscina'];
+  for (const dep of deps) symlinkSync(join(repoModules, dep), join(root, 'node_modules', dep));
   if (missing === 'addon') {
     for (const pkg of ['ring', 'transport', 'console']) {
       const from = resolve(cli, '..', pkg);

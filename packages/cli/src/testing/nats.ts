@@ -1,11 +1,13 @@
 // Test support: a real nats-server (Debian trixie's 2.10, provisioned by scripts/nats-server.sh)
 // with JetStream, a temp store dir and a loopback port of its own. Restartable on the same port
-// and store, so tests can take NATS away and bring it back.
+// and store, so tests can take NATS away and bring it back; or three of them as one cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { tempDir, waitFor } from './binary.js';
 
 export const NATS_SERVER = process.env.VTCON_NATS_SERVER ?? resolve(fileURLToPath(import.meta.url), '../../../../../.cache/nats-server/bin/nats-server');
@@ -32,16 +34,58 @@ export interface NatsServer {
 
 /** `extraConf`: nats-server config text added after listen/jetstream (accounts, authorization). */
 export async function natsServer(extraConf = ''): Promise<NatsServer> {
-  if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} missing: run \`bash scripts/nats-server.sh\` (npm test does)`);
   const port = await freePort();
+  const s = natsProcess(port, (dir) => `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n${extraConf}\n`);
+  await s.start();
+  return s;
+}
+
+export interface NatsCluster {
+  nodes: NatsServer[];
+  /** Every node's URL: the seed list daemons and clients are given. */
+  servers: string[];
+  /** Resolves once JetStream answers (a meta leader is elected); the cluster may be partly up. */
+  jetStreamReady(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * `n` nats-server processes on loopback routed into one JetStream cluster (each its own store).
+ * `start`: which nodes to start now (all by default); the others start later with their own
+ * `start()`. JetStream needs a majority of the nodes up to answer.
+ */
+export async function natsCluster(n = 3, start: number[] = [...Array(n).keys()]): Promise<NatsCluster> {
+  const ports = await Promise.all([...Array(n)].map(() => freePort()));
+  const routes = await Promise.all([...Array(n)].map(() => freePort()));
+  const nodes = ports.map((port, i) => natsProcess(port, (dir) => `server_name: n${i}\nlisten: 127.0.0.1:${port}\n`
+    + `jetstream { store_dir: "${join(dir, 'js')}" }\n`
+    + `cluster { name: vtcon-test, listen: 127.0.0.1:${routes[i]}, routes: [${routes.map((r) => `nats://127.0.0.1:${r}`).join(', ')}] }\n`));
+  for (const i of start) await nodes[i]!.start();
+  const servers = nodes.map((s) => s.url);
+  return {
+    nodes, servers,
+    async jetStreamReady(timeoutMs = 30_000) {
+      const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
+        await waitFor(() => jsm.getAccountInfo().then(() => true, () => false), 'JetStream in the NATS cluster', timeoutMs);
+      } finally {
+        await nc.close();
+      }
+    },
+  };
+}
+
+/** One nats-server on `port` with its own dir; `conf(dir)` is its config text. Not started. */
+function natsProcess(port: number, conf: (dir: string) => string): NatsServer {
+  if (!existsSync(NATS_SERVER)) throw new Error(`${NATS_SERVER} missing: run \`bash scripts/nats-server.sh\` (npm test does)`);
   const dir = tempDir('vtcon-nats-');
-  const conf = join(dir, 'nats.conf');
-  writeFileSync(conf, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n${extraConf}\n`);
+  const confPath = join(dir, 'nats.conf');
+  writeFileSync(confPath, conf(dir));
   let child: ChildProcess | null = null;
-  const s: NatsServer = {
+  return {
     url: `nats://127.0.0.1:${port}`, port, dir,
     async start() {
-      const c = spawn(NATS_SERVER, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const c = spawn(NATS_SERVER, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = c;
       let err = '';
       c.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
@@ -57,6 +101,4 @@ export async function natsServer(extraConf = ''): Promise<NatsServer> {
       await exited;
     },
   };
-  await s.start();
-  return s;
 }

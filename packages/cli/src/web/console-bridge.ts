@@ -13,9 +13,10 @@
 // Flow control (a slow browser is paused, then dropped; never the guest): bytes handed to the
 // WebSocket and not yet written to its TCP socket are counted. Above HIGH_WATER, or while the
 // page says its terminal is behind ("pause"), this bridge stops reading the attach socket. The
-// daemon's attach server then queues for this client up to its clientQueueLimit and disconnects
-// it (SLOW_CONSUMER) past that, without slowing the port. Memory here: at most HIGH_WATER plus
-// one chunk per terminal.
+// daemon's attach server then lets this client lag behind in the port log (log mode: one buffer
+// per client, resumed where it stopped), or with timestamps on queues up to its clientQueueLimit
+// and disconnects it (SLOW_CONSUMER) past that; never slowing the port. Memory here: at most
+// HIGH_WATER plus one chunk per terminal.
 import type { AttachConnection } from '@vtcon/console';
 import type { WebSocket } from 'ws';
 import { loadConsole } from '../daemon/stack.js';

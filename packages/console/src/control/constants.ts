@@ -34,6 +34,18 @@ export const VIRTIO_CONSOLE_BAD_ID = 0xffffffff;
 
 /** The seed's VTCON_MAX_PORTS: the driver never uses more ports than this. */
 export const VTCON_MAX_PORTS = 32;
+/**
+ * The most ports a device offers: QEMU's virtio-serial refuses max_nr_ports above
+ * VIRTIO_QUEUE_MAX / 2 - 1 = 511 (hw/char/virtio-serial-bus.c), as 2 + 2 * 511 = 1024 queues is
+ * VIRTIO_QUEUE_MAX. A Linux guest has no cap of its own (drivers/char/virtio_console.c reads
+ * max_nr_ports as is); the seed caps at VTCON_MAX_PORTS.
+ */
+export const MAX_NR_PORTS = 511;
+/**
+ * The most ports over vhost-user: it names at most 256 queues (the vring index of SET_VRING_KICK /
+ * CALL / ERR is 8 bits; @vtcon/transport VHOST_USER_MAX_QUEUES), and (256 - 2) / 2 = 127.
+ */
+export const VHOST_USER_MAX_NR_PORTS = 127;
 /** The seed's VTCON_BULK_BUFSZ / VTCON_CTRL_BUFSZ: receive buffer sizes it posts. */
 export const VTCON_BULK_BUFSZ = 128;
 export const VTCON_CTRL_BUFSZ = 128;

@@ -13,6 +13,7 @@ import {
   VIRTIO_CONSOLE_PORT_READY, VIRTIO_CONSOLE_RESIZE, VIRTIO_F_VERSION_1,
 } from '../control/constants.js';
 import { decodeControl } from '../control/message.js';
+import { decodeConfig, VIRTIO_CONSOLE_CONFIG_SIZE } from './config.js';
 import type { QueueConfig } from '@vtcon/ring';
 import { until } from '../test-support/until.js';
 
@@ -156,6 +157,14 @@ describe('ConsoleDevice control protocol', () => {
     expect(() => new ConsoleDevice({ ports: [{}, {}], multiport: false })).toThrow(expect.objectContaining({ reason: 'BAD_OPTIONS' }));
     expect(() => new ConsoleDevice({ ports: [{ name: 'a' }, { name: 'a' }] })).toThrow(expect.objectContaining({ reason: 'PORT_EXISTS' }));
     expect(() => new ConsoleDevice({ maxPorts: 0 })).toThrow(expect.objectContaining({ reason: 'BAD_OPTIONS' }));
+  });
+
+  it('offers up to 511 ports (QEMU\'s max_nr_ports, 1024 queues) and refuses 512 saying why', () => {
+    const dev = new ConsoleDevice({ maxPorts: 511 });
+    expect(dev.queueCount).toBe(1024);
+    expect(decodeConfig(dev.getConfig(0, VIRTIO_CONSOLE_CONFIG_SIZE)).maxNrPorts).toBe(511);
+    expect(() => new ConsoleDevice({ maxPorts: 512 })).toThrow(expect.objectContaining({ reason: 'BAD_OPTIONS', message: expect.stringMatching(/maxPorts 512 must be 1\.\.511/) }));
+    expect(() => new ConsoleDevice({ ports: Array.from({ length: 512 }, (_, i) => ({ name: `p${i}` })) })).toThrow(expect.objectContaining({ reason: 'BAD_OPTIONS' }));
   });
 });
 

@@ -2,7 +2,7 @@
  * What a ConsoleDevice is built from: the options of the device and of each port.
  */
 import { ConsoleError } from '../errors.js';
-import { VTCON_MAX_PORTS } from '../control/constants.js';
+import { MAX_NR_PORTS } from '../control/constants.js';
 import type { ConsoleSize, ResizeOrder } from '../control/resize.js';
 import type { PortSink } from '../port/sink.js';
 import type { PortLogOptions } from '../sink/append-log.js';
@@ -32,7 +32,7 @@ export interface PortInfo { id: number; name: string | null; console: boolean }
 
 export interface ConsoleDeviceOptions {
   ports?: ConsolePortOptions[];
-  /** max_nr_ports in config space; queues = 2 + 2·maxPorts. Default max(ports, 8), ≤ 32 useful. */
+  /** max_nr_ports in config space; queues = 2 + 2·maxPorts. Default max(ports, 8), at most MAX_NR_PORTS (511). */
   maxPorts?: number;
   /** Offer VIRTIO_CONSOLE_F_MULTIPORT (default true). Without it only port 0 exists. */
   multiport?: boolean;
@@ -62,8 +62,8 @@ export interface ConsoleDeviceOptions {
 export function checkedMaxPorts(opts: ConsoleDeviceOptions, multiport: boolean): number {
   const nPorts = opts.ports?.length ?? 0;
   const maxPorts = opts.maxPorts ?? Math.max(nPorts, 8);
-  if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > 0xffff) {
-    throw new ConsoleError('BAD_OPTIONS', `maxPorts ${maxPorts} must be 1..65535 (a Linux/FreeBSD guest uses at most ${VTCON_MAX_PORTS})`);
+  if (!Number.isInteger(maxPorts) || maxPorts < 1 || maxPorts > MAX_NR_PORTS) {
+    throw new ConsoleError('BAD_OPTIONS', `maxPorts ${maxPorts} must be 1..${MAX_NR_PORTS} (QEMU's limit: 2 + 2 x ${MAX_NR_PORTS} queues = VIRTIO_QUEUE_MAX 1024)`);
   }
   if (!multiport && nPorts > 1) throw new ConsoleError('BAD_OPTIONS', 'more than one port needs multiport');
   if (nPorts > maxPorts) throw new ConsoleError('BAD_OPTIONS', `${nPorts} ports > maxPorts ${maxPorts}`);

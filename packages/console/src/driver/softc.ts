@@ -27,6 +27,11 @@ export interface VtconDriverOptions {
    * Load generators raise it to keep the device's transmitq full.
    */
   txInflight?: number;
+  /**
+   * The cap on max_nr_ports (default the seed's VTCON_MAX_PORTS, 32). A Linux guest has none: it
+   * uses what the device offers, up to QEMU's MAX_NR_PORTS (511); raise it to model that guest.
+   */
+  maxPorts?: number;
   /** Test hook standing in for the seed's allocation failures in vtcon_port_create. */
   failPortCreate?: (id: number) => boolean;
   logger?: Logger;

@@ -23,7 +23,7 @@ async function setup(o: { features?: bigint; maxNrPorts?: number; driver?: Const
   const maxNr = o.maxNrPorts ?? 4;
   const features = o.features ?? ALL;
   const mp = (features & featureBit(VIRTIO_CONSOLE_F_MULTIPORT)) !== 0n;
-  const dev = new ScriptedDevice(features, mp ? 2 + 2 * Math.max(1, Math.min(maxNr, 32)) : 2, loop.bindQueue);
+  const dev = new ScriptedDevice(features, mp ? 2 + 2 * Math.max(1, Math.min(maxNr, o.driver?.maxPorts ?? 32)) : 2, loop.bindQueue);
   dev.config.maxNrPorts = maxNr;
   loop.connect(dev);
   const logs: string[] = [];
@@ -45,6 +45,14 @@ describe('VtconDriver (seed model)', () => {
     const single = await setup({ features: featureBit(VIRTIO_F_VERSION_1) });
     expect(single.drv.maxPorts).toBe(1);
     await drv.detach(); await single.drv.detach();
+  });
+
+  it('vtcon_determine_max_ports with a raised cap (a Linux guest): max_nr_ports up to the cap', async () => {
+    const { drv } = await setup({ maxNrPorts: 100, driver: { maxPorts: 511 } });
+    expect(drv.maxPorts).toBe(100);
+    drv.determineMaxPorts(511); expect(drv.maxPorts).toBe(511);
+    drv.determineMaxPorts(4096); expect(drv.maxPorts).toBe(511);
+    await drv.detach();
   });
 
   it('vtcon_setup_features: MULTIPORT always, SIZE/EMERG_WRITE only when asked (options the seed lacks)', async () => {

@@ -117,10 +117,13 @@ export class VtconDriver extends EventEmitter<VtconDriverEvents> {
     return { cols: size ? c.cols : 0, rows: size ? c.rows : 0, maxNrPorts: mp ? c.maxNrPorts : 0 };
   }
 
-  /** vtcon_determine_max_ports: min(max_nr_ports, 32), 0 → 1; 1 without multiport. */
+  /**
+   * vtcon_determine_max_ports: min(max_nr_ports, 32), 0 → 1; 1 without multiport. The cap is
+   * opts.maxPorts when given (a Linux guest's, up to QEMU's 511).
+   */
   determineMaxPorts(maxNrPorts: number): void {
     if (this.flags & VTCON_FLAG_MULTIPORT) {
-      this.maxPorts = Math.min(maxNrPorts, VTCON_MAX_PORTS);
+      this.maxPorts = Math.min(maxNrPorts, this.opts.maxPorts ?? VTCON_MAX_PORTS);
       if (this.maxPorts === 0) this.maxPorts = 1;
     } else {
       this.maxPorts = 1;

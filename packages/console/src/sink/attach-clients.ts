@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { peerHungUp } from '@vtcon/transport/native';
 import type { FrameDecoder } from './attach-protocol.js';
+import type { ClientFeed } from './attach-feed.js';
 import type { AttachClientInfo } from './attach-types.js';
 
 export interface Client {
@@ -18,22 +19,27 @@ export interface Client {
   decoder: FrameDecoder | null;
   timer: NodeJS.Timeout | null;
   paused: boolean;
+  /** Log mode: where its output starts when it attaches (the stream's end when it connected). */
+  startOffset: number;
+  /** Log mode, once attached: what sends it the log. */
+  feed: ClientFeed | null;
 }
 
 /** A just-accepted client: pending, a raw spectator until it says otherwise. */
-export function newClient(id: number, socket: Socket): Client {
+export function newClient(id: number, socket: Socket, startOffset = 0): Client {
   return {
     info: {
       id, name: `raw-${id}`, role: 'spectator', protocol: 'raw', since: Date.now(),
-      bytesOut: 0, bytesIn: 0, inputDiscarded: 0, queuedBytes: 0,
+      bytesOut: 0, bytesIn: 0, inputDiscarded: 0, queuedBytes: 0, offset: null, lagBytes: 0, skippedBytes: 0,
     },
     socket, state: 'pending', pendingIn: Buffer.alloc(0), pendingOut: [], pendingOutBytes: 0,
-    decoder: null, timer: null, paused: false,
+    decoder: null, timer: null, paused: false, startOffset, feed: null,
   };
 }
 
 export function snapshot(c: Client): AttachClientInfo {
-  return { ...c.info, queuedBytes: c.socket.writableLength };
+  const r = c.feed?.reader;
+  return { ...c.info, queuedBytes: c.socket.writableLength, offset: r ? r.offset : null, lagBytes: r ? r.lag : 0 };
 }
 
 /**

@@ -6,9 +6,9 @@
  * `socat - UNIX-CONNECT:path` speak.
  *
  * vtcon handshake (optional, used by `vtcon attach`): the client's first bytes are one line
- *     VTCON-ATTACH {"role":"writer"|"spectator"|"force-writer","replay":N,"name":"..."}\n
+ *     VTCON-ATTACH {"role":"writer"|"spectator"|"force-writer","replay":N,"name":"...","from":OFFSET?}\n
  * and the server answers one line
- *     VTCON-OK {"protocol":1,"id":7,"role":"writer"|"spectator","writer":"name"|null,"replayed":BYTES}\n
+ *     VTCON-OK {"protocol":1,"id":7,"role":"writer"|"spectator","writer":"name"|null,"replayed":BYTES,"offset":OFFSET?}\n
  * or  VTCON-ERR {"reason":"...","message":"..."}\n   (then closes)
  * after which server→client stays raw (replay, then live output). Client→server switches
  * to frames, because terminal input is arbitrary bytes and a resize must not be confused
@@ -42,6 +42,11 @@ export interface AttachRequest {
   replay?: number;
   /** Shown by `vtcon who`, e.g. "alice@host"; at most 128 characters. */
   name?: string;
+  /**
+   * Resume at this stream offset (a previous reply's `offset` plus the bytes received since)
+   * instead of replaying lines: no gap, no repeat across a reconnect. Log mode only.
+   */
+  from?: number;
 }
 
 export interface AttachReply {
@@ -54,6 +59,8 @@ export interface AttachReply {
   writer: string | null;
   /** Bytes of scrollback replayed right after this line. */
   replayed: number;
+  /** Log mode: the stream offset of the first output byte after this line (see `from`). */
+  offset?: number;
 }
 
 export interface AttachErrorReply {
@@ -95,7 +102,11 @@ export function parseAttachRequest(json: string): AttachRequest {
   if (typeof name !== 'string' || name.length > 128 || /[\p{Cc}]/u.test(name)) {
     throw protocolError('name must be a string of at most 128 printable characters');
   }
-  return { role: o.role, replay, name };
+  const from = o.from;
+  if (from !== undefined && (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0)) {
+    throw protocolError('from must be a non-negative integer');
+  }
+  return { role: o.role, replay, name, ...(from !== undefined ? { from } : {}) };
 }
 
 export function encodeAttachReply(reply: AttachReply): Uint8Array {

@@ -20,7 +20,14 @@
  * server in the same synchronous turn; then the replay and the live stream neither overlap
  * nor leave a gap. (The pending output is then dropped: the replay contains it.)
  *
- * Slow or stalled clients: each client's output queue (Node's socket buffer above the
+ * Log mode (option `log`, the port's raw log as a LogStream): none of the queueing below. Each
+ * client follows the log with its own offset (attach-feed.ts), one buffer per client; a slow
+ * client lags, nobody is disconnected for being slow, and what rotated away before a client read
+ * it is replaced by a skipped-bytes marker. Replay is the last N lines of the log, or `from` an
+ * offset; both start the same read, so replay and live output cannot overlap or gap. A pending
+ * client starts where the stream ended when it connected.
+ *
+ * Memory mode (no log) — slow or stalled clients: each client's output queue (Node's socket buffer above the
  * kernel's) is limited to clientQueueLimit bytes. A client over the limit is disconnected
  * with reason 'SLOW_CONSUMER' and counted (stats.slowConsumerDisconnects). Chosen over
  * "skip ahead with a marker" because a silently cut terminal stream leaves the screen in a
@@ -44,6 +51,9 @@ import {
   parseAttachRequest, type AttachRequest, type AttachRole,
 } from './attach-protocol.js';
 import { newClient, PausedHangupWatch, snapshot, type Client } from './attach-clients.js';
+import { ClientFeed } from './attach-feed.js';
+import { LogStreamReader, lastLinesStart } from './log-stream-reader.js';
+import type { LogStream } from './log-stream.js';
 import { listenSocketFile, removeIfOurs } from './attach-socket.js';
 import type {
   AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,
@@ -56,7 +66,10 @@ export type {
 export class AttachServer extends EventEmitter implements PortSink {
   readonly path: string;
   private readonly server: Server;
-  private readonly opts: Required<Omit<AttachServerOptions, 'scrollback' | 'onResize'>> & Pick<AttachServerOptions, 'scrollback' | 'onResize'>;
+  private readonly opts: Required<Omit<AttachServerOptions, 'scrollback' | 'onResize' | 'log'>> & Pick<AttachServerOptions, 'scrollback' | 'onResize'>;
+  /** Log mode (see attach-feed.ts) when set; else clients are fed from memory. */
+  private readonly log: LogStream | null;
+  private wakeScheduled = false;
   private readonly clients = new Set<Client>();
   private writer: Client | null = null;
   private nextId = 1;
@@ -66,13 +79,18 @@ export class AttachServer extends EventEmitter implements PortSink {
   private readonly hangups = new PausedHangupWatch(this.clients);
   private readonly counters: AttachStats = {
     clientsNow: 0, clientsTotal: 0, bytesOut: 0, bytesIn: 0, spectatorBytesDiscarded: 0,
-    slowConsumerDisconnects: 0, protocolErrors: 0, tooManyClients: 0,
+    slowConsumerDisconnects: 0, protocolErrors: 0, tooManyClients: 0, bytesSkipped: 0,
   };
 
   private constructor(options: AttachServerOptions) {
     super();
     this.path = options.path;
-    this.opts = { rawReplayLines: 0, clientQueueLimit: 1024 * 1024, maxClients: 64, handshakeGraceMs: 200, ...options };
+    const { log, ...rest } = options;
+    this.log = log ?? null;
+    this.opts = {
+      rawReplayLines: 0, clientQueueLimit: 1024 * 1024, maxClients: 64, handshakeGraceMs: 200, readBufferBytes: 64 * 1024,
+      replayMaxBytes: 1024 * 1024, ...rest,
+    };
     this.server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (s) => this.accept(s));
   }
 
@@ -95,9 +113,29 @@ export class AttachServer extends EventEmitter implements PortSink {
     return list.sort((a, b) => (a.role === b.role ? a.id - b.id : a.role === 'writer' ? -1 : 1));
   }
 
-  /** Sends the port's output to every client (copied once, shared). */
+  /** Whether clients follow the port's log (true) or are fed from memory. */
+  get followsLog(): boolean {
+    return this.log !== null;
+  }
+
+  /**
+   * Log mode: the chunk is in the log already; advance the stream and wake the clients once for
+   * the batch (one setImmediate, whatever the number of chunks or clients). Else: sends the
+   * port's output to every client (copied once, shared).
+   */
   write(chunk: Uint8Array, _at: number): void {
     if (this.closed) throw new ConsoleError('SINK_CLOSED', `attach ${this.path} is closed`);
+    if (this.log) {
+      this.log.advance(chunk.length);
+      if (!this.wakeScheduled && this.clients.size > 0) {
+        this.wakeScheduled = true;
+        setImmediate(() => {
+          this.wakeScheduled = false;
+          for (const c of this.clients) c.feed?.wake();
+        });
+      }
+      return;
+    }
     if (chunk.length === 0 || this.clients.size === 0) return;
     const copy = Buffer.from(chunk); // one copy: sockets may keep it past this call
     for (const c of this.clients) {
@@ -159,7 +197,7 @@ export class AttachServer extends EventEmitter implements PortSink {
       return;
     }
     const id = this.nextId++;
-    const c = newClient(id, socket);
+    const c = newClient(id, socket, this.log?.end ?? 0);
     this.clients.add(c);
     socket.on('data', (b: Buffer) => this.onData(c, b));
     socket.on('error', () => undefined); // reported through 'close'
@@ -221,6 +259,11 @@ export class AttachServer extends EventEmitter implements PortSink {
     if (c.info.protocol === 'raw' && c.info.bytesIn === 0 && c.info.inputDiscarded === 0
       && b.subarray(0, ATTACH_HELLO.length).toString('latin1') === ATTACH_HELLO) {
       if (this.writer === c) this.writer = null;
+      if (c.feed) {
+        c.startOffset = c.feed.reader.offset;
+        void c.feed.close();
+        c.feed = null;
+      }
       c.state = 'pending';
       this.onData(c, b);
       return;
@@ -257,16 +300,16 @@ export class AttachServer extends EventEmitter implements PortSink {
     let role: AttachRole = 'spectator';
     if (req.role === 'force-writer') role = 'writer';
     else if (req.role === 'writer' && this.writer === null) role = 'writer';
-    this.classify(c, 'vtcon', role, req.replay ?? 0, (replayed) =>
+    this.classify(c, 'vtcon', role, req.replay ?? 0, (replayed, offset) =>
       encodeAttachReply({
         protocol: ATTACH_PROTOCOL_VERSION, id: c.info.id, role, replayed,
-        writer: this.writer ? this.writer.info.name : null,
-      }));
+        writer: this.writer ? this.writer.info.name : null, ...(offset !== undefined ? { offset } : {}),
+      }), req.from);
   }
 
   /** Moves a pending client to attached: role, greeting (vtcon), replay or pending output. */
   private classify(c: Client, protocol: AttachClientProtocol, role: AttachRole, replayLines: number,
-    greeting: ((replayed: number) => Uint8Array) | null): void {
+    greeting: ((replayed: number, offset?: number) => Uint8Array) | null, from?: number): void {
     if (c.timer) clearTimeout(c.timer);
     c.timer = null;
     c.state = 'attached';
@@ -281,6 +324,10 @@ export class AttachServer extends EventEmitter implements PortSink {
       }
     }
     c.info.role = role;
+    if (this.log) {
+      this.startFeed(c, this.log, replayLines, greeting, from);
+      return;
+    }
     let out: Uint8Array[] = c.pendingOut;
     const sb = this.opts.scrollback;
     if (replayLines > 0 && sb) out = [sb.lastLines(replayLines).bytes];
@@ -291,6 +338,33 @@ export class AttachServer extends EventEmitter implements PortSink {
     for (const b of out) if (c.state === 'attached') this.send(c, b);
     this.counters.clientsTotal += 1;
     this.emit('attach', snapshot(c));
+  }
+
+  /**
+   * Log mode: where the client starts (`from`, else the start of its replay lines, else where the
+   * stream ended when it connected), then its greeting and its feed. The replay and the live
+   * output are one read of the same stream: no overlap, no gap.
+   */
+  private startFeed(c: Client, log: LogStream, replayLines: number, greeting: ((replayed: number, offset?: number) => Uint8Array) | null,
+    from: number | undefined): void {
+    c.pendingOut = [];
+    c.pendingOutBytes = 0;
+    const buf = Buffer.allocUnsafe(this.opts.readBufferBytes);
+    const start = from !== undefined ? Promise.resolve(Math.min(from, log.end))
+      : replayLines > 0 ? lastLinesStart(log, replayLines, this.opts.replayMaxBytes, buf)
+        : Promise.resolve(c.startOffset);
+    start.then((offset) => {
+      if (c.state !== 'attached') return;
+      c.feed = new ClientFeed(c.socket, new LogStreamReader(log, offset), buf, {
+        sent: (n) => { c.info.bytesOut += n; this.counters.bytesOut += n; },
+        skipped: (n) => { c.info.skippedBytes += n; this.counters.bytesSkipped += n; },
+        failed: () => this.drop(c, 'LOG_READ_FAILED'),
+      });
+      if (greeting) this.send(c, greeting(Math.max(0, log.end - offset), offset), false);
+      this.counters.clientsTotal += 1;
+      this.emit('attach', snapshot(c));
+      c.feed.wake();
+    }, () => this.drop(c, 'LOG_READ_FAILED'));
   }
 
   private send(c: Client, bytes: Uint8Array, count = true): void {
@@ -323,6 +397,7 @@ export class AttachServer extends EventEmitter implements PortSink {
     c.state = 'gone';
     if (c.timer) clearTimeout(c.timer);
     c.pendingOut = [];
+    void c.feed?.close();
     this.clients.delete(c);
     if (this.writer === c) this.writer = null;
     if (wasAttached) this.emit('detach', snapshot(c), reason);

@@ -12,6 +12,11 @@ export { AppendLog } from './append-log.js';
 export type { AppendLogStats, PortLogOptions } from './append-log.js';
 export { followLogFile, logFilePaths, readLogFiles } from './log-reader.js';
 export type { FollowOptions } from './log-reader.js';
+export { LogStream } from './log-stream.js';
+export type { LogSpan } from './log-stream.js';
+export { LogStreamReader, lastLinesStart } from './log-stream-reader.js';
+export type { LogRead } from './log-stream-reader.js';
+export { skippedMarker } from './attach-feed.js';
 export { AttachServer } from './attach.js';
 export type {
   AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,

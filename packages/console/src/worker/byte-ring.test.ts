@@ -9,6 +9,15 @@ function write(w: RingWriter, dev: number, port: number, bytes: Uint8Array, flag
   return true;
 }
 
+/** A whole chain of `port`, as the worker writes one (may share the port's open record). */
+function writeChain(w: RingWriter, dev: number, port: number, bytes: Uint8Array): boolean {
+  const at = w.reserve(bytes.length, dev, port);
+  if (at < 0) return false;
+  w.data.set(bytes, at);
+  w.commit(dev, port, bytes.length, RECORD_COMPLETE | 1);
+  return true;
+}
+
 function drainAll(r: RingReader): { dev: number; port: number; bytes: number[]; flags: number }[] {
   const out: { dev: number; port: number; bytes: number[]; flags: number }[] = [];
   r.drain((dev, port, p, flags) => out.push({ dev, port, bytes: [...p], flags }));
@@ -93,5 +102,33 @@ describe('shard byte ring', () => {
     // Published before the reader looked: no sleep.
     write(w, 1, 1, new Uint8Array([6])); w.publish();
     expect(r.waitAsync()).toBeNull();
+  });
+
+  it('puts consecutive chains of one port in one record until another port, a publish or the end of the ring', () => {
+    const sab = createRingBuffer(4096);
+    const w = new RingWriter(sab); const r = new RingReader(sab);
+    for (const b of [[1, 2, 3], [4], [5, 6]]) expect(writeChain(w, 1, 7, Uint8Array.from(b))).toBe(true);
+    expect(writeChain(w, 1, 8, Uint8Array.from([9]))).toBe(true); // another port: a new record
+    expect(writeChain(w, 1, 7, Uint8Array.from([10]))).toBe(true); // port 7 again: not appended past port 8's
+    expect(writeChain(w, 2, 7, Uint8Array.from([11]))).toBe(true); // another device
+    w.publish();
+    expect(writeChain(w, 2, 7, Uint8Array.from([12]))).toBe(true); // after a publish: a new record
+    w.publish();
+    expect(drainAll(r)).toEqual([
+      { dev: 1, port: 7, bytes: [1, 2, 3, 4, 5, 6], flags: RECORD_COMPLETE | 3 },
+      { dev: 1, port: 8, bytes: [9], flags: RECORD_COMPLETE | 1 },
+      { dev: 1, port: 7, bytes: [10], flags: RECORD_COMPLETE | 1 },
+      { dev: 2, port: 7, bytes: [11], flags: RECORD_COMPLETE | 1 },
+      { dev: 2, port: 7, bytes: [12], flags: RECORD_COMPLETE | 1 },
+    ]);
+    // A record never grows past a piece, never wraps, never overtakes the reader.
+    const big = new Uint8Array(1000).fill(3);
+    let n = 0;
+    while (writeChain(w, 1, 1, big)) n++;
+    w.publish();
+    const got = drainAll(r);
+    expect(got.every((g) => g.bytes.length <= w.maxPiece && g.bytes.length === 1000 * (g.flags & 0xffff))).toBe(true);
+    expect(got.reduce((a, g) => a + (g.flags & 0xffff), 0)).toBe(n);
+    expect(n).toBeGreaterThanOrEqual(3);
   });
 });

@@ -14,6 +14,10 @@
  * never wraps: the writer fills the end with a PAD record (len 0xffffffff) instead.
  * A chain bigger than a piece is written as several records; only the last one is COMPLETE, so
  * the reader holds the earlier pieces until then (and drops them if the worker died).
+ * Consecutive complete chains of one port in one publish share a record (reserve with the port):
+ * its payload is their bytes back to back and its flags count them. The reader then pays per
+ * record (a callback, a sink delivery) once per port and pass, not once per chain, which is what
+ * the main thread cannot hand to a second worker.
  *
  * Ordering (ECMAScript memory model, SeqCst Atomics): plain payload/header stores happen before the
  * writer's Atomics.store(TAIL), the reader's Atomics.load(TAIL) synchronizes with it; likewise
@@ -69,6 +73,13 @@ export class RingWriter extends RingView {
   /** Local tail: records written but not yet published. */
   private tail: number;
   private pending = -1;
+  /**
+   * The last record committed since the last publish, if complete and not a piece: a later chain
+   * of the same (dev, port) is appended to it. null once published (the reader may read it).
+   */
+  private open: { start: number; dev: number; port: number; len: number; chains: number } | null = null;
+  /** reserve() placed the payload at the end of `open`. */
+  private appending = false;
   /** Largest payload written as one record; bigger chains go in pieces of this size. */
   readonly maxPiece: number;
   constructor(sab: SharedArrayBuffer) {
@@ -79,9 +90,21 @@ export class RingWriter extends RingView {
 
   /**
    * Room for a `len`-byte payload (len ≤ maxPiece)? Returns the data offset to copy the payload
-   * to, then call commit(); -1 if the ring is too full now.
+   * to, then call commit(); -1 if the ring is too full now. With `dev`/`port` (a whole chain, to be
+   * committed as COMPLETE | 1 for that port) the payload may go at the end of the open record.
    */
-  reserve(len: number): number {
+  reserve(len: number, dev = -1, port = -1): number {
+    const o = this.open;
+    if (o !== null && o.dev === dev && o.port === port && o.chains < 0xffff && o.len + len <= this.maxPiece) {
+      const p = o.start & this.mask;
+      const end = (o.start + recordBytes(o.len + len)) | 0;
+      // Never wraps (a record is contiguous) and never overtakes the reader.
+      if (p + recordBytes(o.len + len) <= this.capacity && ((end - Atomics.load(this.ctl, HEAD)) | 0) <= this.capacity) {
+        this.appending = true;
+        return p + HEADER + o.len;
+      }
+    }
+    this.open = null;
     if (!this.fits(len)) return -1;
     const rec = recordBytes(len);
     const p = this.tail & this.mask;
@@ -93,6 +116,7 @@ export class RingWriter extends RingView {
       at = 0;
     }
     this.pending = at;
+    if (dev >= 0) this.open = { start: this.tail, dev, port, len: 0, chains: 0 };
     return at + HEADER;
   }
 
@@ -105,6 +129,20 @@ export class RingWriter extends RingView {
 
   /** Write the header of the record reserve() placed (its payload already copied). */
   commit(dev: number, port: number, len: number, flags: number): void {
+    const o = this.open;
+    if (this.appending && o !== null) {
+      this.appending = false;
+      o.len += len;
+      o.chains += flags & 0xffff;
+      const w = (o.start & this.mask) >>> 2;
+      this.words[w] = o.len;
+      this.words[w + 3] = RECORD_COMPLETE | o.chains;
+      this.tail = (o.start + recordBytes(o.len)) | 0;
+      return;
+    }
+    if (o !== null) {
+      if ((flags & RECORD_COMPLETE) !== 0 && o.dev === dev && o.port === port) { o.len = len; o.chains = flags & 0xffff; } else this.open = null;
+    }
     const w = this.pending >>> 2;
     this.words[w] = len;
     this.words[w + 1] = dev;
@@ -116,6 +154,7 @@ export class RingWriter extends RingView {
 
   /** Make committed records visible to the reader (one Atomics store). */
   publish(): boolean {
+    this.open = null;
     if (Atomics.load(this.ctl, TAIL) === this.tail) return false;
     Atomics.store(this.ctl, TAIL, this.tail);
     Atomics.add(this.ctl, SEQ, 1);

@@ -141,6 +141,12 @@ export class ConsoleWorkerPool implements ShardPool {
     if (s.alive) s.port.postMessage(m, transfer);
   }
 
+  /** ShardPool: credit to the shard's worker, batched while its ring is drained (drainRing). */
+  credit(s: Shard, dev: number, port: number, bytes: number): void {
+    if (s.draining) s.credits.push(dev, port, bytes);
+    else this.post(s, { t: 'credit', dev, port, bytes });
+  }
+
   /** ShardPool: the device closed; forget its ports, logs and memory in every shard. */
   forget(dev: number): void {
     this.engines.delete(dev);
@@ -274,7 +280,15 @@ export class ConsoleWorkerPool implements ShardPool {
   drainRing(s: Shard): void {
     if (s.draining) return; // a host callback re-entered: the outer drain delivers these records
     s.draining = true;
-    try { this.drainRecords(s); } finally { s.draining = false; }
+    try { this.drainRecords(s); } finally {
+      s.draining = false;
+      // One message for the whole drain's credit: a streaming shard drains many ports per wake-up.
+      if (s.credits.length > 0) {
+        const list = s.credits;
+        s.credits = [];
+        if (s.alive) s.port.postMessage({ t: 'credits', list } satisfies ToWorker);
+      }
+    }
   }
 
   private drainRecords(s: Shard): void {

@@ -21,6 +21,8 @@ export type ToWorker =
   | { t: 'stop'; dev: number; index: number; req: number }
   | { t: 'send'; dev: number; port: number; bytes: Uint8Array }
   | { t: 'credit'; dev: number; port: number; bytes: number }
+  /** The credit of one ring drain, every port at once: (dev, port, bytes) triples. */
+  | { t: 'credits'; list: number[] }
   /** Open (options) or close (null) the port's log; answered with 'logged' (req 0: no answer). */
   | { t: 'log'; dev: number; port: number; options: PortLogOptions | null; req: number }
   /** Bytes for the port's log that did not come through the transmitq (emergency writes). */

@@ -41,7 +41,7 @@ export class RingTarget implements TransmitTarget {
   take(chain: RawChain, len: number, logged: Uint8Array[] | null): boolean {
     const q = this.q!;
     const ring = this.ring;
-    const at = len <= ring.maxPiece ? ring.reserve(len) : -1;
+    const at = len <= ring.maxPiece ? ring.reserve(len, q.dev, q.port) : -1; // appended to the port's open record if it can
     if (at >= 0) {
       chain.copyReadable(ring.data, at);
       logged?.push(ring.data.subarray(at, at + len)); // a view: valid until publish

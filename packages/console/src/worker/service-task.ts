@@ -101,6 +101,7 @@ export class ShardService {
       case 'stop': this.stop(m.dev, m.index, m.req); break;
       case 'send': this.send(m.dev, m.port, m.bytes); break;
       case 'credit': this.credit(m.dev, m.port, m.bytes); break;
+      case 'credits': for (let i = 0; i + 2 < m.list.length; i += 3) this.credit(m.list[i]!, m.list[i + 1]!, m.list[i + 2]!); break;
       case 'space': this.space(); break;
       case 'log': this.setLog(m); break;
       case 'append': this.append(m.dev, m.port, m.bytes, m.at); break;

@@ -22,6 +22,11 @@ export interface ShardPool {
   /** Post to the shard's worker (dropped while it is dead; starts and logs are replayed after a restart). */
   post(s: Shard, m: ToWorker, transfer?: ArrayBuffer[]): void;
   /**
+   * Give the worker credit for `bytes` of (dev, port) taken off the ring. During a drain of the
+   * shard's ring it is batched: one message per drain for every port, not one per port.
+   */
+  credit(s: Shard, dev: number, port: number, bytes: number): void;
+  /**
    * The shard's worker (of that generation) did not answer in time: terminate it; resolves once
    * its thread no longer runs our code.
    */
@@ -42,6 +47,8 @@ export class Shard {
   readonly ports = new Set<string>();
   alive = false;
   draining = false;
+  /** Credit of the current drain, (dev, port, bytes) triples, posted as one 'credits' at its end. */
+  credits: number[] = [];
   /** Aborts the worker's task: piscina terminates the thread (a worker declared dead). */
   abort: AbortController | null = null;
   /** Incremented at each launch: a request to an earlier worker cannot condemn its successor. */

@@ -8,6 +8,8 @@ import { ConsoleDevice } from '../device/console-device.js';
 import { Loopback, type LoopbackEventfds } from '../driver/loopback.js';
 import { VtconDriver } from '../driver/vtcon-driver.js';
 import { ConsoleWorkerPool } from './pool.js';
+import type { Shard } from './shard.js';
+import type { ToWorker } from './protocol.js';
 import { connectGuest, serveDevice } from '../driver/harness.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +104,28 @@ describe('worker servicing', () => {
       await until(() => Buffer.concat(back).toString() === 'after restart');
     }
     await drv.detach();
+  });
+
+  it('returns the credit of a ring drain in one message for every port, not one message per port', async () => {
+    const one = new ConsoleWorkerPool({ threads: 1 });
+    const sent: ToWorker[] = [];
+    const shard = (one as unknown as { shards: Shard[] }).shards[0]!;
+    const post = shard.port.postMessage.bind(shard.port);
+    shard.port.postMessage = (m: ToWorker, t?: never) => { sent.push(m); post(m, t); };
+    const { drv, rx } = await vm('c', 8, one);
+    const data = drv.ports.map(() => randomBytes(1 << 20));
+    await Promise.all(drv.ports.map((p, i) => p.write(data[i]!)));
+    for (const p of drv.ports) {
+      await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) === data[p.id]!.length);
+      expect(sha(Buffer.concat(rx.get(p.id)!))).toBe(sha(data[p.id]!));
+    }
+    const credits = sent.filter((m): m is Extract<ToWorker, { t: 'credits' }> => m.t === 'credits');
+    expect(sent.filter((m) => m.t === 'credit')).toEqual([]);
+    // 8 MiB taken off the ring: all but the last quarter window per port came back as credit.
+    const credited = credits.reduce((a, m) => a + m.list.filter((_, i) => i % 3 === 2).reduce((x, y) => x + y, 0), 0);
+    expect(credited).toBeGreaterThanOrEqual(8 * ((1 << 20) - one.window / 4));
+    await drv.detach();
+    await one.close();
   });
 
   it('serves a guest over a real vhost-user socket with the pool (kicks watched in the workers)', async () => {

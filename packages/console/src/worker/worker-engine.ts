@@ -277,7 +277,7 @@ export class WorkerEngine implements PortQueueEngine {
     const owed = (this.owed.get(port) ?? 0) + n;
     if (owed >= this.pool.window / 4) {
       this.owed.delete(port);
-      this.pool.post(s, { t: 'credit', dev: this.dev, port, bytes: owed });
+      this.pool.credit(s, this.dev, port, owed);
     } else this.owed.set(port, owed);
   }
 

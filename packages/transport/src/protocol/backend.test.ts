@@ -10,7 +10,7 @@ import { VhostUserBackend } from './backend.js';
 import { VhostUserFrontend } from './frontend.js';
 import { EchoDevice } from './echo-device.js';
 import { EchoTransfer } from './echo-harness.js';
-import { FrontendRequest } from './codes.js';
+import { FrontendRequest, VHOST_USER_MAX_QUEUES } from './codes.js';
 
 const dirs: string[] = [];
 const backends: VhostUserBackend[] = [];
@@ -189,4 +189,37 @@ describe('VhostUserBackend + VhostUserFrontend over a real socket', () => {
       fe.close();
     });
   }
+});
+
+describe('vhost-user names at most 256 queues (SET_VRING_KICK index bits 0-7)', () => {
+  it('a device with more queues is refused at connect, saying why; the listener goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtcon-vu-'));
+    dirs.push(dir);
+    const errors: string[] = [];
+    let queues = VHOST_USER_MAX_QUEUES + 2;
+    const backend = new VhostUserBackend({
+      socketPath: join(dir, 'vm.sock'), createDevice: () => new EchoDevice({ queueCount: queues }),
+      logger: { info: () => {}, debug: () => {}, warn: () => {}, error: (_o: unknown, m?: string) => { errors.push(m ?? ''); } },
+    });
+    backend.listen();
+    backends.push(backend);
+    const fe = VhostUserFrontend.connect(backend.socketPath);
+    await expect(fe.negotiate({ memory: [1 << 20, 2 << 20] })).rejects.toThrow();
+    fe.close();
+    expect(backend.connections).toBe(0);
+    expect(errors.join('\n')).toMatch(/258 queues; vhost-user addresses at most 256/);
+    // The same socket serves a device that fits.
+    queues = VHOST_USER_MAX_QUEUES;
+    const ok = VhostUserFrontend.connect(backend.socketPath);
+    expect((await ok.negotiate({ memory: [1 << 20, 2 << 20] })).queueNum).toBe(VHOST_USER_MAX_QUEUES);
+    ok.close();
+  });
+
+  it('the front-end refuses to set up queue 256 (its index would read as the no-fd flag)', async () => {
+    const { path } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await fe.negotiate({ memory: [1 << 20, 2 << 20] });
+    await expect(fe.setupQueue(VHOST_USER_MAX_QUEUES, 64)).rejects.toMatchObject({ reason: 'QUEUE_INDEX_OUT_OF_RANGE', scope: 'none' });
+    fe.close();
+  });
 });

@@ -12,7 +12,7 @@
  */
 import * as native from '../native.js';
 import { safeClose } from '../socket/connection.js';
-import { SUPPORTED_PROTOCOL_FEATURES, VHOST_USER_MAX_MEM_REGIONS, protocolFeatureMask, type VhostUserProtocolFeatureName } from './codes.js';
+import { SUPPORTED_PROTOCOL_FEATURES, VHOST_USER_MAX_MEM_REGIONS, VHOST_USER_MAX_QUEUES, protocolFeatureMask, type VhostUserProtocolFeatureName } from './codes.js';
 import { silentLogger, type Logger, type VhostUserDevice } from './device.js';
 import { BackendSession } from './backend-session.js';
 import type { EngineLink, HeldConnectionInfo } from '../holder/engine-link.js';
@@ -152,6 +152,14 @@ export class VhostUserBackend {
       try { device.adopt?.(held.state); } catch (e) {
         this.log.error({ err: (e as Error).message }, 'device refused the state kept for this connection; serving it from a fresh state');
       }
+    }
+    if (!(device.queueCount <= VHOST_USER_MAX_QUEUES)) {
+      // Its later queues could never get their kick/call fds (a QEMU would alias them onto the
+      // first 256): refuse the device whole rather than serve it half.
+      this.log.error({ socket: this.socketPath, queues: device.queueCount, max: VHOST_USER_MAX_QUEUES }, `device has ${device.queueCount} queues; vhost-user addresses at most ${VHOST_USER_MAX_QUEUES} (SET_VRING_KICK's index is 8 bits); connection refused`);
+      safeClose(fd);
+      try { device.disconnected(); } catch { /* nothing was started */ }
+      this.watchListen(); return;
     }
     let s: BackendSession;
     try {

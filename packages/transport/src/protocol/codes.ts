@@ -132,6 +132,13 @@ export const VIRTQUEUE_MAX_SIZE = 32768;
 /** SET_VRING_KICK/CALL/ERR u64: bits 0-7 are the vring index, bit 8 says "no fd, poll instead". */
 export const VHOST_USER_VRING_IDX_MASK = 0xffn;
 export const VHOST_USER_VRING_NOFD_MASK = 0x100n;
+/**
+ * The most queues a vhost-user device can have: SET_VRING_KICK/CALL/ERR name the queue in 8 bits
+ * (above), so a queue 256 or later can get no kick or call fd. QEMU masks the index
+ * (hw/virtio/vhost-user.c vhost_set_vring_file: `file->index & VHOST_USER_VRING_IDX_MASK`): its
+ * queue 256's fds would replace queue 0's.
+ */
+export const VHOST_USER_MAX_QUEUES = 256;
 /** VHOST_USER_SET_CONFIG flags values. */
 export const VHOST_SET_CONFIG_TYPE_FRONTEND = 0;
 export const VHOST_SET_CONFIG_TYPE_MIGRATION = 1;

@@ -18,7 +18,7 @@ import { describeRequest, isReply, REQUEST_FLAGS, REPLY_FLAGS } from './message-
 import type { Payload } from './message-payload.js';
 import type { InflightDescription, MemoryRegionDescription } from './message-memory.js';
 import {
-  BackendRequest, FrontendRequest, VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_NEED_REPLY_MASK,
+  BackendRequest, FrontendRequest, VHOST_USER_F_PROTOCOL_FEATURES, VHOST_USER_MAX_QUEUES, VHOST_USER_NEED_REPLY_MASK,
   VhostUserProtocolFeature, protocolFeatureMask, type VhostUserProtocolFeatureName,
 } from './codes.js';
 import { VhostUserError } from '../errors.js';
@@ -219,6 +219,9 @@ export class VhostUserFrontend {
   async setupQueue(index: number, size: number, o: { base?: number; eventIdx?: boolean; reuse?: boolean } = {}): Promise<FrontendQueue> {
     const memory = this.memory;
     if (!memory) throw new VhostUserError('OUT_OF_ORDER', 'setupQueue before createMemory', { scope: 'none' });
+    if (!Number.isInteger(index) || index < 0 || index >= VHOST_USER_MAX_QUEUES) {
+      throw new VhostUserError('QUEUE_INDEX_OUT_OF_RANGE', `queue ${index}: vhost-user names queues 0..${VHOST_USER_MAX_QUEUES - 1} (SET_VRING_KICK's index is 8 bits)`, { scope: 'none' });
+    }
     let q = this.queues.get(index);
     if (!q || !o.reuse) {
       const last = this.regions[this.regions.length - 1]!;

@@ -1,0 +1,39 @@
+// Targets judged from suites' cases, as the runner and the page do: the fleet (issue 15), the worker pool.
+import { describe, expect, it } from 'vitest';
+import { evaluateTargets, POOL_SUITE } from './targets.mjs';
+
+const fleetCases = (lsNs, cpuRatio) => [
+  { suite: 'fleet', name: 'fleet ls CLI', params: { hosts: 50, vms: 1000 }, p50Ns: lsNs, p99Ns: lsNs },
+  { suite: 'fleet', name: 'fleet daemon CPU on vs off', params: {}, value: cpuRatio, unit: 'CPU on÷off' },
+  { suite: 'fleet', name: 'fleet publish throughput per host', params: {}, bytesPerSec: 17.7e6, value: 67, unit: 'msgs/s', baseline: { name: 'local log rate (bytes/s)', opsPerSec: 44e6 }, ratio: 0.4 },
+  { suite: 'fleet', name: 'fleet guest write to remote attach latency', params: {}, p50Ns: 6.9e6, p99Ns: 98e6 },
+];
+const byTarget = (cases) => Object.fromEntries(evaluateTargets(cases).filter((t) => t.target.startsWith('Fleet')).map((t) => [t.target, t]));
+
+describe('fleet targets', () => {
+  it('judge ls under 1 s and CPU under 1.3×, and report throughput and latency', () => {
+    const met = byTarget(fleetCases(0.4e9, 1.2));
+    expect(met['Fleet ls, 1,000 VMs on 50 hosts (CLI process, p50)']?.status).toBe('met');
+    expect(met['Fleet daemon CPU per MiB, fleet on ÷ off']?.status).toBe('met');
+    expect(met['Fleet publish throughput per host vs the local log rate']).toMatchObject({ status: 'reported', measured: '17.7 MB/s, 67 msgs/s (0.40× the log rate)' });
+    expect(met['Fleet guest write → remote attach client, p50 / p99']).toMatchObject({ status: 'reported', measured: '6.90 ms / 98.00 ms' });
+    const missed = byTarget(fleetCases(1.5e9, 2.75));
+    expect(missed['Fleet ls, 1,000 VMs on 50 hosts (CLI process, p50)']?.status).toBe('missed');
+    expect(missed['Fleet daemon CPU per MiB, fleet on ÷ off']?.status).toBe('missed');
+    expect(Object.values(byTarget([])).map((t) => t.status)).toEqual(['no data', 'no data', 'no data', 'no data']);
+  });
+});
+
+const pool = (workers, bytesPerSec) => ({ suite: POOL_SUITE, name: 'worker pool, rings filled before the clock', params: { workers, vms: 8, ports: 32 }, bytesPerSec });
+const allTargets = (cases) => Object.fromEntries(evaluateTargets(cases).map((t) => [t.target, t]));
+
+describe('the worker-pool target', () => {
+  it('judges the pool suite on its own: 1.8× met, 1.5× missed, none: no data', () => {
+    const met = allTargets([pool(1, 100), pool(2, 180)]);
+    expect(met['Worker pool alone, 1 → 2 workers (rings filled before the clock)']).toMatchObject({ status: 'met', threshold: '≥ 1.7×', measured: expect.stringMatching(/^1\.80×/) });
+    // The general target does not count the pool's pair (and has none here).
+    expect(met['Two workers vs one'].status).toBe('no data');
+    expect(allTargets([pool(1, 100), pool(2, 150)])['Worker pool alone, 1 → 2 workers (rings filled before the clock)'].status).toBe('missed');
+    expect(allTargets([])['Worker pool alone, 1 → 2 workers (rings filled before the clock)'].status).toBe('no data');
+  });
+});
