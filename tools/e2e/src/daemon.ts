@@ -38,6 +38,8 @@ export interface DaemonOptions {
   scrollbackBytes?: number;
   /** folder for config, sockets, logs; default a fresh temporary folder */
   dir?: string;
+  /** servicing worker threads (default 1; the daemon's own default is 2) */
+  workers?: number;
 }
 
 /** `vtcon ls --json` (packages/cli/API.md). */
@@ -59,9 +61,9 @@ export interface CliResult {
 }
 
 /** The config file the daemon reads (JSON is YAML; the CLI loads both). */
-export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes'>): object {
+export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes' | 'workers'>): object {
   return {
-    daemon: { control: join(dir, 'control.sock'), runtimeDir: join(dir, 'run'), logLevel: opts.logLevel ?? 'debug', workers: 1 },
+    daemon: { control: join(dir, 'control.sock'), runtimeDir: join(dir, 'run'), logLevel: opts.logLevel ?? 'debug', workers: opts.workers ?? 1 },
     vms: opts.vms.map((vm) => ({
       name: vm.name,
       socket: join(dir, `${vm.name}.vu.sock`),
