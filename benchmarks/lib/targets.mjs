@@ -7,6 +7,9 @@
 //   keystroke RTT     a case whose name contains "keystroke" or "rtt" with p99Ns (params.ports = 256)
 //   idle VM memory    a case whose name contains "idle" with value in unit 'bytes/vm'
 //   worker scaling    two cases equal but for params.workers 1 and 2 (speedup of the primary metric)
+//   real guest        suite 'real-guest' (tools/e2e throughput), params.realGuest, dir 'guest→host',
+//                     port 'hvc0' | 'named', readers 0 | 1: throughput with ratio + baseline (QEMU
+//                     in-process, same run), daemon CPU as value in unit 's/MiB'
 
 /** @typedef {import('./schema.mjs').CaseResult} CaseResult */
 
@@ -19,6 +22,11 @@ export const KEYSTROKE_PORTS = 256;
 export const IDLE_VM_BYTES = 100 * 1024;
 export const IDLE_VM_COUNT = 1000;
 export const TWO_WORKER_SPEEDUP = 1.7;
+/** Real guest (issue 14), vs QEMU's in-process virtio-serial measured in the same run. */
+export const REAL_GUEST_TARGETS = /** @type {const} */ ([
+  { port: 'hvc0', readers: 1, ratio: 1.2, cpuSPerMiB: 0.015, what: 'hvc0 with a reader attached' },
+  { port: 'named', readers: null, ratio: 1.0, cpuSPerMiB: 0.004, what: 'named port' },
+]);
 
 /**
  * Chain payload size of a ring case (the ring suite calls it `payload`; `bytes` is accepted too).
@@ -112,6 +120,13 @@ export function evaluateTargets(cases) {
     .map((c) => ({ text: `${(/** @type {number} */ (c.value) / 1024).toFixed(1)} KiB/VM (${c.name})`, ok: /** @type {number} */ (c.value) < IDLE_VM_BYTES })));
   push('Two workers vs one', `≥ ${TWO_WORKER_SPEEDUP}×`, workerGroups(cases).filter((g) => g.speedup !== null)
     .map((g) => ({ text: `${/** @type {number} */ (g.speedup).toFixed(2)}× (${g.label})`, ok: /** @type {number} */ (g.speedup) >= TWO_WORKER_SPEEDUP })));
+  for (const t of REAL_GUEST_TARGETS) {
+    const mine = cases.filter((c) => c.params.realGuest === true && c.params.dir === 'guest→host' && c.params.port === t.port && (t.readers === null || c.params.readers === t.readers));
+    push(`Real guest, ${t.what}, vs QEMU in-process`, `≥ ${t.ratio}×`, mine.filter((c) => c.ratio !== undefined)
+      .map((c) => ({ text: `${/** @type {number} */ (c.ratio).toFixed(2)}× (${c.name})`, ok: /** @type {number} */ (c.ratio) >= t.ratio })));
+    push(`Real guest, ${t.what}, daemon CPU`, `≤ ${t.cpuSPerMiB} s/MiB`, mine.filter((c) => c.unit === 's/MiB' && c.value !== undefined)
+      .map((c) => ({ text: `${/** @type {number} */ (c.value).toFixed(4)} s/MiB (${c.name})`, ok: /** @type {number} */ (c.value) <= t.cpuSPerMiB })));
+  }
   const real = cases.filter((c) => c.params.realGuest === true || /real.?guest|qemu/i.test(c.name));
   out.push({ target: 'Real-guest throughput (QEMU + Linux guest)', threshold: 'reported', measured: real.map((c) => `${c.name}`).join('; '), status: real.length ? 'reported' : 'no data' });
   return out;
