@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MainWake, QUIET_MS, type WakePort } from './main-wake.js';
+
+/**
+ * Drives MainWake like service-task.ts does: publications at the given times, a timer that fires
+ * when due. Returns the times the main thread was woken.
+ */
+function simulate(coalesceMs: number, times: readonly number[], port: Partial<WakePort> = {}): number[] {
+  const w = new MainWake(coalesceMs);
+  const p: WakePort = { lastOutput: -Infinity, outstanding: 0, window: 256 * 1024, ...port };
+  const wakes: number[] = [];
+  let timerAt: number | null = null;
+  const fire = (upTo: number): void => {
+    if (timerAt !== null && timerAt <= upTo) { w.woke(timerAt, true); wakes.push(timerAt); timerAt = null; }
+  };
+  for (const t of times) {
+    fire(t);
+    const when = w.published(p, t);
+    if (when === 'now') { w.woke(t, false); wakes.push(t); } else if (when !== null) timerAt = t + when;
+  }
+  fire(Infinity);
+  return wakes;
+}
+
+describe('MainWake (when a worker wakes the main thread)', () => {
+  it('a stream of chains every 0.5 ms wakes the main thread about once per interval, not once per chain', () => {
+    const times = Array.from({ length: 2000 }, (_, i) => i * 0.5); // 1 s of hvc chains
+    const wakes = simulate(4, times);
+    expect(wakes.length).toBeLessThanOrEqual(1000 / 4 + 1);
+    expect(wakes.length).toBeGreaterThanOrEqual(1000 / 4 - 1);
+  });
+
+  it('chains further apart than the interval but closer than QUIET_MS are batched too', () => {
+    const times = Array.from({ length: 500 }, (_, i) => i * 2); // 1 s, one chain per 2 ms
+    expect(simulate(4, times).length).toBeLessThanOrEqual(1000 / 4 + 1);
+  });
+
+  it('output after a quiet spell (an echo, a prompt) wakes it at once', () => {
+    const times = [0, 0.5, 1, 1 + QUIET_MS, 1 + 2 * QUIET_MS + 0.1];
+    const wakes = simulate(4, times);
+    expect(wakes).toContain(0);
+    expect(wakes).toContain(1 + QUIET_MS);
+    expect(wakes).toContain(1 + 2 * QUIET_MS + 0.1);
+  });
+
+  it('a port forced interactive (lastOutput = -Infinity after host→guest bytes) wakes it at once', () => {
+    const w = new MainWake(4);
+    const p: WakePort = { lastOutput: 0, outstanding: 0, window: 1024 };
+    w.woke(0, false);
+    expect(w.published(p, 1)).not.toBe('now');
+    p.lastOutput = -Infinity;
+    expect(w.published(p, 1.5)).toBe('now');
+  });
+
+  it('a port that used a quarter of its credit window wakes it at once (credit never waits for the timer)', () => {
+    const w = new MainWake(4);
+    const p: WakePort = { lastOutput: 0, outstanding: 0, window: 1024 };
+    w.woke(0, false);
+    expect(w.published(p, 1)).not.toBe('now');
+    expect(w.published({ ...p, outstanding: 256 }, 1.2)).toBe('now');
+  });
+
+  it('coalesceMs 0 wakes it for every publication', () => {
+    expect(simulate(0, [0, 0.1, 0.2, 0.3])).toEqual([0, 0.1, 0.2, 0.3]);
+  });
+
+  it('property: every publication is followed by a wake-up within coalesceMs (nothing published is left unseen)', () => {
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 20, noNaN: true }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 8 }), (gaps, coalesceMs) => {
+      const times: number[] = [];
+      let t = 0;
+      for (const g of gaps) { t += g; times.push(t); }
+      const wakes = simulate(coalesceMs, times);
+      for (const pub of times) expect(wakes.some((w) => w >= pub && w <= pub + coalesceMs + 1e-9)).toBe(true);
+    }));
+  });
+});
