@@ -53,12 +53,36 @@ describe('MainWake (when a worker wakes the main thread)', () => {
     expect(w.published(p, 1.5)).toBe('now');
   });
 
-  it('a port that used a quarter of its credit window wakes it at once (credit never waits for the timer)', () => {
+  it('a port that used half of its credit window wakes it at once (credit never waits for the timer)', () => {
     const w = new MainWake(4);
     const p: WakePort = { lastOutput: 0, outstanding: 0, window: 1024 };
     w.woke(0, false);
     expect(w.published(p, 1)).not.toBe('now');
-    expect(w.published({ ...p, outstanding: 256 }, 1.2)).toBe('now');
+    expect(w.published({ ...p, outstanding: 512 }, 1.2)).toBe('now');
+  });
+
+  it('with credit given back in quarters of the window (worker-engine.ts), a stream still wakes it about once per interval', () => {
+    // 2 KiB chains every 0.5 ms for 1 s; each wake-up drains the port and credits it back once a
+    // quarter of the window is owed, as the main thread does.
+    const w = new MainWake(4);
+    const p: WakePort & { outstanding: number } = { lastOutput: -Infinity, outstanding: 0, window: 256 * 1024 };
+    let drained = 0; // published bytes the main thread has seen, not yet credited
+    let timerAt: number | null = null;
+    let wakes = 0;
+    const wake = (t: number, byTimer: boolean): void => {
+      w.woke(t, byTimer);
+      wakes++;
+      drained = p.outstanding;
+      if (drained >= p.window / 4) { p.outstanding -= drained; drained = 0; }
+    };
+    for (let i = 0; i < 2000; i++) {
+      const t = i * 0.5;
+      if (timerAt !== null && timerAt <= t) { const at = timerAt; timerAt = null; wake(at, true); }
+      p.outstanding += 2048;
+      const when = w.published(p, t);
+      if (when === 'now') wake(t, false); else if (when !== null) timerAt = t + when;
+    }
+    expect(wakes).toBeLessThanOrEqual(1000 / 4 + 1);
   });
 
   it('coalesceMs 0 wakes it for every publication', () => {

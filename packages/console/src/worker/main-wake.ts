@@ -9,8 +9,10 @@
  *   - a port that was quiet (no bytes for QUIET_MS) wakes it at once: interactive output (an
  *     echo, a prompt) is not delayed;
  *   - a streaming port wakes it at most once per `coalesceMs` (a timer), or at once when the
- *     port has used a quarter of its credit window, so the credit the main thread gives back
- *     never becomes the limit.
+ *     port has used half of its credit window, so the credit the main thread gives back never
+ *     becomes the limit. Not a quarter: the main thread gives credit back in quarters
+ *     (worker-engine.ts), so a streaming port always has about a quarter outstanding, and that
+ *     threshold woke it for nearly every chain.
  * One per worker (all its ports share the main thread's wake-up). Pure: the caller reads the clock
  * and owns the timer.
  */
@@ -41,7 +43,7 @@ export class MainWake {
   published(p: WakePort, now: number): 'now' | number | null {
     const quiet = now - p.lastOutput >= QUIET_MS;
     p.lastOutput = now;
-    if (this.coalesceMs <= 0 || quiet || p.outstanding >= p.window / 4 || now - this.lastWake >= this.coalesceMs) return 'now';
+    if (this.coalesceMs <= 0 || quiet || p.outstanding >= p.window / 2 || now - this.lastWake >= this.coalesceMs) return 'now';
     if (this.armed) return null;
     this.armed = true;
     return Math.max(0, this.lastWake + this.coalesceMs - now);
