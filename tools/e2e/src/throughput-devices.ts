@@ -1,11 +1,13 @@
 // The two devices the throughput comparison drives with the same guest workload: vtcon (the
 // daemon, vhost-user) and QEMU's in-process virtio-serial (virtconsole + virtserialport on chardev
 // sockets, read by a plain reader). Each says where a case's bytes go and how to read them.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { VtconDaemon } from './daemon.js';
+import { cliPath, type VtconDaemon } from './daemon.js';
 import type { Guest } from './qemu.js';
 import type { ThroughputCase } from './throughput-report.js';
 
@@ -35,8 +37,9 @@ export function qemuSerialArgs(dir: string): { args: string[]; sockets: { hvc: s
 }
 
 /**
- * A plain reader on a Unix socket: counts the bytes and hashes them in segments of `segment`
- * bytes (the guest writes its random file `repeats` times; each segment must hash like it).
+ * A plain reader (a Unix socket, or a `vtcon attach` process's stdout): counts the bytes and
+ * hashes them in segments of `segment` bytes (the guest writes its random file `repeats` times;
+ * each segment must hash like it).
  */
 export class SegmentReader {
   bytes = 0;
@@ -47,17 +50,33 @@ export class SegmentReader {
   private h = createHash('sha256');
   private inSeg = 0;
 
-  private constructor(readonly socket: Socket, private readonly segment: number) {
-    socket.on('data', (d: Buffer) => this.push(d));
-    socket.on('close', () => { this.closed = true; });
-    socket.on('error', () => undefined);
+  private constructor(stream: Readable, private readonly segment: number, readonly close: () => void) {
+    stream.on('data', (d: Buffer) => this.push(d));
+    stream.on('close', () => { this.closed = true; });
+    stream.on('error', () => undefined);
   }
 
+  /** A raw client of a Unix socket (the attach socket, a chardev socket). */
   static open(path: string, segment: number): Promise<SegmentReader> {
     return new Promise((resolve, reject) => {
       const s = connect(path);
       s.once('error', reject);
-      s.once('connect', () => { s.off('error', reject); resolve(new SegmentReader(s, segment)); });
+      s.once('connect', () => { s.off('error', reject); resolve(new SegmentReader(s, segment, () => s.destroy())); });
+    });
+  }
+
+  /** `vtcon attach VM:PORT --read-only --replay 0`, its stdout read; resolves once it is attached. */
+  static attachReadOnly(d: VtconDaemon, target: string, segment: number): Promise<SegmentReader> {
+    const child = spawn(process.execPath, [cliPath(), '-s', d.controlPath, 'attach', target, '--read-only', '--replay', '0'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const reader = new SegmentReader(child.stdout, segment, () => child.kill('SIGKILL'));
+    return new Promise((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`vtcon attach ${target}: not attached within 20 s: ${err}`)); }, 20_000);
+      child.stderr.setEncoding('utf8').on('data', (t: string) => {
+        err += t;
+        if (/attached to/.test(err)) { clearTimeout(timer); resolve(reader); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`vtcon attach ${target} exited ${code}: ${err}`)); });
     });
   }
 
@@ -92,7 +111,6 @@ export class SegmentReader {
     return bad === 0 ? null : `${bad} of ${this.hashes.length} segments differ (sha256)`;
   }
 
-  close(): void { this.socket.destroy(); }
 }
 
 /** What a case needs from one device. */
@@ -101,8 +119,8 @@ export interface Device {
   readonly guest: Guest;
   /** guest port (name or device) a guest→host case writes to */
   outPort(c: Extract<ThroughputCase, { dir: 'g2h' }>): string;
-  /** the socket a raw reader of that case connects to */
-  readerPath(c: Extract<ThroughputCase, { dir: 'g2h' }>): Promise<string>;
+  /** the reader of that case (none: null), connected */
+  reader(c: Extract<ThroughputCase, { dir: 'g2h' }>, segment: number): Promise<SegmentReader | null>;
   /** the socket host→guest bytes are written to */
   inputPath(): Promise<string>;
   /** vtcon: the daemon (CPU, counters) */
@@ -114,7 +132,12 @@ export function vtconDevice(d: VtconDaemon, guest: Guest): Device {
   return {
     name: 'vtcon', guest, daemon: d,
     outPort: (c) => (c.port === 'hvc0' ? 'hvc0' : PORT_OUT),
-    readerPath: (c) => attachOf(c.port === 'hvc0' ? 'console' : PORT_OUT),
+    reader: async (c, segment) => {
+      const port = c.port === 'hvc0' ? 'console' : PORT_OUT;
+      if (c.reader === 'raw') return SegmentReader.open(await attachOf(port), segment);
+      if (c.reader === 'ro') return SegmentReader.attachReadOnly(d, `vm1:${port}`, segment);
+      return null;
+    },
     inputPath: () => attachOf(PORT_IN),
   };
 }
@@ -123,7 +146,10 @@ export function qemuDevice(guest: Guest, sockets: { hvc: string; out: string; in
   return {
     name: 'qemu', guest,
     outPort: (c) => (c.port === 'hvc0' ? 'hvc0' : c.reader === 'raw' ? PORT_OUT : PORT_NULL),
-    readerPath: (c) => Promise.resolve(c.port === 'hvc0' ? sockets.hvc : sockets.out),
+    reader: async (c, segment) => {
+      if (c.reader === 'ro') throw new Error('QEMU has no `vtcon attach`: its raw reader is the reference');
+      return c.reader === 'raw' ? SegmentReader.open(c.port === 'hvc0' ? sockets.hvc : sockets.out, segment) : null;
+    },
     inputPath: () => Promise.resolve(sockets.in),
   };
 }

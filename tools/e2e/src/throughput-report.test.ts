@@ -9,15 +9,15 @@ describe('throughput settings and cases', () => {
     const s = throughputSettings({}, '/r');
     expect(s).toEqual({ hvcMiB: 16, portMiB: 64, h2gMiB: 16, rounds: 3, only: [], out: '/r' });
     expect(throughputCases(s).map((c) => c.id)).toEqual([
-      'g2h-hvc0-2048-none', 'g2h-hvc0-2048-raw', 'g2h-hvc0-64k-none', 'g2h-hvc0-64k-raw',
-      'g2h-named-64k-none', 'g2h-named-64k-raw', 'h2g-attach', 'h2g-send',
+      'g2h-hvc0-2048-none', 'g2h-hvc0-2048-raw', 'g2h-hvc0-2048-ro', 'g2h-hvc0-64k-none', 'g2h-hvc0-64k-raw', 'g2h-hvc0-64k-ro',
+      'g2h-named-64k-none', 'g2h-named-64k-raw', 'g2h-named-64k-ro', 'h2g-attach', 'h2g-send',
     ]);
   });
 
   it('a quick run from the environment: one size for all, fewer rounds, some cases, no record', () => {
     const s = throughputSettings({ VTCON_TP_MIB: '2', VTCON_TP_ROUNDS: '1', VTCON_TP_CASES: 'hvc0-64k,h2g-send', VTCON_TP_OUT: '-' }, '/r');
     expect(s).toMatchObject({ hvcMiB: 2, portMiB: 2, h2gMiB: 2, rounds: 1, out: null });
-    expect(throughputCases(s).map((c) => c.id)).toEqual(['g2h-hvc0-64k-none', 'g2h-hvc0-64k-raw', 'h2g-send']);
+    expect(throughputCases(s).map((c) => c.id)).toEqual(['g2h-hvc0-64k-none', 'g2h-hvc0-64k-raw', 'g2h-hvc0-64k-ro', 'h2g-send']);
   });
 
   it('refuses a size that is not a positive integer', () => {

@@ -41,7 +41,8 @@ export function throughputSettings(env: Record<string, string | undefined>, defa
   };
 }
 
-export type Reader = 'none' | 'raw';
+/** none; a raw client of the attach socket (QEMU: the chardev socket); `vtcon attach --read-only` (vtcon only). */
+export type Reader = 'none' | 'raw' | 'ro';
 export type Path = 'attach' | 'send';
 
 export type ThroughputCase =
@@ -52,7 +53,7 @@ export type ThroughputCase =
 export function throughputCases(s: ThroughputSettings): ThroughputCase[] {
   const cases: ThroughputCase[] = [];
   for (const [port, bs, mib] of [['hvc0', '2048', s.hvcMiB], ['hvc0', '64k', s.hvcMiB], ['named', '64k', s.portMiB]] as const) {
-    for (const reader of ['none', 'raw'] as const) cases.push({ id: `g2h-${port}-${bs}-${reader}`, dir: 'g2h', port, bs, reader, mib });
+    for (const reader of ['none', 'raw', 'ro'] as const) cases.push({ id: `g2h-${port}-${bs}-${reader}`, dir: 'g2h', port, bs, reader, mib });
   }
   for (const path of ['attach', 'send'] as const) cases.push({ id: `h2g-${path}`, dir: 'h2g', path, mib: s.h2gMiB });
   return s.only.length === 0 ? cases : cases.filter((c) => s.only.some((o) => c.id.includes(o)));
@@ -60,7 +61,8 @@ export function throughputCases(s: ThroughputSettings): ThroughputCase[] {
 
 export function describeCase(c: ThroughputCase): string {
   if (c.dir === 'h2g') return `host→guest ${c.mib} MiB via ${c.path === 'attach' ? 'attach socket' : 'send API'}`;
-  return `${c.port === 'hvc0' ? 'hvc0' : 'named port'} dd bs=${c.bs} ${c.mib} MiB, ${c.reader === 'raw' ? '1 raw reader' : '0 readers'}`;
+  const reader = { none: '0 readers', raw: '1 raw reader', ro: 'vtcon attach --read-only' }[c.reader];
+  return `${c.port === 'hvc0' ? 'hvc0' : 'named port'} dd bs=${c.bs} ${c.mib} MiB, ${reader}`;
 }
 
 /** One measurement of one case on one device. */
@@ -138,7 +140,7 @@ export function realGuestCases(rows: readonly CaseSummary[]): RealGuestCase[] {
   for (const r of rows) {
     const c = r.c;
     const params: Record<string, string | number | boolean> = c.dir === 'g2h'
-      ? { realGuest: true, dir: 'guest→host', port: c.port, bs: c.bs, readers: c.reader === 'raw' ? 1 : 0, mib: c.mib }
+      ? { realGuest: true, dir: 'guest→host', port: c.port, bs: c.bs, readers: c.reader === 'none' ? 0 : 1, reader: c.reader, mib: c.mib }
       : { realGuest: true, dir: 'host→guest', path: c.path, mib: c.mib };
     const name = `qemu-guest ${describeCase(c)}`;
     const v = median(r.vtcon.map((s) => s.bytesPerSec));

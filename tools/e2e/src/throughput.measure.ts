@@ -22,7 +22,7 @@ import { findPort } from './daemon.js';
 import { daemonsPerTest, guestsPerTest } from './failure-log.js';
 import type { Guest } from './qemu.js';
 import { e2eTempDir } from './tmp.js';
-import { type Device, PORT_IN, qemuDevice, qemuSerialArgs, SegmentReader, vtconDevice } from './throughput-devices.js';
+import { type Device, PORT_IN, qemuDevice, qemuSerialArgs, vtconDevice } from './throughput-devices.js';
 import { type CaseSummary, formatTable, MiB, realGuestCases, type Sample, type ThroughputCase, throughputCases, throughputSettings } from './throughput-report.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -45,7 +45,7 @@ async function guestToHost(dev: Device, c: Extract<ThroughputCase, { dir: 'g2h' 
   const repeats = Math.max(1, Math.round(c.mib / FILE_MIB));
   const bytes = repeats * FILE_MIB * MiB;
   const node = await devOf(g, dev.outPort(c));
-  const reader = c.reader === 'raw' ? await SegmentReader.open(await dev.readerPath(c), FILE_MIB * MiB) : null;
+  const reader = await dev.reader(c, FILE_MIB * MiB);
   if (reader) await sleep(300); // the chardev / attach server takes the client in
   const d = dev.daemon;
   const before = d ? (await d.portNow('vm1', c.port === 'hvc0' ? 'console' : 'org.test.0'))!.bytesIn : 0;
@@ -176,7 +176,8 @@ describe('throughput with a real guest, vtcon beside QEMU in-process (figures, n
         const order = round % 2 === 0 ? devices : [...devices].reverse();
         for (const dev of order) {
           const c = row.c;
-          if (c.dir === 'h2g' && c.path === 'send' && dev.name === 'qemu') continue; // no send API in QEMU: the attach row is its reference
+          // no send API nor `vtcon attach` in QEMU: its attach-socket / raw-reader row is the reference
+          if (dev.name === 'qemu' && ((c.dir === 'h2g' && c.path === 'send') || (c.dir === 'g2h' && c.reader === 'ro'))) continue;
           const s = c.dir === 'g2h' ? await guestToHost(dev, c, sha.get(dev)!) : await hostToGuest(dev, c);
           row[dev.name].push(s);
           process.stdout.write(`round ${round + 1} ${dev.name.padEnd(5)} ${c.id}: ${(s.bytesPerSec / 1e6).toFixed(1)} MB/s` +
@@ -185,9 +186,14 @@ describe('throughput with a real guest, vtcon beside QEMU in-process (figures, n
         }
       }
     }
-    // host→guest via send has no QEMU figure of its own: compare it with QEMU's chardev socket
-    const attachRow = rows.find((r) => r.c.dir === 'h2g' && r.c.path === 'attach');
-    for (const r of rows) if (r.c.dir === 'h2g' && r.c.path === 'send' && attachRow) r.qemu = attachRow.qemu;
+    // host→guest via send and `vtcon attach` have no QEMU figure of their own: compare them with
+    // QEMU's chardev socket (the attach row, the raw-reader row of the same workload)
+    for (const r of rows) {
+      const c = r.c;
+      const ref = c.dir === 'h2g' && c.path === 'send' ? rows.find((x) => x.c.dir === 'h2g' && x.c.path === 'attach')
+        : c.dir === 'g2h' && c.reader === 'ro' ? rows.find((x) => x.c.dir === 'g2h' && x.c.port === c.port && x.c.bs === c.bs && x.c.reader === 'raw') : undefined;
+      if (ref) r.qemu = ref.qemu;
+    }
     process.stdout.write(`\nTHROUGHPUT, vtcon vs QEMU in-process virtio-serial (real QEMU TCG guest, Linux; one vCPU; MB = 10^6 bytes; median of ${settings.rounds})\n`);
     process.stdout.write(`${formatTable(rows)}\n`);
     const file = await writeRecord(realGuestCases(rows), startedAt, Date.now() - startedAt.getTime());
