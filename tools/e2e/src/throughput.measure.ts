@@ -32,6 +32,23 @@ const startDaemon = daemonsPerTest();
 /** The guest's random file: every guest→host case writes it `repeats` times. */
 const FILE_MIB = Math.min(16, settings.hvcMiB, settings.portMiB);
 
+/**
+ * Boots a guest to its shell; boots it again (twice at most) if QEMU exits first: under heavy
+ * load the TCG guest's kernel sometimes panics in its timer check ("IO-APIC + timer doesn't work").
+ */
+async function bootShell(opts: Parameters<typeof boot>[0]): Promise<Guest> {
+  for (let attempt = 1; ; attempt++) {
+    const g = boot(opts);
+    try {
+      await g.waitFor(/^VTCON shell ready$/, { timeoutMs: 120_000 });
+      return g;
+    } catch (e) {
+      if (g.running || attempt === 3) throw e;
+      process.stdout.write(`${opts.name}: QEMU exited before the shell was ready (attempt ${attempt}); booting it again\n`);
+    }
+  }
+}
+
 /** Device node of a port in the guest (by name, or hvc0 as is). */
 async function devOf(g: Guest, port: string): Promise<string> {
   const r = await g.exec(`. /scenarios/_lib.sh; echo "portdev $(wait_port ${port} 20)"`);
@@ -158,14 +175,13 @@ describe('throughput with a real guest, vtcon beside QEMU in-process (figures, n
       logLevel: 'info', scrollbackBytes: MiB, workers: 2,
     });
     const serial = qemuSerialArgs(e2eTempDir('vtcon-tp-q-'));
-    const guests = [
-      boot({ scenario: 'shell', stay: true, socketPath: d.socketOf('vm1'), numPorts: 4, name: 'vtcon' }),
-      boot({ scenario: 'shell', stay: true, extraArgs: serial.args, name: 'qemu' }),
-    ];
-    const devices: Device[] = [vtconDevice(d, guests[0]!), qemuDevice(guests[1]!, serial.sockets)];
+    const [vg, qg] = await Promise.all([
+      bootShell({ scenario: 'shell', stay: true, socketPath: d.socketOf('vm1'), numPorts: 4, name: 'vtcon' }),
+      bootShell({ scenario: 'shell', stay: true, extraArgs: serial.args, name: 'qemu' }),
+    ]);
+    const devices: Device[] = [vtconDevice(d, vg), qemuDevice(qg, serial.sockets)];
     const sha = new Map<Device, string>();
     for (const dev of devices) {
-      await dev.guest.waitFor(/^VTCON shell ready$/, { timeoutMs: 120_000 });
       const r = await dev.guest.exec(`head -c ${FILE_MIB * MiB} /dev/urandom >/tmp/d; echo "file-sha $(sha256sum </tmp/d | cut -d' ' -f1)"`, { timeoutMs: 180_000 });
       expect(r.rc).toBe(0);
       sha.set(dev, r.output.map((l) => /^file-sha (\w+)$/.exec(l)).find((m) => m !== null)![1]!);
