@@ -256,15 +256,18 @@ export class ShardService {
     const now = performance.now();
     const when = this.mainWake.published(q, now);
     if (when === 'now') {
-      this.mainWake.woke(now, false);
-      this.ring.wakeReader();
-    } else if (when !== null) {
+      this.wake(now);
+    } else if (when === 'arm') {
       this.wakeTimer = setTimeout(() => {
         this.wakeTimer = null;
-        this.mainWake.woke(performance.now(), true);
-        this.ring.wakeReader();
-      }, when);
+        if (this.mainWake.timerFired()) this.wake(performance.now());
+      }, this.mainWake.backstopMs);
     }
+  }
+
+  private wake(now: number): void {
+    if (this.mainWake.woke(now)) this.wakeTimer?.refresh();
+    this.ring.wakeReader();
   }
 
   /**
