@@ -12,6 +12,9 @@
 //   fleet reported    suite 'fleet': "publish throughput" (ratio to the local log rate), "remote attach latency"
 //   worker pool alone suite 'pool' (console/pool-bench.mjs), the same pairing; its own target, as
 //                     only there the guests' CPU is out of the measured window
+//   real guest        suite 'real-guest' (tools/e2e throughput), params.realGuest, dir 'guest→host',
+//                     port 'hvc0' | 'named', readers 0 | 1: throughput with ratio + baseline (QEMU
+//                     in-process, same run), daemon CPU as value in unit 's/MiB'
 
 /** @typedef {import('./schema.mjs').CaseResult} CaseResult */
 
@@ -32,6 +35,11 @@ export const FLEET_CPU_RATIO = 1.3;
 export const POOL_SUITE = 'pool';
 /** Engine killed or upgraded under a running guest: the guest-visible pause, p99. */
 export const TAKEOVER_PAUSE_P99_NS = 500_000_000;
+/** Real guest (issue 14), vs QEMU's in-process virtio-serial measured in the same run. */
+export const REAL_GUEST_TARGETS = /** @type {const} */ ([
+  { port: 'hvc0', readers: 1, ratio: 1.2, cpuSPerMiB: 0.015, what: 'hvc0 with a reader attached' },
+  { port: 'named', readers: null, ratio: 1.0, cpuSPerMiB: 0.004, what: 'named port' },
+]);
 
 /**
  * Chain payload size of a ring case (the ring suite calls it `payload`; `bytes` is accepted too).
@@ -141,6 +149,13 @@ export function evaluateTargets(cases) {
     measured: lat.map((c) => `${fmtNs(/** @type {number} */ (c.p50Ns ?? NaN))} / ${fmtNs(/** @type {number} */ (c.p99Ns))}`).join('; ') });
   push('Engine killed under a running guest: guest-visible pause, p99', `< ${fmtNs(TAKEOVER_PAUSE_P99_NS)}`, cases.filter((c) => /takeover/i.test(c.name) && c.p99Ns !== undefined)
     .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.samples ?? '?'} restarts, ${c.params.vms ?? '?'} VMs)`, ok: /** @type {number} */ (c.p99Ns) < TAKEOVER_PAUSE_P99_NS })));
+  for (const t of REAL_GUEST_TARGETS) {
+    const mine = cases.filter((c) => c.params.realGuest === true && c.params.dir === 'guest→host' && c.params.port === t.port && (t.readers === null || c.params.readers === t.readers));
+    push(`Real guest, ${t.what}, vs QEMU in-process`, `≥ ${t.ratio}×`, mine.filter((c) => c.ratio !== undefined)
+      .map((c) => ({ text: `${/** @type {number} */ (c.ratio).toFixed(2)}× (${c.name})`, ok: /** @type {number} */ (c.ratio) >= t.ratio })));
+    push(`Real guest, ${t.what}, daemon CPU`, `≤ ${t.cpuSPerMiB} s/MiB`, mine.filter((c) => c.unit === 's/MiB' && c.value !== undefined)
+      .map((c) => ({ text: `${/** @type {number} */ (c.value).toFixed(4)} s/MiB (${c.name})`, ok: /** @type {number} */ (c.value) <= t.cpuSPerMiB })));
+  }
   const real = cases.filter((c) => c.params.realGuest === true || /real.?guest|qemu/i.test(c.name));
   out.push({ target: 'Real-guest throughput (QEMU + Linux guest)', threshold: 'reported', measured: real.map((c) => `${c.name}`).join('; '), status: real.length ? 'reported' : 'no data' });
   return out;

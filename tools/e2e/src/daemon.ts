@@ -40,6 +40,8 @@ export interface DaemonOptions {
   dir?: string;
   /** the config's `fleet:` section (NATS), as packages/cli/README.md "Fleet" shows it */
   fleet?: Record<string, unknown>;
+  /** servicing worker threads (default 1; the daemon's own default is 2) */
+  workers?: number;
 }
 
 /** `vtcon ls --json` (packages/cli/API.md). */
@@ -61,9 +63,9 @@ export interface CliResult {
 }
 
 /** The config file the daemon reads (JSON is YAML; the CLI loads both). */
-export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes' | 'fleet'>): object {
+export function daemonConfig(dir: string, opts: Pick<DaemonOptions, 'vms' | 'logLevel' | 'scrollbackBytes' | 'fleet' | 'workers'>): object {
   return {
-    daemon: { control: join(dir, 'control.sock'), runtimeDir: join(dir, 'run'), logLevel: opts.logLevel ?? 'debug', workers: 1 },
+    daemon: { control: join(dir, 'control.sock'), runtimeDir: join(dir, 'run'), logLevel: opts.logLevel ?? 'debug', workers: opts.workers ?? 1 },
     ...(opts.fleet ? { fleet: opts.fleet } : {}),
     vms: opts.vms.map((vm) => ({
       name: vm.name,

@@ -42,7 +42,7 @@ export interface ConsoleWorkerPoolOptions {
   window?: number;
   /** Bytes of each shard's guest→host ring (power of two). Default 1 MiB. */
   ringBytes?: number;
-  /** Main-thread wake-up coalescing for streaming ports, ms (see ShardTaskData). Default 1; 0 = off. */
+  /** Main-thread wake-up coalescing for streaming ports, ms (see ShardTaskData, main-wake.ts). Default 4; 0 = off. */
   coalesceMs?: number;
   /**
    * Each worker's V8 young generation, MiB (Worker resourceLimits.maxYoungGenerationSizeMb).
@@ -91,7 +91,7 @@ export class ConsoleWorkerPool implements ShardPool {
     if (!Number.isInteger(this.threads) || this.threads < 1) throw new ConsoleError('BAD_OPTIONS', `threads ${this.threads}`);
     this.window = opts.window ?? 256 * 1024;
     this.batch = opts.batch ?? 256;
-    this.coalesceMs = opts.coalesceMs ?? 1;
+    this.coalesceMs = opts.coalesceMs ?? 4;
     this.stopTimeoutMs = opts.replyTimeoutMs?.stop ?? 2000;
     this.logTimeoutMs = opts.replyTimeoutMs?.log ?? 5000;
     this.log = opts.logger ?? silentLogger;

@@ -51,10 +51,11 @@ export interface ShardTaskData {
   nativeModule: string;
   batch: number;
   /**
-   * Wake-up coalescing (ms): a port that woke the main thread less than this ago (it streams)
-   * has its next wake-up deferred by up to this long, so a stream costs the main thread (and its
-   * sinks) one pass per interval instead of one per chain. An idle port's first chain, and the
-   * first after host→guest bytes on the port (a keystroke echo), wake it at once. 0 = wake per pass.
+   * Wake-up coalescing (ms, main-wake.ts): while ports stream, the main thread is woken at most
+   * once per interval (or when a port used a quarter of its credit), so a stream costs it (and its
+   * sinks) one pass per interval instead of one per chain. A port's first bytes after QUIET_MS of
+   * silence, and the first after host→guest bytes on the port (a keystroke echo), wake it at once.
+   * 0 = wake per pass.
    */
   coalesceMs: number;
   /** The shard's guest→host byte ring (byte-ring.ts); outlives worker restarts. */

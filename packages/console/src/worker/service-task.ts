@@ -26,6 +26,7 @@ import { AppendLog } from '../sink/append-log.js';
 import type { FromWorker, ShardTaskData, ToWorker } from './protocol.js';
 import { callNotifier, type EventfdOps, watchKickFd } from '../device/guarded-eventfd.js';
 import { MAX_PORT_CHAIN_BYTES } from '../port/chain-bound.js';
+import { MainWake } from './main-wake.js';
 import { errorToWire } from '../errors.js';
 
 /** A started queue; a transmitq's credit and held chain are its RingPort part (ring-target.ts). */
@@ -42,8 +43,8 @@ interface Q extends RingPort {
   /** What openReceiveq builds the queue from: the start message's ring and ring state. */
   mem: GuestMemory; config: QueueConfig; kickFd: number; startAvailIdx: number; startUsedIdx: number;
   scheduled: boolean; dead: boolean;
-  /** transmitq: when this queue last woke the main thread (performance.now()). */
-  lastWake: number;
+  /** transmitq: when this queue last published bytes (performance.now(); main-wake.ts). */
+  lastOutput: number;
   /** transmitq: the port's log, if it has one. */
   log: AppendLog | undefined;
 }
@@ -70,7 +71,7 @@ export class ShardService {
   private readonly memories = new Map<number, { gen: number; mem: GuestMemory }>();
   private readonly logs = new Map<string, AppendLog>();
   private readonly ring: RingWriter;
-  private readonly coalesceMs: number;
+  private readonly mainWake: MainWake;
   private wakeTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly target: RingTarget;
   private readonly scratch = new TransmitScratch();
@@ -83,7 +84,7 @@ export class ShardService {
     this.batch = data.batch;
     this.ring = new RingWriter(data.ring);
     this.target = new RingTarget(this.ring);
-    this.coalesceMs = data.coalesceMs;
+    this.mainWake = new MainWake(data.coalesceMs);
   }
 
   /** Serve messages until 'shutdown'. */
@@ -227,7 +228,7 @@ export class ShardService {
       queue: m.dir === 'transmitq' ? new DeviceQueue(mem.mem, config, { lastAvailIdx: m.lastAvailIdx, usedIdx: m.usedIdx }) : null,
       mem: mem.mem, config, kickFd: m.kickFd, startAvailIdx: m.lastAvailIdx, startUsedIdx: m.usedIdx,
       notify: callNotifier(this.ops, m.callFd, m.index), watch: null, outstanding: m.outstanding, window: m.window,
-      scheduled: false, dead: false, partial: null, lastWake: -Infinity,
+      scheduled: false, dead: false, partial: null, lastOutput: -Infinity,
       log: m.dir === 'transmitq' ? this.logs.get(key(m.dev, m.port)) : undefined,
     };
     // Chains after used.idx that a dead engine or worker logged and never used are popped again:
@@ -254,15 +255,23 @@ export class ShardService {
     setImmediate(() => { q.scheduled = false; this.service(q); });
   }
 
-  /** Wake the main thread now if q was quiet, else once the coalescing interval is over. */
+  /** Wake the main thread now if q was quiet, else batched with the next wake-up (main-wake.ts). */
   private wakeMain(q: Q): void {
     const now = performance.now();
-    if (this.coalesceMs <= 0 || now - q.lastWake >= this.coalesceMs) {
-      q.lastWake = now;
-      this.ring.wakeReader();
-      return;
+    const when = this.mainWake.published(q, now);
+    if (when === 'now') {
+      this.wake(now);
+    } else if (when === 'arm') {
+      this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = null;
+        if (this.mainWake.timerFired()) this.wake(performance.now());
+      }, this.mainWake.backstopMs);
     }
-    this.wakeTimer ??= setTimeout(() => { this.wakeTimer = null; this.ring.wakeReader(); }, this.coalesceMs);
+  }
+
+  private wake(now: number): void {
+    if (this.mainWake.woke(now)) this.wakeTimer?.refresh();
+    this.ring.wakeReader();
   }
 
   /**
@@ -317,7 +326,7 @@ export class ShardService {
           // Host→guest bytes on this port: the guest's answer (an echo) is interactive; its
           // wake-up is not coalesced.
           const tx = this.txByPort.get(key(q.dev, q.port));
-          if (tx !== undefined) tx.lastWake = -Infinity;
+          if (tx !== undefined) tx.lastOutput = -Infinity;
         }
         if (!r.starved && !src.empty) this.schedule(q);
       }
