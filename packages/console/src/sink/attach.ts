@@ -27,18 +27,13 @@
  * offset; both start the same read, so replay and live output cannot overlap or gap. A pending
  * client starts where the stream ended when it connected.
  *
- * Memory mode (no log) — slow or stalled clients: each client's output queue (Node's socket buffer above the
- * kernel's) is limited to clientQueueLimit bytes. A client over the limit is disconnected
- * with reason 'SLOW_CONSUMER' and counted (stats.slowConsumerDisconnects). Chosen over
- * "skip ahead with a marker" because a silently cut terminal stream leaves the screen in a
- * wrong state; a disconnect is visible and the client can re-attach with replay. A stalled
- * client therefore never stalls the guest or other clients, and memory is bounded by
- * maxClients × (clientQueueLimit + one chunk). The attach sink never applies backpressure
- * to the port (no wantsMore): output to nobody is not a reason to stop the guest.
+ * Memory mode (no log): a client's output queue is limited to clientQueueLimit bytes; a client
+ * over it is disconnected ('SLOW_CONSUMER', counted), visibly, and can re-attach with replay.
+ * Memory is bounded by maxClients × (clientQueueLimit + one chunk). The attach sink never
+ * applies backpressure to the port: output to nobody is not a reason to stop the guest.
  *
- * Input flow control: onInput may return false ("backlog full"); the server then stops
- * reading that client's socket (the kernel buffer fills, the client's writes block — no
- * keystroke is lost) until resumeInput() is called.
+ * Input flow control: onInput may return false ("backlog full"); that client's socket is not
+ * read (its writes block, no keystroke is lost) until resumeInput() is called.
  *
  * Threading: main thread (node:net). Callbacks run on that thread.
  */
