@@ -37,6 +37,8 @@ export interface Rig {
   control: string;
   daemonLog: string;
   child: ChildProcess;
+  /** The engine serving the VMs (under `serve`'s holder); an engine restart counts as a crash. */
+  readonly enginePid: number;
   socketOf(vm: string): string;
   logOf(vm: string, port: string): string;
   /** One control API call on a fresh connection (as `vtcon` does), bounded by timeoutMs. */
@@ -202,7 +204,10 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     await stop();
     throw e;
   }
-  const pid = child.pid!;
+  // `serve` is a holder and an engine: the engine is what an attack aims at and what is sampled.
+  // The holder would hide an engine crash by starting the next one: a restart is a crash here.
+  const holder = () => { try { return JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as { engine: { pid: number } | null; restarts: number; lastExit: string | null }; } catch { return null; } };
+  const pid = holder()?.engine?.pid ?? child.pid!;
   const sample = () => readSample(pid);
   // A probe's connection may be open at any one sample: the baseline fd count is the most common
   // of ten samples over half a second, taken once two such windows in a row agree (what the
@@ -223,7 +228,8 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
 
   const finish = async (): Promise<{ problems: string[]; figures: Figures }> => {
     const problems: string[] = [];
-    const alive = () => child.exitCode === null && child.signalCode === null;
+    const engineSame = () => { const h = holder(); return h === null || (h.restarts === 0 && h.engine?.pid === pid); };
+    const alive = () => child.exitCode === null && child.signalCode === null && engineSame();
     // Settle: fds exactly back, RSS within bounds (the victim keeps streaming meanwhile).
     let after = baseline;
     const deadline = Date.now() + LIMITS.settleMs;
@@ -235,7 +241,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     }
     const maxLsMs = await p.stop();
     const digest = await v.stop();
-    if (!alive()) problems.push(`the daemon exited (code ${child.exitCode}, signal ${child.signalCode}): ${crashLine(stderr)}`);
+    if (!alive()) problems.push(`the daemon exited (code ${child.exitCode}, signal ${child.signalCode}${engineSame() ? '' : `; engine ${pid} gone: ${holder()?.lastExit ?? '?'}`}): ${crashLine(stderr)}`);
     else {
       if (after.fds !== baseline.fds) problems.push(`daemon fds ${baseline.fds} before, ${after.fds} after settling`);
       if (after.rss > baseline.rss + LIMITS.rssGrowthBytes) problems.push(`daemon RSS ${mib(baseline.rss)} before, ${mib(after.rss)} after settling`);
@@ -256,7 +262,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   function logOf(vm: string, port: string): string { return join(dir, 'logs', vm, `${port}.log`); }
 
   return {
-    dir, control, daemonLog, child, baseline, api, sample, finish, stop,
+    dir, control, daemonLog, child, enginePid: pid, baseline, api, sample, finish, stop,
     socketOf: (vm) => join(dir, `${vm}.vhost.sock`),
     logOf,
   };

@@ -154,9 +154,9 @@ describe('item 16: errors that were hidden', () => {
   it('64 GiB regions over reconnects: the daemon\'s address space comes back', async () => {
     const rig = await rigs.start();
     const problems: string[] = [];
-    const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync(`/proc/${rig.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync(`/proc/${rig.enginePid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
     const before = vmSize();
-    const mapped = () => readFileSync(`/proc/${rig.child.pid}/maps`, 'utf8').split('\n').filter((l) => l.includes('vtcon-hostile-64g')).length;
+    const mapped = () => readFileSync(`/proc/${rig.enginePid}/maps`, 'utf8').split('\n').filter((l) => l.includes('vtcon-hostile-64g')).length;
     // By hand: this process cannot view 64 GiB as one typed array, and need not (the daemon maps it).
     for (let i = 0; i < 4; i++) {
       const fe = VhostUserFrontend.connect(rig.socketOf(TARGET));
