@@ -110,7 +110,9 @@ export async function* followLogFile(path: string, options: FollowOptions): Asyn
 }
 
 interface OpenFile { fh: FileHandle; ino: number }
-interface Listed { path: string; ino: number }
+
+/** One log file of a listing: its path now, its inode, its size when listed. */
+export interface LogFileListing { path: string; ino: number; size: number }
 
 /** Inodes a follower has finished, bounded (only recent ones can still be listed). */
 class DoneSet {
@@ -127,11 +129,13 @@ class DoneSet {
   }
 }
 
-/** All log files of `path` with their inodes, oldest first (files that vanish are left out). */
-async function listWithInodes(path: string): Promise<Listed[]> {
+/** All log files of `path` with their inodes and sizes, oldest first (files that vanish are left out). */
+async function listWithInodes(path: string): Promise<LogFileListing[]> {
   const paths = await logFilePaths(path);
-  const inos = await Promise.all(paths.map((p) => stat(p).then((s) => s.ino, () => -1)));
-  return paths.map((p, i) => ({ path: p, ino: inos[i]! })).filter((f) => f.ino >= 0);
+  const st = await Promise.all(paths.map((p) => stat(p).then((x) => ({ ino: x.ino, size: x.size }), () => null)));
+  const out: LogFileListing[] = [];
+  st.forEach((x, i) => { if (x) out.push({ path: paths[i]!, ino: x.ino, size: x.size }); });
+  return out;
 }
 
 /**
@@ -139,7 +143,7 @@ async function listWithInodes(path: string): Promise<Listed[]> {
  * rotation renames several files; two equal listings mean no rename ran in between
  * (practically: a rotation's renames take microseconds). Bounded attempts.
  */
-async function stableListing(path: string): Promise<Listed[]> {
+export async function stableListing(path: string): Promise<LogFileListing[]> {
   let prev = await listWithInodes(path);
   for (let attempt = 0; attempt < 10; attempt++) {
     const next = await listWithInodes(path);
@@ -150,7 +154,7 @@ async function stableListing(path: string): Promise<Listed[]> {
 }
 
 /** Opens `f` and checks it is still the same inode (a rotation may have renamed it). */
-async function openExpected(f: Listed): Promise<OpenFile | null> {
+async function openExpected(f: LogFileListing): Promise<OpenFile | null> {
   const fh = await open(f.path, 'r').catch(() => null);
   if (!fh) return null;
   const { ino } = await fh.stat();

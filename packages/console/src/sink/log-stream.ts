@@ -20,9 +20,9 @@
  *
  * Threading: main thread; reads the files with async fs calls only (threadpool), never blocks.
  */
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { logFilePaths } from './log-reader.js';
+import { stableListing, type LogFileListing } from './log-reader.js';
 
 export interface LogSpan {
   path: string;
@@ -33,7 +33,7 @@ export interface LogSpan {
   size: number;
 }
 
-interface Listed { path: string; ino: number; size: number }
+type Listed = LogFileListing;
 
 export class LogStream {
   private _end = 0;
@@ -110,7 +110,7 @@ export class LogStream {
   }
 
   private async list(): Promise<LogSpan[]> {
-    const files = await listSized(this.path);
+    const files = await stableListing(this.path);
     const spans = this.place(files);
     this._spans = spans;
     this.starts.clear();
@@ -165,25 +165,3 @@ export class LogStream {
   }
 }
 
-/**
- * The log files with inode and size, oldest first. readdir + stat is not atomic and a rotation
- * renames several files, so a listing counts only when two in a row name the same inodes at the
- * same paths (as log-reader.ts does); bounded attempts.
- */
-async function listSized(path: string): Promise<Listed[]> {
-  let prev = await listOnce(path);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const next = await listOnce(path);
-    if (next.length === prev.length && next.every((f, i) => f.path === prev[i]!.path && f.ino === prev[i]!.ino)) return next;
-    prev = next;
-  }
-  return prev;
-}
-
-async function listOnce(path: string): Promise<Listed[]> {
-  const paths = await logFilePaths(path);
-  const st = await Promise.all(paths.map((p) => stat(p).then((s) => ({ ino: s.ino, size: s.size }), () => null)));
-  const out: Listed[] = [];
-  st.forEach((s, i) => { if (s) out.push({ path: paths[i]!, ino: s.ino, size: s.size }); });
-  return out;
-}
