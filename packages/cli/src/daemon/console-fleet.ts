@@ -262,7 +262,13 @@ export class ConsoleFleet implements Fleet {
     const held = this.held;
     if (held) {
       // The guest side goes to the holder before the control chain that changed it is used.
-      const save = () => held.saveState(cfg.name, dev.guestState());
+      // Only a changed blob goes out: a guest repeating a handshake message changes nothing.
+      let last = '';
+      const save = () => {
+        const state = dev.guestState();
+        const key = JSON.stringify(state);
+        if (key !== last) { last = key; held.saveState(cfg.name, state); }
+      };
       for (const ev of ['driver-ready', 'port-ready', 'port-open'] as const) dev.on(ev, save);
     }
     const backend = new this.stack.transport.VhostUserBackend({

@@ -308,7 +308,8 @@ export class Holder {
       case 'state': {
         const v = this.vms.get(vm);
         if (v) { v.state = r.state; v.stateVersion = typeof r.version === 'number' ? r.version : e.stateVersion; }
-        break;
+        // The status file does not show state blobs; a guest's handshake churn must not cost a file write each.
+        return;
       }
       case 'drop': {
         const v = this.vms.get(vm);
