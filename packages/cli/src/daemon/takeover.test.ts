@@ -12,6 +12,7 @@ import { FrontendHandle, VtconDriver } from '@vtcon/console/testing';
 import { VhostUserFrontend, type HolderStatus } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
 import { BIN, spawnServe, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+import { readHolderStatus } from '../cli/holder-status.js';
 import { guestPort } from '../testing/guest-port.js';
 
 const cleanups: (() => void)[] = [];
@@ -19,6 +20,7 @@ afterEach(() => { for (const c of cleanups.splice(0).reverse()) c(); });
 
 const line = (port: string, i: number): Buffer => Buffer.from(`${port} ${i} ${'x'.repeat((i * 53) % 700)}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const KILLS = 10;
 
 /** The CLI in a child, without blocking this process (its guest must go on meanwhile). */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -29,21 +31,38 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+/**
+ * `vtcon serve` (a holder and its engine) with one VM `vm1` in a fresh folder; `env` is set for
+ * the daemon (test hooks) and undone after the test. `status()` reads the holder's status file as
+ * every client does (cli/holder-status.ts).
+ */
+async function startHeld(prefix: string, daemonExtra: string, ports: { name: string; console?: boolean }[], env: (dir: string) => Record<string, string> = () => ({})) {
+  const dir = tempDir(prefix);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const control = join(dir, 'control.sock');
+  const configPath = join(dir, 'fleet.yaml');
+  writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n${daemonExtra}vms:\n` + vmYaml(dir, 'vm1', ports));
+  for (const [k, v] of Object.entries(env(dir))) {
+    process.env[k] = v;
+    cleanups.push(() => { delete process.env[k]; });
+  }
+  const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
+  cleanups.push(() => serve.child.kill('SIGKILL'));
+  const status = (): HolderStatus => {
+    const st = readHolderStatus(control);
+    if (!st) throw new Error(`no live holder beside ${control}`);
+    return st;
+  };
+  return { dir, control, serve, status };
+}
+
 describe('engine SIGKILL under a held connection', () => {
   it('10 kills at random points: streams byte-exact on both port kinds, every request answered, holder fds flat', async () => {
-    const dir = tempDir('vtcon-takeover-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'fleet.yaml');
     // 10 kills in a few seconds is a crash loop by the default rule (10 fast crashes): allow more.
-    writeFileSync(configPath, `daemon:\n  control: ${join(dir, 'control.sock')}\n  runtimeDir: ${dir}\n  maxEngineCrashes: 50\nvms:\n`
-      + vmYaml(dir, 'vm1', [{ name: 'console', console: true }, { name: 'org.test.held' }]));
     // Every log write is followed by a 10 ms stall before its chains are used (a test hook), so
     // most kills land between "logged" and "used": the next engine must cut those bytes back.
-    process.env.VTCON_TEST_LOG_STALL_MS = '10';
-    cleanups.push(() => { delete process.env.VTCON_TEST_LOG_STALL_MS; });
-    const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
-    cleanups.push(() => serve.child.kill('SIGKILL'));
-    const status = (): HolderStatus => JSON.parse(readFileSync(join(dir, 'control.sock.holder.json'), 'utf8')) as HolderStatus;
+    const { dir, serve, status } = await startHeld('vtcon-takeover-', '  maxEngineCrashes: 50\n',
+      [{ name: 'console', console: true }, { name: 'org.test.held' }], () => ({ VTCON_TEST_LOG_STALL_MS: '10' }));
 
     let fe: VhostUserFrontend | null = null;
     const handle = new FrontendHandle((onConfigChange) => (fe = VhostUserFrontend.connect(join(dir, 'vm1.vhost.sock'), { onConfigChange })), native);
@@ -61,7 +80,9 @@ describe('engine SIGKILL under a held connection', () => {
     // Writers: each awaits its chain's use (the acknowledgment) before the next write.
     let stop = false;
     const sent = new Map<string, Buffer[]>(ports.map((p) => [p, []]));
-    const failed = (e: unknown): never => { if (process.env.TAKEOVER_DUMP) writeFileSync(process.env.TAKEOVER_DUMP, serve.stderr()); throw new Error(`sent ${JSON.stringify(Object.fromEntries([...sent].map(([k, v]) => [k, v.length])))} ` + `${(e as Error).message}; holder status ${JSON.stringify(status())}; serve said:\n${serve.stderr().slice(-8000)}`); };
+    const failed = (e: unknown): never => {
+      throw new Error(`sent ${JSON.stringify(Object.fromEntries([...sent].map(([k, v]) => [k, v.length])))} ${(e as Error).message}; holder status ${JSON.stringify(status())}; serve said:\n${serve.stderr().slice(-8000)}`);
+    };
     const acked = new Map<string, number>(ports.map((p) => [p, 0]));
     const writers = ports.map(async (name) => {
       const p = driver.portByName(name)!;
@@ -83,7 +104,7 @@ describe('engine SIGKILL under a held connection', () => {
     })();
 
     const engines = new Set<number>();
-    for (let k = 0; k < Number(process.env.TAKEOVER_KILLS ?? 10); k++) {
+    for (let k = 0; k < KILLS; k++) {
       // The engine serves (both streams moved since the last kill), then dies at a random point of
       // the transfer: mid-chain, mid-batch, with requests in flight on the vhost-user socket.
       const mark = new Map(acked);
@@ -100,10 +121,8 @@ describe('engine SIGKILL under a held connection', () => {
     stop = true;
     await Promise.all([...writers, requester]);
 
-    const kills = Number(process.env.TAKEOVER_KILLS ?? 10);
-    expect(engines.size).toBe(kills);
-    expect(status().restarts).toBeGreaterThanOrEqual(kills);
-    console.log(Object.fromEntries([...sent].map(([k, v]) => [k, v.length])));
+    expect(engines.size).toBe(KILLS);
+    expect(status().restarts).toBeGreaterThanOrEqual(KILLS);
     expect(answered).toBeGreaterThan(0);
     for (const name of ports) {
       const log = readFileSync(join(dir, 'logs', 'vm1', `${name}.log`));
@@ -117,18 +136,9 @@ describe('engine SIGKILL under a held connection', () => {
   }, 180_000);
 
   it('vtcon upgrade hands the connection to a new engine twice, byte-exact; a refused upgrade keeps the old engine', async () => {
-    const dir = tempDir('vtcon-upgrade-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'fleet.yaml');
-    const control = join(dir, 'control.sock');
-    writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\nvms:\n`
-      + vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    const { dir, control, status } = await startHeld('vtcon-upgrade-', '', [{ name: 'console', console: true }],
+      (d) => ({ VTCON_TEST_REFUSE_STATE_FILE: join(d, 'refuse') }));
     const refuseFile = join(dir, 'refuse');
-    process.env.VTCON_TEST_REFUSE_STATE_FILE = refuseFile;
-    cleanups.push(() => { delete process.env.VTCON_TEST_REFUSE_STATE_FILE; });
-    const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
-    cleanups.push(() => serve.child.kill('SIGKILL'));
-    const status = (): HolderStatus => JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as HolderStatus;
     const g = await guestPort(join(dir, 'vm1.vhost.sock'), 'console');
     cleanups.push(() => { void g.driver.detach().catch(() => undefined); });
     let stop = false;
@@ -167,15 +177,7 @@ describe('engine SIGKILL under a held connection', () => {
   }, 180_000);
 
   it('a crash loop is bounded: the holder keeps the connection, `vtcon ls` says the engine is down, `vtcon upgrade` brings one back', async () => {
-    const dir = tempDir('vtcon-crashloop-');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'fleet.yaml');
-    const control = join(dir, 'control.sock');
-    writeFileSync(configPath, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n  maxEngineCrashes: 3\nvms:\n`
-      + vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
-    const serve = await spawnServe(configPath, dir, (e) => e.includes('vtcon: serving'), 'the engine to serve');
-    cleanups.push(() => serve.child.kill('SIGKILL'));
-    const status = (): HolderStatus => JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as HolderStatus;
+    const { dir, control, serve, status } = await startHeld('vtcon-crashloop-', '  maxEngineCrashes: 3\n', [{ name: 'console', console: true }]);
     const g = await guestPort(join(dir, 'vm1.vhost.sock'), 'console');
     cleanups.push(() => { void g.driver.detach().catch(() => undefined); });
     await g.write(Buffer.from('before\n'));
