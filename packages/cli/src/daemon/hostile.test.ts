@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectGuest } from '@vtcon/console/testing';
 import { ControlClient } from '../control/client.js';
+import { readHolderStatus } from '../cli/holder-status.js';
 import { BIN, runCli, tempDir, vmYaml, waitFor } from '../testing/binary.js';
 
 interface Daemon { child: ChildProcess; exited: Promise<number | null>; stderr(): string; env: Record<string, string>; dir: string; configPath: string }
@@ -214,7 +215,7 @@ describe('a crash', () => {
     // loop on SIGUSR2: an uncaught exception in the engine.
     const hook = `data:text/javascript,process.on('SIGUSR2',()=>setImmediate(()=>{throw new Error('boom-from-test')}))`;
     const d = await startDaemon('  logFile: LOGDIR/daemon.log\n', (dir) => vmYaml(dir, 'vm1', [{ name: 'console' }]), '', ['--import', hook]);
-    const status = () => JSON.parse(readFileSync(`${d.env.VTCON_SOCKET}.holder.json`, 'utf8')) as { restarts: number; engine: { pid: number } | null };
+    const status = () => readHolderStatus(d.env.VTCON_SOCKET!)!;
     const engine = status().engine!.pid;
     process.kill(engine, 'SIGUSR2');
     await waitFor(() => status().restarts === 1 && status().engine !== null && status().engine!.pid !== engine, 'the next engine');

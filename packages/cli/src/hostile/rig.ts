@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { connectGuest, type VtconDriver, type VtconPort } from '@vtcon/console/testing';
 import { ControlClient } from '../control/client.js';
+import { readHolderStatus } from '../cli/holder-status.js';
 import { BIN, tempDir, waitFor } from '../testing/binary.js';
 
 /** The rig's bounds: what "the daemon still serves everyone else" means in numbers. */
@@ -206,7 +207,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   }
   // `serve` is a holder and an engine: the engine is what an attack aims at and what is sampled.
   // The holder would hide an engine crash by starting the next one: a restart is a crash here.
-  const holder = () => { try { return JSON.parse(readFileSync(`${control}.holder.json`, 'utf8')) as { engine: { pid: number } | null; restarts: number; lastExit: string | null }; } catch { return null; } };
+  const holder = () => readHolderStatus(control);
   const pid = holder()?.engine?.pid ?? child.pid!;
   const sample = () => readSample(pid);
   // A probe's connection may be open at any one sample: the baseline fd count is the most common
