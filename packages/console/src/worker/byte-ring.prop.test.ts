@@ -2,14 +2,17 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RECORD_COMPLETE, RingReader, RingWriter, createRingBuffer } from './byte-ring.js';
 
+/** Writes of 0..1008 bytes for ports 0..maxPort, publishes and drains, in any order. */
+const ringOps = (maxPort: number) => fc.array(fc.oneof(
+  fc.record({ op: fc.constant('write' as const), len: fc.integer({ min: 0, max: 1008 }), port: fc.integer({ min: 0, max: maxPort }) }),
+  fc.record({ op: fc.constant('publish' as const) }),
+  fc.record({ op: fc.constant('drain' as const) }),
+), { maxLength: 300 });
+
 describe('shard byte ring (property)', () => {
   it('delivers every accepted record exactly once, in order, byte-exact, whatever the interleaving', () => {
     fc.assert(fc.property(
-      fc.array(fc.oneof(
-        fc.record({ op: fc.constant('write' as const), len: fc.integer({ min: 0, max: 1008 }), port: fc.integer({ min: 0, max: 31 }) }),
-        fc.record({ op: fc.constant('publish' as const) }),
-        fc.record({ op: fc.constant('drain' as const) }),
-      ), { maxLength: 300 }),
+      ringOps(31),
       (ops) => {
         const sab = createRingBuffer(4096);
         const w = new RingWriter(sab); const r = new RingReader(sab);
@@ -41,11 +44,7 @@ describe('shard byte ring (property)', () => {
 
   it('chains sharing records (reserve with the port) arrive whole, in order, with their count', () => {
     fc.assert(fc.property(
-      fc.array(fc.oneof(
-        fc.record({ op: fc.constant('write' as const), len: fc.integer({ min: 0, max: 1008 }), port: fc.integer({ min: 0, max: 2 }) }),
-        fc.record({ op: fc.constant('publish' as const) }),
-        fc.record({ op: fc.constant('drain' as const) }),
-      ), { maxLength: 300 }),
+      ringOps(2),
       (ops) => {
         const sab = createRingBuffer(4096);
         const w = new RingWriter(sab); const r = new RingReader(sab);
