@@ -26,6 +26,8 @@ export class FleetNode {
   private readonly publishers = new Map<string, PortPublisher>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The heartbeat's last failure, logged once per run of failures (a beat is every few seconds). */
+  private beatError: string | null = null;
 
   constructor(private readonly o: FleetNodeOptions) {
     this.host = hostOf(o.config);
@@ -110,7 +112,15 @@ export class FleetNode {
     if (!this.kv) return;
     const rec = hostRecord(this.host, this.o.config.heartbeatSeconds * 1000, this.o.fleet.list(),
       (vm, port) => this.publishers.get(`${vm}\0${port}`)?.stats().offset ?? 0, state);
-    await putHost(this.kv, rec).catch((err: unknown) => this.o.logger.debug({ err: (err as Error).message }, 'fleet: heartbeat not written'));
+    try {
+      await putHost(this.kv, rec);
+      if (this.beatError !== null) this.o.logger.info({ after: this.beatError }, 'fleet: heartbeat written again');
+      this.beatError = null;
+    } catch (err) {
+      // Other hosts' `ls` will show this one down while this lasts: say so, once.
+      if (this.beatError === null) this.o.logger.warn({ err: (err as Error).message }, 'fleet: heartbeat not written; other hosts will list this one down until it is');
+      this.beatError = (err as Error).message;
+    }
   }
 
   /** Stops publishing and serving; marks the host stopped in the inventory (best effort, bounded). */

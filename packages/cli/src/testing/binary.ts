@@ -37,13 +37,16 @@ export function tempDir(prefix = 'vtcon-test-'): string {
   return dir;
 }
 
-/** Polls `check` every 50 ms until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+/**
+ * Polls `check` every 50 ms until it returns a truthy value or `timeoutMs` passes. `what` names
+ * the wait in the timeout error; a function is called then, to say what was last seen.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string | (() => string), timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -9,12 +9,15 @@ import { spawnGuests, spawnServe, vmYaml, type ServeChild } from './binary.js';
 
 export interface FleetDaemon extends ServeChild { control: string }
 
-/** `servers`: one URL or a cluster's seed list; `fleetExtra`: more `fleet:` lines (indented 2). */
-export function fleetConfig(dir: string, host: string, servers: string | string[], vms: { name: string; ports: { name: string; console?: boolean }[] }[], auth?: { user: string; password: string }, fleetExtra = ''): string {
+/**
+ * `servers`: one URL or a cluster's seed list; `fleetExtra`: more `fleet:` lines (indented 2);
+ * `heartbeatSeconds`: short so tests see a host go down quickly.
+ */
+export function fleetConfig(dir: string, host: string, servers: string | string[], vms: { name: string; ports: { name: string; console?: boolean }[] }[], auth?: { user: string; password: string }, fleetExtra = '', heartbeatSeconds = 0.5): string {
   const path = join(dir, `${host}.yaml`);
   const hostDir = join(dir, host);
   writeFileSync(path, `daemon:\n  control: ${join(hostDir, 'control.sock')}\n  runtimeDir: ${hostDir}\n`
-    + `fleet:\n  host: ${host}\n  heartbeatSeconds: 0.5\n${fleetExtra}  nats: { servers: ${JSON.stringify(servers)}${auth ? `, auth: { user: ${auth.user}, password: ${auth.password} }` : ''} }\n`
+    + `fleet:\n  host: ${host}\n  heartbeatSeconds: ${heartbeatSeconds}\n${fleetExtra}  nats: { servers: ${JSON.stringify(servers)}${auth ? `, auth: { user: ${auth.user}, password: ${auth.password} }` : ''} }\n`
     + `vms:\n${vms.map((v) => vmYaml(hostDir, v.name, v.ports)).join('')}`);
   return path;
 }
