@@ -86,7 +86,7 @@ describe('fleet on a 3-node NATS cluster', () => {
     procs.push(await startGuests(dir, 'h3', ['sh3']));
     await waitFor(() => hosts().filter((h) => h.status === 'up').length === 3, inventoryWait('three hosts up in the inventory'), 120_000);
     expect(hosts().map((h) => [h.host, h.vms.map((v) => v.name)])).toEqual([['h1', ['sh1', 'w1']], ['h2', ['sh2', 'w2']], ['h3', ['sh3', 'w3']]]);
-    await waitFor(() => hosts().find((h) => h.host === 'h3')?.vms[0]?.state === 'connected', 'sh3 connected');
+    await waitFor(() => hosts().find((h) => h.host === 'h3')?.vms[0]?.state === 'connected', 'sh3 connected', 30_000);
     const att = cli(['attach', 'h3/sh3'], 'echo cluster-round-trip\r');
     expect(att.code).toBe(0);
     expect(att.stdout).toContain('cluster-round-trip');

@@ -76,7 +76,8 @@ export function spawnGuests(specs: string[]): { child: ChildProcess; connected: 
   const g = spawn(process.execPath, [BIN, 'guest', ...specs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   g.stderr!.setEncoding('utf8').on('data', (x: string) => (err += x));
-  const connected = waitFor(() => err.includes('connected') || g.exitCode !== null, 'simulated guests to connect').then(() => {
+  // Generous: on a loaded machine a Node process start plus a vhost-user handshake per VM can take seconds.
+  const connected = waitFor(() => err.includes('connected') || g.exitCode !== null, () => `simulated guests to connect (their stderr: ${err.trim() || 'nothing'})`, 30_000).then(() => {
     if (g.exitCode !== null) throw new Error(`vtcon guest exited: ${err}`);
   });
   return { child: g, connected };
