@@ -15,6 +15,9 @@ import { VhostUserFrontend } from '../protocol/frontend.js';
 import { EchoDevice } from '../protocol/echo-device.js';
 import { EchoTransfer } from '../protocol/echo-harness.js';
 import { silentLogger } from '../protocol/device.js';
+import { encodeMessage } from '../protocol/message.js';
+import { FrontendRequest as R } from '../protocol/codes.js';
+import * as native from '../native.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -110,5 +113,38 @@ describe('Holder', () => {
     expect(engines).toHaveLength(1);
     fe2.close();
     await until('the engine session to end', () => engines[0]!.backend!.connected === false);
+  });
+
+  it('a front-end that floods requests and never reads a reply is ended at a bound (requests waiting for the engine, or replies queued); the holder and its engine serve the next one', async () => {
+    const { engines, socket, status } = harness();
+    await until('the engine', () => status().engineState === 'up' && engines[0]?.backend !== null);
+    await new Promise((r) => setTimeout(r, 50));
+    const fd = native.connectUnix(socket);
+    cleanups.push(() => { try { native.close(fd); } catch { /* closed below */ } });
+    await until('the holder to take the connection', () => status().vms[0]?.connected === true);
+    // GET_FEATURES asks for a 20-byte reply; this front-end never reads one.
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => encodeMessage({ request: R.GET_FEATURES, flags: 0x1, payload: { kind: 'none' } })));
+    let sent = 0;
+    let gone = false;
+    while (!gone && sent < 200_000) {
+      try {
+        const n = native.sendMsg(fd, batch);
+        sent += Math.floor(n / 12);
+        if (n < batch.length) await new Promise((r) => setTimeout(r, 10));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EAGAIN') await new Promise((r) => setTimeout(r, 10));
+        else gone = true; // EPIPE / ECONNRESET: the holder let go of it
+      }
+      await new Promise((r) => setImmediate(r));
+      if (status().vms[0]?.connected === false) gone = true;
+    }
+    expect(gone, `still held after ${sent} requests`).toBe(true);
+    expect(sent).toBeLessThan(100_000);
+    await until('the holder to let the connection go', () => status().vms[0]?.connected === false);
+    const fe = VhostUserFrontend.connect(socket);
+    cleanups.push(() => fe.close());
+    await fe.negotiate({ memory: [1 << 20] });
+    expect(engines).toHaveLength(1);
+    expect(status().engineState).toBe('up');
   });
 });

@@ -18,8 +18,8 @@ import { VhostUserMemoryTable } from '../memory/memory-table.js';
 import type { VhostUserError } from '../errors.js';
 import * as native from '../native.js';
 
-const logs: { level: string; msg?: string; reason?: string }[] = [];
-const log = (level: string) => (o: unknown, msg?: string) => { logs.push({ level, msg, reason: (o as { reason?: string }).reason }); };
+const logs: { level: string; msg?: string; reason?: string; err?: string }[] = [];
+const log = (level: string) => (o: unknown, msg?: string) => { logs.push({ level, msg, reason: (o as { reason?: string }).reason, err: (o as { err?: string }).err }); };
 const logger = { info: log('info'), debug() {}, warn: log('warn'), error: log('error') };
 let dir: string;
 let backend: VhostUserBackend;
@@ -79,6 +79,36 @@ describe('a reply to a half-closed socket ends that connection cleanly', () => {
       await backend.idle();
     });
   }
+});
+
+describe('a front-end that never reads its replies', () => {
+  it('is disconnected once its queued replies reach the bound, counted with what each queued message costs, not only its bytes', async () => {
+    const disconnects0 = devices.reduce((n, d) => n + d.disconnects, 0);
+    const fd = native.connectUnix(backend.socketPath); // never read: every reply stays queued
+    await backend.waitForConnection();
+    // 20-byte replies (GET_FEATURES): by bytes alone 16 MiB is 838,860 of them, some 200 MB of
+    // JS objects; the bound must end the connection long before that.
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => msg(R.GET_FEATURES, { kind: 'none' }, 0x1)));
+    let sent = 0;
+    let gone = false;
+    while (!gone && sent < 200_000) {
+      try {
+        const n = native.sendMsg(fd, batch);
+        sent += Math.floor(n / 12);
+        if (n < batch.length) await tick(); // our socket is full: let the back-end read
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EAGAIN') await tick();
+        else gone = true; // EPIPE / ECONNRESET: the back-end closed us
+      }
+      await new Promise((r) => setImmediate(r));
+      if (devices.reduce((n, d) => n + d.disconnects, 0) > disconnects0) gone = true;
+    }
+    native.close(fd);
+    await backend.idle();
+    expect(gone, `still connected after ${sent} requests`).toBe(true);
+    expect(sent).toBeLessThan(100_000);
+    expect(logs.some((l) => l.level === 'error' && l.err?.includes('peer is not reading'))).toBe(true);
+  });
 });
 
 describe('guest RAM larger than RAM + swap is released at every disconnect', () => {

@@ -12,7 +12,9 @@
  * Backpressure: `send` never blocks; bytes the socket does not take now wait in a write queue
  * drained on writability. `queuedBytes` tells a caller how far behind the peer is;
  * `maxQueuedBytes` bounds it: a peer that stops reading is disconnected (SOCKET_ERROR, "peer is
- * not reading") instead of growing our memory without bound.
+ * not reading") instead of growing our memory without bound. Each queued message counts
+ * MESSAGE_COST more than its bytes: a peer asking for 20-byte replies it never reads would
+ * otherwise queue 800,000 of them (some 200 MB of objects) before 16 MiB of bytes.
  */
 import * as native from '../native.js';
 import { MessageFramer, type FramedMessage } from '../protocol/framer.js';
@@ -36,6 +38,8 @@ const recvBuf = new Uint8Array(RECV_BUF);
 const MAX_FDS_PER_RECV = 16;
 /** Bound the work per readiness callback so one chatty peer cannot starve the loop. */
 const MAX_RECVS_PER_WAKEUP = 64;
+/** What a queued message costs in JS objects (its entry, the view, the buffer) beyond its bytes. */
+const MESSAGE_COST = 512;
 
 interface Pending { bytes: Uint8Array; fds: number[] }
 
@@ -47,6 +51,8 @@ export class VhostUserConnection {
   private watchingWritable = false;
   private readonly queue: Pending[] = [];
   private queued = 0;
+  /** `queued` plus MESSAGE_COST per queued message: what maxQueuedBytes bounds. */
+  private cost = 0;
   private closed = false;
   readonly maxQueuedBytes: number;
 
@@ -85,14 +91,12 @@ export class VhostUserConnection {
         throw e;
       }
       if (rest === null) return;
-      this.queue.push(rest);
-      this.queued += rest.bytes.byteLength;
+      this.enqueue(rest);
     } else {
-      this.queue.push({ bytes, fds });
-      this.queued += bytes.byteLength;
+      this.enqueue({ bytes, fds });
     }
-    if (this.queued > this.maxQueuedBytes) {
-      this.close(new VhostUserError('SOCKET_ERROR', `peer is not reading: ${this.queued} bytes queued`));
+    if (this.cost > this.maxQueuedBytes) {
+      this.close(new VhostUserError('SOCKET_ERROR', `peer is not reading: ${this.queue.length} messages (${this.queued} bytes) queued`));
       return;
     }
     if (!this.watchingWritable) { this.watchingWritable = true; this.rewatch(); }
@@ -105,9 +109,15 @@ export class VhostUserConnection {
     this.watch?.stop();
     this.watch = null;
     for (const fd of this.framer.takeHeldFds()) safeClose(fd);
-    this.queue.length = 0; this.queued = 0;
+    this.queue.length = 0; this.queued = 0; this.cost = 0;
     safeClose(this.fd);
     this.handlers.onClose(err);
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    this.queued += p.bytes.byteLength;
+    this.cost += p.bytes.byteLength + MESSAGE_COST;
   }
 
   /** Returns the unsent remainder, or null when all of it went out. */
@@ -142,8 +152,10 @@ export class VhostUserConnection {
       const rest = this.trySend(head.bytes, head.fds);
       const sent = head.bytes.byteLength - (rest?.bytes.byteLength ?? 0);
       this.queued -= sent;
+      this.cost -= sent;
       if (rest !== null) { this.queue[0] = rest; return; }
       this.queue.shift();
+      this.cost -= MESSAGE_COST;
     }
     if (this.watchingWritable) { this.watchingWritable = false; this.rewatch(); }
   }
