@@ -77,7 +77,9 @@ export class EngineLink {
 
   /** The device's state to hand to the next engine. Sent before the change is visible to the guest. */
   saveState(vm: string, state: unknown): void {
-    this.send({ op: 'state', vm, state, version: this.stateVersion });
+    if (this.link.isClosed) return; // onClose told the owner
+    // Only the newest state of a VM matters: one still queued is replaced, not added to.
+    this.link.sendLatest(`state:${vm}`, { op: 'state', vm, state, version: this.stateVersion });
   }
 
   /** This engine ended the session of connection `conn` (the holder closes QEMU's socket). */

@@ -6,7 +6,9 @@
  * Thread contract: main thread. Ownership: the link owns its socket fd; fds received are handed to
  * `onRecord` with the record (the receiver owns them); fds passed to `send` stay the caller's.
  * Backpressure: records the socket does not take now wait in a bounded queue (the link carries
- * control traffic only: a connection per VM, state blobs).
+ * control traffic only: a connection per VM, state blobs). A state blob replaces the one of the
+ * same VM still queued (sendLatest): a guest changing state faster than the holder reads costs
+ * one queued record per VM, never a full queue that would end the link every VM shares.
  */
 import * as native from '../native.js';
 import { safeClose } from '../socket/connection.js';
@@ -20,6 +22,8 @@ const recvBuf = new Uint8Array(MAX_LINK_RECORD + 1);
 
 export interface LinkRecord { op: string; [key: string]: unknown }
 
+interface Queued { bytes: Uint8Array; fds: number[]; key?: string }
+
 export interface LinkHandlers {
   onRecord(r: LinkRecord, fds: number[]): void;
   /** Called once: null after close(), else why the link ended (peer gone, bad record). */
@@ -28,7 +32,7 @@ export interface LinkHandlers {
 
 export class HolderLink {
   private watch: native.FdWatch | null = null;
-  private readonly queue: { bytes: Uint8Array; fds: number[] }[] = [];
+  private readonly queue: Queued[] = [];
   private closed = false;
 
   constructor(readonly fd: number, private readonly handlers: LinkHandlers) {
@@ -36,6 +40,8 @@ export class HolderLink {
   }
 
   get isClosed(): boolean { return this.closed; }
+  /** Records waiting for the socket to take them. */
+  get queuedRecords(): number { return this.queue.length; }
 
   /**
    * Sends one record with `transferFds` attached: the link owns them from here and closes them
@@ -43,6 +49,24 @@ export class HolderLink {
    * socket still has its fds when it goes out.
    */
   send(r: LinkRecord, transferFds: readonly number[] = []): void {
+    this.enqueue(r, transferFds, undefined);
+  }
+
+  /**
+   * Sends `r`, which makes any record queued earlier with the same `key` pointless (the newest
+   * state of one VM): that one is dropped and `r` goes at the end, after whatever was queued
+   * between them, so nothing sent later is overtaken. Takes no fds.
+   */
+  sendLatest(key: string, r: LinkRecord): void {
+    if (this.queue.length > 0) {
+      const i = this.queue.findIndex((q) => q.key === key);
+      // Any queued record may go, the head too: a seqpacket record is sent whole or not at all.
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.enqueue(r, [], key);
+  }
+
+  private enqueue(r: LinkRecord, transferFds: readonly number[], key: string | undefined): void {
     if (this.closed) {
       for (const fd of transferFds) safeClose(fd);
       throw new VhostUserError('NOT_CONNECTED', `holder link closed (record ${r.op} not sent)`);
@@ -52,7 +76,7 @@ export class HolderLink {
       for (const fd of transferFds) safeClose(fd);
       throw new VhostUserError('LINK_RECORD_INVALID', `holder link record ${r.op} is ${bytes.length} bytes (max ${MAX_LINK_RECORD})`);
     }
-    const rec = { bytes, fds: [...transferFds] };
+    const rec: Queued = { bytes, fds: [...transferFds], ...(key !== undefined ? { key } : {}) };
     if (this.queue.length === 0 && this.trySend(rec)) return;
     if (this.queue.length >= MAX_QUEUED_RECORDS) {
       for (const fd of rec.fds) safeClose(fd);
@@ -74,7 +98,7 @@ export class HolderLink {
   }
 
   /** true when done with (sent, or the link closed on an error); false on EAGAIN. */
-  private trySend(rec: { bytes: Uint8Array; fds: number[] }): boolean {
+  private trySend(rec: Queued): boolean {
     try {
       native.sendMsg(this.fd, rec.bytes, rec.fds.length > 0 ? rec.fds : undefined);
     } catch (e) {
