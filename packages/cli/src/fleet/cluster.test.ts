@@ -46,9 +46,13 @@ function writer(g: GuestPort, host: string): { stop(): Promise<void> } {
 
 describe('fleet on a 3-node NATS cluster', () => {
   it('lists and attaches across hosts, and keeps the stream equal to every log through a node SIGKILL, a 30 s outage and a host loss', async () => {
-    // Only one node of three up: JetStream has no quorum when the daemons start; they must keep
-    // trying and join once the other two come.
-    const cluster = await natsCluster(3, [0]);
+    // The cluster formed once (every peer known to the meta leader), then two of three nodes
+    // stopped: JetStream has no quorum when the daemons start; they must keep trying and join
+    // once the other two come back.
+    const cluster = await natsCluster(3);
+    await cluster.placementReady();
+    await cluster.nodes[1]!.stop('SIGTERM');
+    await cluster.nodes[2]!.stop('SIGTERM');
     const dir = tempDir('vtcon-fleet-cluster-');
     const daemons = new Map<string, FleetDaemon>();
     const procs: ChildProcess[] = [];
@@ -82,9 +86,10 @@ describe('fleet on a 3-node NATS cluster', () => {
     };
     /** A wait on the inventory that, timed out, says what `ls` and each daemon's fleet log said last. */
     const inventoryWait = (what: string) => () => `${what}; last ls: ${lastLs}; fleet log lines: `
-      + [...daemons].map(([h, d]) => `${h}: ${d.stderr().split('\n').filter((l) => l.includes('fleet')).slice(-3).join(' | ')}`).join('; ');
+      + [...daemons].map(([h, d]) => `${h}: ${d.stderr().split('\n').filter((l) => l.includes('"fleet: ')).slice(-3).join(' | ')}`).join('; ')
+      + `; ${cluster.logTails()}`;
     procs.push(await startGuests(dir, 'h3', ['sh3']));
-    await waitFor(() => hosts().filter((h) => h.status === 'up').length === 3, inventoryWait('three hosts up in the inventory'), 120_000);
+    await waitFor(() => hosts().filter((h) => h.status === 'up').length === 3, inventoryWait('three hosts up in the inventory'), 180_000);
     expect(hosts().map((h) => [h.host, h.vms.map((v) => v.name)])).toEqual([['h1', ['sh1', 'w1']], ['h2', ['sh2', 'w2']], ['h3', ['sh3', 'w3']]]);
     await waitFor(() => hosts().find((h) => h.host === 'h3')?.vms[0]?.state === 'connected', 'sh3 connected', 30_000);
     const att = cli(['attach', 'h3/sh3'], 'echo cluster-round-trip\r');
@@ -145,5 +150,5 @@ describe('fleet on a 3-node NATS cluster', () => {
     const r = cli(['logs', `h2/w2:${PORT}`]);
     expect(r.code).toBe(0);
     expect(Buffer.from(r.stdout).equals(readFileSync(logs[1]!))).toBe(true);
-  }, 360_000);
+  }, 480_000);
 });

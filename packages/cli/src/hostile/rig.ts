@@ -189,7 +189,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     // SIGKILL: a clean shutdown is not what these tests check, and a hung daemon ignores SIGTERM.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
-    rmSync(dir, { recursive: true, force: true });
+    // The holder is gone; its engines notice and exit on their own, maybe still writing a log
+    // file here for a moment: retry on ENOTEMPTY instead of racing them.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   };
 
   try {

@@ -30,6 +30,8 @@ export interface NatsServer {
   start(): Promise<void>;
   /** SIGKILL by default: an outage, not a goodbye. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** The server's own log (stderr) since its last start, its tail if long: for a failure message. */
+  log(): string;
 }
 
 /** `extraConf`: nats-server config text added after listen/jetstream (accounts, authorization). */
@@ -46,6 +48,13 @@ export interface NatsCluster {
   servers: string[];
   /** Resolves once JetStream answers (a meta leader is elected); the cluster may be partly up. */
   jetStreamReady(timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once the cluster places a stream on every node (a probe stream, created and deleted):
+   * right after it forms, the meta leader may not know every peer yet ("no suitable peers").
+   */
+  placementReady(timeoutMs?: number): Promise<void>;
+  /** Each node's warnings and errors (the last `lines` of its log): for a failure message. */
+  logTails(lines?: number): string;
 }
 
 /**
@@ -61,13 +70,34 @@ export async function natsCluster(n = 3, start: number[] = [...Array(n).keys()])
     + `cluster { name: vtcon-test, listen: 127.0.0.1:${routes[i]}, routes: [${routes.map((r) => `nats://127.0.0.1:${r}`).join(', ')}] }\n`));
   for (const i of start) await nodes[i]!.start();
   const servers = nodes.map((s) => s.url);
+  const logTails = (lines = 8): string => nodes.map((node, i) => `n${i} log: ${node.log().split('\n').filter((l) => /\[(WRN|ERR)\]/.test(l)).slice(-lines).join(' | ')}`).join('; ');
   return {
-    nodes, servers,
+    nodes, servers, logTails,
     async jetStreamReady(timeoutMs = 30_000) {
       const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
       try {
         const jsm = await jetstreamManager(nc, { timeout: 1000, checkAPI: false });
         await waitFor(() => jsm.getAccountInfo().then(() => true, () => false), 'JetStream in the NATS cluster', timeoutMs);
+      } finally {
+        await nc.close();
+      }
+    },
+    async placementReady(timeoutMs = 120_000) {
+      const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+      let last = '';
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 5000, checkAPI: false });
+        await waitFor(async () => {
+          try {
+            await jsm.streams.add({ name: 'VTCON_TEST_PROBE', subjects: ['vtcon-test-probe'], num_replicas: n });
+            await jsm.streams.delete('VTCON_TEST_PROBE');
+            return true;
+          } catch (e) {
+            last = (e as Error).message;
+            await new Promise((r) => setTimeout(r, 500));
+            return false;
+          }
+        }, () => `a stream placed on all ${n} nodes (last error: ${last}); ${logTails()}`, timeoutMs);
       } finally {
         await nc.close();
       }
@@ -82,13 +112,14 @@ function natsProcess(port: number, conf: (dir: string) => string): NatsServer {
   const confPath = join(dir, 'nats.conf');
   writeFileSync(confPath, conf(dir));
   let child: ChildProcess | null = null;
+  let err = '';
   return {
     url: `nats://127.0.0.1:${port}`, port, dir,
     async start() {
       const c = spawn(NATS_SERVER, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = c;
-      let err = '';
-      c.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+      err = '';
+      c.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-65536); });
       await waitFor(() => err.includes('Server is ready') || c.exitCode !== null, 'nats-server to be ready');
       if (c.exitCode !== null) throw new Error(`nats-server exited: ${err}`);
     },
@@ -100,5 +131,6 @@ function natsProcess(port: number, conf: (dir: string) => string): NatsServer {
       c.kill(signal);
       await exited;
     },
+    log: () => err,
   };
 }

@@ -280,7 +280,9 @@ describe('20 terminals on flooding guests', () => {
       };
       console.log(`web console figures: ${JSON.stringify(figures)}`);
       expect(frames).toBeGreaterThan(0);
-      for (const n of perTerminal) expect(n).toBeGreaterThan(0);
+      // Every terminal keeps receiving. Not within the 5 s window: on a loaded machine one of 20
+      // may draw nothing in it; it must within 30 s.
+      await waitFor(async () => (await received()).every((b, i) => b > b1[i]!), () => `every terminal to receive more (per-terminal B/s in the window: ${perTerminal.map(Math.round).join(' ')})`, 30_000);
       // The daemon holds at most a bounded queue per client; a leak under a flood shows up here.
       expect(Math.max(...rss)).toBeLessThan(1024 * 1024 * 1024);
       await page.context().close();
