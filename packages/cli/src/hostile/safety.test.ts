@@ -103,7 +103,7 @@ describe('item 15: modes whatever the umask', () => {
     writeFileSync(config, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\nvms: []\n`);
     const child = spawn(process.execPath, [BIN, 'serve', '--config', config], { stdio: 'ignore', env: { ...process.env, XDG_STATE_HOME: join(dir, 'state') } });
     rigs.defer(() => child.kill('SIGKILL'));
-    const code = await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5000).then(() => 'still running')]);
+    const code = await Promise.race([new Promise((r) => child.once('exit', r)), sleep(20_000).then(() => 'still running')]);
     const kept = (() => { try { return readFileSync(control, 'utf8'); } catch { return null; } })();
     expect({ code: code === 0 || code === 'still running' ? code : 'refused', kept }).toEqual({ code: 'refused', kept: 'keep me\n' });
   });

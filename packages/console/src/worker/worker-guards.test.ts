@@ -23,7 +23,8 @@ import { RawGuest } from '../test-support/raw-queues.js';
 import { until as waitUntil } from '../test-support/until.js';
 
 type QueueErrorInfo = ConsoleDeviceEvents['queue-error'][0];
-const until = (cond: () => boolean, ms = 10_000): Promise<void> => waitUntil(cond, ms);
+// Generous: the pool's workers start and service on a machine other suites load too.
+const until = (cond: () => boolean, ms = 30_000): Promise<void> => waitUntil(cond, ms);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const causeReason = (e: QueueErrorInfo): string | undefined => (e.error.cause as { reason?: string } | undefined)?.reason;
 
