@@ -110,7 +110,8 @@ export async function readersCase({ readers, rate = 0, bytes }) {
     const rss = () => {
       const engine = statusBytes(enginePid, 'VmRSS');
       const holder = statusBytes(d.pid, 'VmRSS');
-      return { engine, holder, daemon: engine + holder };
+      // The engine's split: private pages vs guest-RAM pages it touched (shared with the guest).
+      return { engine, holder, daemon: engine + holder, engineAnon: statusBytes(enginePid, 'RssAnon'), engineShmem: statusBytes(enginePid, 'RssShmem') };
     };
     await sleep(500);
     const base = rss();
@@ -142,6 +143,7 @@ export async function readersCase({ readers, rate = 0, bytes }) {
           suite: 'readers', name: 'daemon RSS growth with attach readers (engine + holder, max - before attach)', params,
           unit: 'bytes', value: max.daemon - base.daemon, bytesPerSec: bytes / guestSec, samples: 1,
           engineGrowth: max.engine - base.engine, holderGrowth: max.holder - base.holder, engineBefore: base.engine, holderBefore: base.holder,
+          engineAnonGrowth: max.engineAnon - base.engineAnon, engineShmemGrowth: max.engineShmem - base.engineShmem,
           readersCaughtUpSec: readersSec,
         },
         ...(readers > 0 ? [{
@@ -174,7 +176,7 @@ export async function runReadersBench({ quick = false, onProgress } = {}) {
 function row(r) {
   const p = `${r.params.readers} ${r.params.reader} reader(s)`.padEnd(20);
   if (r.unit === 'readers') return `${p} byte-exact: ${r.value === 0 ? 'yes' : `NO (${r.value} differ, log ${r.logExact ? 'exact' : 'differs'})`}`;
-  return `${p} RSS growth ${(r.value / MiB).toFixed(1)} MiB (engine ${(r.engineGrowth / MiB).toFixed(1)}, holder ${(r.holderGrowth / MiB).toFixed(1)})  guest ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  readers done ${r.readersCaughtUpSec.toFixed(1)} s`;
+  return `${p} RSS growth ${(r.value / MiB).toFixed(1)} MiB (engine ${(r.engineGrowth / MiB).toFixed(1)}: anon ${(r.engineAnonGrowth / MiB).toFixed(1)} shmem ${(r.engineShmemGrowth / MiB).toFixed(1)}, holder ${(r.holderGrowth / MiB).toFixed(1)})  guest ${(r.bytesPerSec / 1e6).toFixed(1)} MB/s  readers done ${r.readersCaughtUpSec.toFixed(1)} s`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
