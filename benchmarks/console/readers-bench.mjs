@@ -36,6 +36,13 @@ const MiB = 1 << 20;
 const ROTATE_BYTES = 16 * MiB;
 const SAMPLE_MS = 20;
 
+/** `p`, or an Error saying `what()` once `ms` passed (a stalled stream fails the case, not hangs it). */
+async function within(p, ms, what) {
+  let t;
+  const late = new Promise((_resolve, reject) => { t = setTimeout(() => reject(new Error(`readers-bench: ${what()} after ${ms / 1000} s`)), ms); });
+  try { return await Promise.race([p, late]); } finally { clearTimeout(t); }
+}
+
 /**
  * A raw attach client that hashes what it reads. rate > 0: at most `rate` bytes/s (the socket is
  * paused after each read for as long as that read is worth) until fast().
@@ -127,10 +134,10 @@ export async function readersCase({ readers, rate = 0, bytes }) {
       await sleep(600);
       const t0 = performance.now();
       guest.child.send('go');
-      const done = await guest.next('done');
+      const done = await within(guest.next('done'), 300_000, () => `the guest had not written ${bytes} bytes`);
       const guestSec = (performance.now() - t0) / 1000;
       for (const c of clients) c.fast();
-      await Promise.all(clients.map((c) => c.done));
+      await within(Promise.all(clients.map((c) => c.done)), 300_000, () => `readers stalled at ${clients.map((c) => c.bytes()).join(', ')} of ${bytes} bytes`);
       const readersSec = (performance.now() - t0) / 1000;
       clearInterval(sampler);
       await sleep(200); // anything past the guest's bytes would arrive now and fail the compare
