@@ -35,6 +35,7 @@ export const SUITES = [
   { name: 'pool', module: 'console/pool-bench.mjs', exportName: 'runPoolBench' },
   { name: 'fleet', module: 'fleet/fleet-bench.mjs', exportName: 'runFleetBench' },
   { name: 'holder', module: 'holder/takeover-bench.mjs', exportName: 'runTakeoverBench' },
+  { name: 'readers', module: 'console/readers-bench.mjs', exportName: 'runReadersBench' },
 ];
 
 const USAGE = `usage: node run.mjs [--quick] [--suite ${SUITES.map((s) => s.name).join(',')}] [--out DIR] [--json]

@@ -4,7 +4,11 @@
 //
 // IPC: parent → {sockets, portsPerGuest, chunk, inflight}; child → {t:'ready'}; parent → 'go';
 // child → {t:'done', ns}. Parent → 'exit'. With cfg.trickleMs every port writes `chunk` bytes
-// every trickleMs ms from 'go' until 'stop' (background load for latency cases).
+// every trickleMs ms from 'go' until 'stop' (background load for latency cases). With cfg.port
+// only the port of that name writes; with cfg.random each writing port sends fresh random bytes
+// (not the repeating pattern, so a reordered or repeated block changes the hash) and 'done'
+// carries {name: sha256} of what it sent (readers-bench.mjs compares readers with it).
+import { createHash, randomFillSync } from 'node:crypto';
 import { connectGuest } from '@vtcon/console/testing';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -19,10 +23,18 @@ async function waitFor(cond, ms = 60_000) {
   }
 }
 
+/** sha256 of what each port wrote (cfg.random). */
+const sent = {};
+
 async function write(p) {
-  for (let sent = 0; sent < cfg.bytesPerPort; sent += data.length) {
-    await p.write(data.subarray(0, Math.min(data.length, cfg.bytesPerPort - sent)));
+  const h = cfg.random ? createHash('sha256') : null;
+  const piece = cfg.random ? new Uint8Array(data.length) : data;
+  for (let off = 0; off < cfg.bytesPerPort; off += piece.length) {
+    const b = piece.subarray(0, Math.min(piece.length, cfg.bytesPerPort - off));
+    if (h) { randomFillSync(b); h.update(b); }
+    await p.write(b);
   }
+  if (h) sent[p.name] = h.digest('hex');
 }
 
 /**
@@ -142,10 +154,11 @@ async function main() {
       process.send({ t: 'done', p50Ns: pct(0.5), p99Ns: pct(0.99), meanNs: all.reduce((x, y) => x + y, 0) / all.length, samples: all.length });
     } else if (m === 'go') {
       const t0 = process.hrtime.bigint();
-      await Promise.all(guests.flatMap((d) => d.ports.map((p) => (cfg.flood ? flood(d, p) : write(p)))));
+      const writing = (p) => cfg.port === undefined || p.name === cfg.port;
+      await Promise.all(guests.flatMap((d) => d.ports.filter(writing).map((p) => (cfg.flood ? flood(d, p) : write(p)))));
       lat.sort((a, b) => a - b);
       const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0;
-      process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0), usedP50Ns: pct(0.5), usedP99Ns: pct(0.99), chains: lat.length });
+      process.send({ t: 'done', ns: Number(process.hrtime.bigint() - t0), usedP50Ns: pct(0.5), usedP99Ns: pct(0.99), chains: lat.length, sent });
     } else if (m === 'exit') {
       for (const d of guests) await d.detach().catch(() => {});
       process.exit(0);

@@ -74,16 +74,19 @@ export const DATA_PORT = 'org.bench.data';
 
 /**
  * `vtcon serve` with one VM (console + DATA_PORT, logs on), fleet mode when `natsUrl` is given.
- * Returns its pid (for /proc CPU), the VM socket and the data port's log file.
+ * Returns its pid (for /proc CPU), the VM socket, the data port's log file and attach socket, and
+ * the control socket (its `.holder.json` names the engine's pid). rotateBytes: the port logs'
+ * rotation size (default 1 GiB: no rotation in a run).
  */
-export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArgs = [] }) {
+export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArgs = [], rotateBytes = 1073741824 }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-bench-fleet-'));
   const config = join(dir, 'vtcon.yaml');
   const socket = join(dir, `${vm}.vhost.sock`);
-  writeFileSync(config, `daemon:\n  control: ${join(dir, 'control.sock')}\n  runtimeDir: ${dir}\n  logLevel: info\n`
+  const control = join(dir, 'control.sock');
+  writeFileSync(config, `daemon:\n  control: ${control}\n  runtimeDir: ${dir}\n  logLevel: info\n`
     + (natsUrl ? `fleet:\n  host: ${host}\n  heartbeatSeconds: 1\n  nats: { servers: "${natsUrl}" }\n` : '')
     + `vms:\n  - name: ${vm}\n    socket: ${socket}\n    ports:\n      - { name: console, console: true }\n      - { name: ${DATA_PORT} }\n`
-    + `    sinks: { logDir: ${join(dir, 'logs')}, rotateBytes: 1073741824 }\n`);
+    + `    sinks: { logDir: ${join(dir, 'logs')}, rotateBytes: ${rotateBytes} }\n`);
   const child = spawn(process.execPath, [...nodeArgs, join(cliDir, 'dist/bin.js'), 'serve', '--config', config], {
     env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -95,7 +98,7 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
   if (natsUrl) await waitUntil(() => err.includes('fleet: joined'), 'the daemon to join the fleet', 30_000);
   const logFile = join(dir, 'logs', vm, `${DATA_PORT}.log`);
   return {
-    pid: child.pid, socket, logFile, host, vm, stderr: () => err,
+    pid: child.pid, socket, logFile, host, vm, control, attachPath: join(dir, vm, `${DATA_PORT}.sock`), stderr: () => err,
     logSize: () => { try { return statSync(logFile).size; } catch { return 0; } },
     /** utime + stime of every thread of the daemon (workers included), in ms. */
     cpuMs: () => {

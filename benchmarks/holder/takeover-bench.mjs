@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectGuest } from '@vtcon/console/testing';
+import { cpuSeconds as cpu, statusBytes as kb } from '../lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '../../packages/cli/dist/bin.js');
@@ -26,8 +27,6 @@ async function until(what, f, ms = 60_000) {
   }
 }
 
-const kb = (pid, key) => Number((readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')) ?? [])[1] ?? 0) * 1024;
-const cpu = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8'); const r = f.slice(f.lastIndexOf(')') + 2).split(' '); return (Number(r[11]) + Number(r[12])) / 100; };
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
 
 /** @param {{quick?: boolean, onProgress?: (done: number, total: number, label: string) => void}} o */

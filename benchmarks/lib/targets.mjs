@@ -12,6 +12,9 @@
 //   fleet reported    suite 'fleet': "publish throughput" (ratio to the local log rate), "remote attach latency"
 //   worker pool alone suite 'pool' (console/pool-bench.mjs), the same pairing; its own target, as
 //                     only there the guests' CPU is out of the measured window
+//   readers           suite 'readers' (console/readers-bench.mjs, the real `vtcon serve`): "RSS growth"
+//                     in unit 'bytes' with params.readers 16, reader 'slow'; "not byte-exact" in unit
+//                     'readers' (0 = every reader's sha256 is the guest's) and logExact
 //   real guest        suite 'real-guest' (tools/e2e throughput), params.realGuest, dir 'guest→host',
 //                     port 'hvc0' | 'named', readers 0 | 1: throughput with ratio + baseline (QEMU
 //                     in-process, same run), daemon CPU as value in unit 's/MiB'
@@ -35,6 +38,10 @@ export const FLEET_CPU_RATIO = 1.3;
 export const POOL_SUITE = 'pool';
 /** Engine killed or upgraded under a running guest: the guest-visible pause, p99. */
 export const TAKEOVER_PAUSE_P99_NS = 500_000_000;
+/** Issue 14: attach readers on one port of the real daemon (suite 'readers'). */
+export const READERS_SUITE = 'readers';
+export const READERS_RSS_GROWTH_BYTES = 16 * 1024 * 1024;
+export const READERS_SLOW = 16;
 /** Real guest (issue 14), vs QEMU's in-process virtio-serial measured in the same run. */
 export const REAL_GUEST_TARGETS = /** @type {const} */ ([
   { port: 'hvc0', readers: 1, ratio: 1.2, cpuSPerMiB: 0.015, what: 'hvc0 with a reader attached' },
@@ -149,6 +156,16 @@ export function evaluateTargets(cases) {
     measured: lat.map((c) => `${fmtNs(/** @type {number} */ (c.p50Ns ?? NaN))} / ${fmtNs(/** @type {number} */ (c.p99Ns))}`).join('; ') });
   push('Engine killed under a running guest: guest-visible pause, p99', `< ${fmtNs(TAKEOVER_PAUSE_P99_NS)}`, cases.filter((c) => /takeover/i.test(c.name) && c.p99Ns !== undefined)
     .map((c) => ({ text: `${fmtNs(/** @type {number} */ (c.p99Ns))} (${c.samples ?? '?'} restarts, ${c.params.vms ?? '?'} VMs)`, ok: /** @type {number} */ (c.p99Ns) < TAKEOVER_PAUSE_P99_NS })));
+  const readers = cases.filter((c) => c.suite === READERS_SUITE);
+  push(`Daemon RSS growth, ${READERS_SLOW} slow readers`, `< ${READERS_RSS_GROWTH_BYTES / 1048576} MiB`, readers
+    .filter((c) => /RSS growth/i.test(c.name) && c.unit === 'bytes' && c.value !== undefined && Number(c.params.readers) === READERS_SLOW && c.params.reader === 'slow')
+    .map((c) => ({ text: `${(/** @type {number} */ (c.value) / 1048576).toFixed(1)} MiB`, ok: /** @type {number} */ (c.value) < READERS_RSS_GROWTH_BYTES })));
+  push('Attach readers byte-exact (sha256 = the guest\'s and the port log\'s), 1 and 16 readers', 'every reader', readers
+    .filter((c) => /byte-exact/i.test(c.name) && c.unit === 'readers' && c.value !== undefined)
+    .map((c) => ({
+      text: `${c.value === 0 ? 'all' : `${c.value} differ of`} ${c.params.readers} ${c.params.reader}${c.logExact === false ? ', log differs' : ''}`,
+      ok: c.value === 0 && c.logExact !== false,
+    })));
   for (const t of REAL_GUEST_TARGETS) {
     const mine = cases.filter((c) => c.params.realGuest === true && c.params.dir === 'guest→host' && c.params.port === t.port && (t.readers === null || c.params.readers === t.readers));
     push(`Real guest, ${t.what}, vs QEMU in-process`, `≥ ${t.ratio}×`, mine.filter((c) => c.ratio !== undefined)

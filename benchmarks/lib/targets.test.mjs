@@ -66,3 +66,30 @@ describe('real-guest targets', () => {
     expect(by['Real-guest throughput (QEMU + Linux guest)'].status).toBe('reported');
   });
 });
+
+const readers = (n, reader, growth, differ, logExact = true) => {
+  const params = { readers: n, reader, mib: 64, ...(reader === 'slow' ? { readerBytesPerSec: 2e6 } : {}) };
+  return [
+    { suite: 'readers', name: 'daemon RSS growth with attach readers (engine + holder, max - before attach)', params, unit: 'bytes', value: growth, bytesPerSec: 80e6 },
+    { suite: 'readers', name: 'attach readers not byte-exact (sha256 vs the guest and the port log)', params, unit: 'readers', value: differ, logExact },
+  ];
+};
+
+describe('the readers targets (issue 14)', () => {
+  const rss = 'Daemon RSS growth, 16 slow readers';
+  const exact = "Attach readers byte-exact (sha256 = the guest's and the port log's), 1 and 16 readers";
+
+  it('judge the RSS growth of the 16 slow readers only, under 16 MiB', () => {
+    const met = allTargets([...readers(1, 'fast', 40 * 1024 * 1024, 0), ...readers(16, 'slow', 9 * 1024 * 1024, 0)]);
+    expect(met[rss]).toMatchObject({ status: 'met', threshold: '< 16 MiB', measured: '9.0 MiB' });
+    expect(allTargets(readers(16, 'slow', 17 * 1024 * 1024, 0))[rss].status).toBe('missed');
+    expect(allTargets(readers(16, 'fast', 1024, 0))[rss].status).toBe('no data');
+  });
+
+  it('want every reader and the log byte-exact', () => {
+    expect(allTargets([...readers(1, 'fast', 0, 0), ...readers(16, 'slow', 0, 0)])[exact]).toMatchObject({ status: 'met', measured: 'all 1 fast; all 16 slow' });
+    expect(allTargets([...readers(1, 'fast', 0, 0), ...readers(16, 'slow', 0, 3)])[exact]).toMatchObject({ status: 'missed', measured: 'all 1 fast; 3 differ of 16 slow' });
+    expect(allTargets(readers(16, 'fast', 0, 0, false))[exact].status).toBe('missed');
+    expect(allTargets([])[exact].status).toBe('no data');
+  });
+});
