@@ -74,9 +74,10 @@ export const DATA_PORT = 'org.bench.data';
 
 /**
  * `vtcon serve` with one VM (console + DATA_PORT, logs on), fleet mode when `natsUrl` is given.
- * Returns its pid (for /proc CPU), the VM socket and the data port's log file.
+ * Returns its pid (for /proc CPU), the VM socket and the data port's log file. `bin`: another
+ * build's bin.js, to compare two builds in one run.
  */
-export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArgs = [] }) {
+export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArgs = [], bin = join(cliDir, 'dist/bin.js') }) {
   const dir = mkdtempSync(join(tmpdir(), 'vtcon-bench-fleet-'));
   const config = join(dir, 'vtcon.yaml');
   const socket = join(dir, `${vm}.vhost.sock`);
@@ -84,7 +85,7 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
     + (natsUrl ? `fleet:\n  host: ${host}\n  heartbeatSeconds: 1\n  nats: { servers: "${natsUrl}" }\n` : '')
     + `vms:\n  - name: ${vm}\n    socket: ${socket}\n    ports:\n      - { name: console, console: true }\n      - { name: ${DATA_PORT} }\n`
     + `    sinks: { logDir: ${join(dir, 'logs')}, rotateBytes: 1073741824 }\n`);
-  const child = spawn(process.execPath, [...nodeArgs, join(cliDir, 'dist/bin.js'), 'serve', '--config', config], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--config', config], {
     env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   process.once('exit', () => child.kill('SIGKILL'));
