@@ -24,8 +24,8 @@ async function writeAndLog(d, guest, bytes) {
 }
 
 /** Daemon CPU ms per MiB written, until the log (and with fleet, the stream) holds every byte. */
-async function cpuPerMiB({ natsUrl, bytes, jsm }) {
-  const d = await startDaemon({ natsUrl });
+async function cpuPerMiB({ natsUrl, bytes, jsm, host }) {
+  const d = await startDaemon({ natsUrl, host });
   const guest = await dataPort(d.socket);
   try {
     await writeAndLog(d, guest, 1 * MiB); // warm-up: JIT, the publisher's first resume
@@ -44,6 +44,11 @@ async function cpuPerMiB({ natsUrl, bytes, jsm }) {
     throw e;
   }
 }
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** The stream's own timestamps of the subject's messages after `fromSeq`: bytes and messages per second. */
 async function streamRate(jsm, subject, fromSeq) {
@@ -73,16 +78,29 @@ export async function runFleetBench({ quick = false, onProgress } = {}) {
   const jsm = await jetstreamManager(nc);
   const cases = [];
   try {
-    progress(0, 'daemon CPU, fleet off');
-    const off = await cpuPerMiB({ bytes });
-    await off.guest.close();
-    await off.d.close();
-    progress(1, 'daemon CPU, fleet on');
-    const on = await cpuPerMiB({ natsUrl: server.url, bytes, jsm });
+    // Off and on alternate (the machine's load drifts); the medians are compared. The last "on"
+    // daemon stays up for the cases below.
+    const rounds = quick ? 1 : 3;
+    const offs = [];
+    const ons = [];
+    let on = null;
+    for (let r = 0; r < rounds; r++) {
+      progress(0, `daemon CPU, fleet off (${r + 1}/${rounds})`);
+      const off = await cpuPerMiB({ bytes });
+      offs.push(off.cpuMsPerMiB);
+      await off.guest.close();
+      await off.d.close();
+      progress(1, `daemon CPU, fleet on (${r + 1}/${rounds})`);
+      if (on) { await on.guest.close(); await on.d.close(); }
+      on = await cpuPerMiB({ natsUrl: server.url, bytes, jsm, host: `bench${r + 1}` });
+      ons.push(on.cpuMsPerMiB);
+    }
+    const offMs = median(offs);
+    const onMs = median(ons);
     cases.push(
-      { name: 'fleet daemon CPU per MiB', params: { fleet: false }, value: off.cpuMsPerMiB, unit: 'cpu-ms/MiB' },
-      { name: 'fleet daemon CPU per MiB', params: { fleet: true }, value: on.cpuMsPerMiB, unit: 'cpu-ms/MiB' },
-      { name: 'fleet daemon CPU on vs off', params: {}, value: on.cpuMsPerMiB / off.cpuMsPerMiB, unit: 'CPU on÷off' },
+      { name: 'fleet daemon CPU per MiB', params: { fleet: false }, value: offMs, unit: 'cpu-ms/MiB', samples: rounds },
+      { name: 'fleet daemon CPU per MiB', params: { fleet: true }, value: onMs, unit: 'cpu-ms/MiB', samples: rounds },
+      { name: 'fleet daemon CPU on vs off', params: {}, value: onMs / offMs, unit: 'CPU on÷off', samples: rounds },
     );
 
     // Publish capacity: a backlog written while NATS is down, caught up once it is back.

@@ -56,6 +56,7 @@ export class FleetNode {
     const beat = () => {
       this.syncPublishers((vm, port, logFile) => new PortPublisher({
         js, jsm, stream: config.stream.name, host: this.host, vm, port, logFile,
+        maxPayload: () => nc.info?.max_payload,
         onWarn: (msg, detail) => logger.warn(detail, msg),
       }));
       void this.heartbeat('up');
