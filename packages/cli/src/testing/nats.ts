@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { tempDir, waitFor } from './binary.js';
 
 export const NATS_SERVER = process.env.VTCON_NATS_SERVER ?? resolve(fileURLToPath(import.meta.url), '../../../../../.cache/nats-server/bin/nats-server');
@@ -49,10 +49,11 @@ export interface NatsCluster {
   /** Resolves once JetStream answers (a meta leader is elected); the cluster may be partly up. */
   jetStreamReady(timeoutMs?: number): Promise<void>;
   /**
-   * Resolves once the cluster places a stream on every node (a probe stream, created and deleted):
-   * right after it forms, the meta leader may not know every peer yet ("no suitable peers").
+   * Runs `create` (say, a stream with a replica on every node) until it succeeds: right after a
+   * cluster forms, the meta leader may not know every peer yet ("no suitable peers for
+   * placement"), for minutes on a loaded machine. Throws with the last error and the nodes' logs.
    */
-  placementReady(timeoutMs?: number): Promise<void>;
+  whenPlaced(what: string, create: (nc: NatsConnection) => Promise<unknown>, timeoutMs?: number): Promise<void>;
   /** Each node's warnings and errors (the last `lines` of its log): for a failure message. */
   logTails(lines?: number): string;
 }
@@ -82,22 +83,15 @@ export async function natsCluster(n = 3, start: number[] = [...Array(n).keys()])
         await nc.close();
       }
     },
-    async placementReady(timeoutMs = 120_000) {
+    async whenPlaced(what, create, timeoutMs = 180_000) {
       const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
       let last = '';
       try {
-        const jsm = await jetstreamManager(nc, { timeout: 5000, checkAPI: false });
-        await waitFor(async () => {
-          try {
-            await jsm.streams.add({ name: 'VTCON_TEST_PROBE', subjects: ['vtcon-test-probe'], num_replicas: n });
-            await jsm.streams.delete('VTCON_TEST_PROBE');
-            return true;
-          } catch (e) {
-            last = (e as Error).message;
-            await new Promise((r) => setTimeout(r, 500));
-            return false;
-          }
-        }, () => `a stream placed on all ${n} nodes (last error: ${last}); ${logTails()}`, timeoutMs);
+        await waitFor(() => create(nc).then(() => true, async (e: Error) => {
+          last = e.message;
+          await new Promise((r) => setTimeout(r, 500));
+          return false;
+        }), () => `${what} (last error: ${last}); ${logTails()}`, timeoutMs);
       } finally {
         await nc.close();
       }
