@@ -103,3 +103,33 @@ describe('item 12: pasting 4 MiB into the attach socket of a guest that reads no
     await verdict(rig, 'item 12', problems);
   });
 });
+
+describe('a guest toggling PORT_OPEN as fast as it can', () => {
+  it('changes its state thousands of times a second: the engine is not restarted, the others are served, the daemon log stays small', async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    const h = await target(rig);
+    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
+    h.postControlBuffers(32);
+    h.sendControl(0xffffffff, DEVICE_READY, 1);
+    await sleep(100);
+    h.sendControl(1, PORT_READY, 1);
+    await sleep(100);
+    // Every toggle is a new guest state the engine hands to the holder before the chain is used.
+    // Before the link kept one queued state per VM, this ended the link (the holder took it for
+    // an engine death) within the first second: a take-over for every VM, then a crash loop.
+    const before = logSize(rig);
+    const until = Date.now() + 3000;
+    let sent = 0;
+    while (Date.now() < until) {
+      for (let i = 0; i < 32; i++) if (h.sendControl(1, PORT_OPEN, sent & 1)) sent++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await sleep(500);
+    const grown = logSize(rig) - before;
+    if (sent < 1000) problems.push(`only ${sent} PORT_OPEN toggles went out in 3 s: the attack did not happen`);
+    if (grown > MiB) problems.push(`the daemon log grew ${mib(grown)} for ${sent} PORT_OPEN toggles in 3 s`);
+    h.close();
+    await verdict(rig, 'PORT_OPEN flood', problems);
+  });
+});
