@@ -60,6 +60,10 @@ describe('LogReader', () => {
             written.push(b);
             unread += b.length;
           } else if ('rotate' in o) {
+            // AppendLog rotates the file it writes, once it holds bytes; never a missing one (two
+            // rotations in a row would push a file out with no newer file written: no reader can
+            // tell that from a gap).
+            if (!existsSync(path)) continue;
             // Never rotate bytes we have not read out of the kept files (that would be a real gap).
             while (unread > 0) await readOnce(4096);
             rotate(path);
@@ -76,7 +80,7 @@ describe('LogReader', () => {
       } finally {
         await reader.close();
       }
-    }), { numRuns: 40 });
+    }), { numRuns: Number(process.env.VTCON_PROP_RUNS ?? 40) });
   }, 60_000);
 
   it('finishes a file rotated away under it, then reports the gap and starts at the oldest kept file', async () => {
