@@ -20,6 +20,18 @@ async function target(rig: Rig): Promise<HostileFrontend> {
   return h;
 }
 
+/** The TARGET guest through PORT_READY of port 1 (control queues, port 1's queues, DEVICE_READY). */
+async function portReady(rig: Rig): Promise<HostileFrontend> {
+  const h = await target(rig);
+  for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
+  h.postControlBuffers(32);
+  h.sendControl(0xffffffff, DEVICE_READY, 1);
+  await sleep(100);
+  h.sendControl(1, PORT_READY, 1);
+  await sleep(100);
+  return h;
+}
+
 describe('item 10: a guest flooding unknown control events', () => {
   it('the daemon log grows by a bounded amount (rate-limited per VM)', async () => {
     const rig = await rigs.start();
@@ -75,13 +87,7 @@ describe('item 12: pasting 4 MiB into the attach socket of a guest that reads no
   it('every byte is kept or the writer paused; none dropped', async () => {
     const rig = await rigs.start();
     const problems: string[] = [];
-    const h = await target(rig);
-    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
-    h.postControlBuffers(32);
-    h.sendControl(0xffffffff, DEVICE_READY, 1);
-    await sleep(100);
-    h.sendControl(1, PORT_READY, 1);
-    await sleep(100);
+    const h = await portReady(rig);
     h.sendControl(1, PORT_OPEN, 1); // open, but no receive buffer is ever posted on port 1
     await sleep(200);
     const info = await rig.api<{ path: string }>('attach.info', { vm: TARGET, port: 'org.test.a' });
@@ -108,13 +114,7 @@ describe('a guest toggling PORT_OPEN as fast as it can', () => {
   it('changes its state thousands of times a second: the engine is not restarted, the others are served, the daemon log stays small', async () => {
     const rig = await rigs.start();
     const problems: string[] = [];
-    const h = await target(rig);
-    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
-    h.postControlBuffers(32);
-    h.sendControl(0xffffffff, DEVICE_READY, 1);
-    await sleep(100);
-    h.sendControl(1, PORT_READY, 1);
-    await sleep(100);
+    const h = await portReady(rig);
     // Every toggle is a new guest state the engine hands to the holder before the chain is used.
     // Before the link kept one queued state per VM, this ended the link (the holder took it for
     // an engine death) within the first second: a take-over for every VM, then a crash loop.

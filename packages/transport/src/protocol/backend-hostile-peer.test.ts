@@ -13,7 +13,7 @@ import { EchoDevice } from './echo-device.js';
 import { encodeMessage } from './message.js';
 import type { Payload } from './message-payload.js';
 import { FrontendRequest as R } from './codes.js';
-import { RawClient, memfdMappings, openFdCount } from './test-raw-client.js';
+import { RawClient, floodUnread, memfdMappings, openFdCount } from './test-raw-client.js';
 import { VhostUserMemoryTable } from '../memory/memory-table.js';
 import type { VhostUserError } from '../errors.js';
 import * as native from '../native.js';
@@ -88,21 +88,7 @@ describe('a front-end that never reads its replies', () => {
     await backend.waitForConnection();
     // 20-byte replies (GET_FEATURES): by bytes alone 16 MiB is 838,860 of them, some 200 MB of
     // JS objects; the bound must end the connection long before that.
-    const batch = Buffer.concat(Array.from({ length: 1000 }, () => msg(R.GET_FEATURES, { kind: 'none' }, 0x1)));
-    let sent = 0;
-    let gone = false;
-    while (!gone && sent < 200_000) {
-      try {
-        const n = native.sendMsg(fd, batch);
-        sent += Math.floor(n / 12);
-        if (n < batch.length) await tick(); // our socket is full: let the back-end read
-      } catch (e) {
-        if ((e as { code?: string }).code === 'EAGAIN') await tick();
-        else gone = true; // EPIPE / ECONNRESET: the back-end closed us
-      }
-      await new Promise((r) => setImmediate(r));
-      if (devices.reduce((n, d) => n + d.disconnects, 0) > disconnects0) gone = true;
-    }
+    const { sent, gone } = await floodUnread(fd, () => devices.reduce((n, d) => n + d.disconnects, 0) > disconnects0);
     native.close(fd);
     await backend.idle();
     expect(gone, `still connected after ${sent} requests`).toBe(true);

@@ -3,6 +3,8 @@
  * reads whatever comes back. Not part of the public API.
  */
 import * as native from '../native.js';
+import { FrontendRequest as R } from './codes.js';
+import { encodeMessage } from './message.js';
 
 export class RawClient {
   readonly fd: number;
@@ -69,4 +71,29 @@ function fdDir(): number { return readdirSync('/proc/self/fd').length; }
 /** memfd mappings in this process (guest RAM, inflight buffers). */
 export function memfdMappings(): number {
   return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('/memfd:')).length;
+}
+
+/**
+ * A front-end that never reads a reply: GET_FEATURES (a 20-byte reply each), 1,000 per write on
+ * `fd`, until `ended()` says the other side let go, the socket refuses (EPIPE/ECONNRESET), or
+ * `max` requests went out. Yields to the event loop between writes so the other side can read.
+ */
+export async function floodUnread(fd: number, ended: () => boolean, max = 200_000): Promise<{ sent: number; gone: boolean }> {
+  const batch = Buffer.concat(Array.from({ length: 1000 }, () => encodeMessage({ request: R.GET_FEATURES, flags: 0x1, payload: { kind: 'none' } })));
+  const pause = () => new Promise((r) => setTimeout(r, 10));
+  let sent = 0;
+  let gone = false;
+  while (!gone && sent < max) {
+    try {
+      const n = native.sendMsg(fd, batch);
+      sent += Math.floor(n / 12);
+      if (n < batch.length) await pause(); // our socket is full: let the other side read
+    } catch (e) {
+      if ((e as { code?: string }).code === 'EAGAIN') await pause();
+      else gone = true; // EPIPE / ECONNRESET: the other side closed us
+    }
+    await new Promise((r) => setImmediate(r));
+    if (ended()) gone = true;
+  }
+  return { sent, gone };
 }
