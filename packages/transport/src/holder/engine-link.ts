@@ -77,9 +77,8 @@ export class EngineLink {
 
   /** The device's state to hand to the next engine. Sent before the change is visible to the guest. */
   saveState(vm: string, state: unknown): void {
-    if (this.link.isClosed) return; // onClose told the owner
     // Only the newest state of a VM matters: one still queued is replaced, not added to.
-    this.link.sendLatest(`state:${vm}`, { op: 'state', vm, state, version: this.stateVersion });
+    this.send({ op: 'state', vm, state, version: this.stateVersion }, `state:${vm}`);
   }
 
   /** This engine ended the session of connection `conn` (the holder closes QEMU's socket). */
@@ -94,9 +93,11 @@ export class EngineLink {
 
   close(): void { this.link.close(); }
 
-  private send(r: LinkRecord): void {
+  /** `supersedes`: a key whose record still queued this one replaces (HolderLink.sendLatest). */
+  private send(r: LinkRecord, supersedes?: string): void {
     if (this.link.isClosed) return; // onClose told the owner
-    this.link.send(r);
+    if (supersedes !== undefined) this.link.sendLatest(supersedes, r);
+    else this.link.send(r);
   }
 
   private fromHolder(r: LinkRecord, fds: number[]): void {

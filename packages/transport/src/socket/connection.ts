@@ -51,8 +51,6 @@ export class VhostUserConnection {
   private watchingWritable = false;
   private readonly queue: Pending[] = [];
   private queued = 0;
-  /** `queued` plus MESSAGE_COST per queued message: what maxQueuedBytes bounds. */
-  private cost = 0;
   private closed = false;
   readonly maxQueuedBytes: number;
 
@@ -95,7 +93,7 @@ export class VhostUserConnection {
     } else {
       this.enqueue({ bytes, fds });
     }
-    if (this.cost > this.maxQueuedBytes) {
+    if (this.queued + this.queue.length * MESSAGE_COST > this.maxQueuedBytes) {
       this.close(new VhostUserError('SOCKET_ERROR', `peer is not reading: ${this.queue.length} messages (${this.queued} bytes) queued`));
       return;
     }
@@ -109,7 +107,7 @@ export class VhostUserConnection {
     this.watch?.stop();
     this.watch = null;
     for (const fd of this.framer.takeHeldFds()) safeClose(fd);
-    this.queue.length = 0; this.queued = 0; this.cost = 0;
+    this.queue.length = 0; this.queued = 0;
     safeClose(this.fd);
     this.handlers.onClose(err);
   }
@@ -117,7 +115,6 @@ export class VhostUserConnection {
   private enqueue(p: Pending): void {
     this.queue.push(p);
     this.queued += p.bytes.byteLength;
-    this.cost += p.bytes.byteLength + MESSAGE_COST;
   }
 
   /** Returns the unsent remainder, or null when all of it went out. */
@@ -152,10 +149,8 @@ export class VhostUserConnection {
       const rest = this.trySend(head.bytes, head.fds);
       const sent = head.bytes.byteLength - (rest?.bytes.byteLength ?? 0);
       this.queued -= sent;
-      this.cost -= sent;
       if (rest !== null) { this.queue[0] = rest; return; }
       this.queue.shift();
-      this.cost -= MESSAGE_COST;
     }
     if (this.watchingWritable) { this.watchingWritable = false; this.rewatch(); }
   }
