@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readLogFiles } from '@vtcon/console';
-import { cliModule, DATA_PORT, sleep, startDaemon, waitUntil } from '../fleet/fleet-rig.mjs';
+import { cliModule, DATA_PORT, sleep, startDaemon } from '../fleet/fleet-rig.mjs';
 import { statusBytes } from '../lib/proc.mjs';
 
 /** The CLI's own reader of the holder's status file (which names the engine's pid). */
@@ -111,8 +111,7 @@ export async function readersCase({ readers, rate = 0, bytes }) {
   const clients = [];
   try {
     await guest.next('ready');
-    // The warm standby engine starts after the first is serving: measure once it is up and idle.
-    await waitUntil(() => readHolderStatus(d.control)?.standbyReady, 'the standby engine', 60_000);
+    // startDaemon returns once the warm standby engine is up: the engine measured is idle.
     const enginePid = readHolderStatus(d.control).engine.pid;
     const rss = () => {
       const engine = statusBytes(enginePid, 'VmRSS');

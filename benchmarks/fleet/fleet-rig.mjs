@@ -2,11 +2,12 @@
 // `vtcon serve` (packages/cli/dist) with or without `fleet:`, and a seed-model guest in this
 // process over the daemon's real vhost-user socket, so the daemon's CPU is its own.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { treeCpuSeconds } from '../lib/proc.mjs';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const cliDir = join(root, 'packages/cli');
@@ -99,8 +100,8 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
   if (natsUrl) await waitUntil(() => err.includes('fleet: joined'), 'the daemon to join the fleet', 30_000);
   // The holder starts a standby engine after the active one is ready; its start (loading every
   // module) is seconds of CPU that must not land in a measurement of the active engine.
-  const holderStatus = join(dir, 'control.sock.holder.json');
-  await waitUntil(() => { try { return JSON.parse(readFileSync(holderStatus, 'utf8')).standbyReady === true; } catch { return false; } }, 'the standby engine', 30_000);
+  const { readHolderStatus } = await cliModule('cli/holder-status.js');
+  await waitUntil(() => readHolderStatus(control)?.standbyReady === true, 'the standby engine', 60_000);
   const logFile = join(dir, 'logs', vm, `${DATA_PORT}.log`);
   return {
     pid: child.pid, socket, logFile, host, vm, control, attachPath: join(dir, vm, `${DATA_PORT}.sock`), stderr: () => err,
@@ -109,7 +110,7 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
      * utime + stime of every thread of the daemon, in ms: `serve` is a holder and its engine (a
      * child, which does the work: main thread and workers), so the whole process tree counts.
      */
-    cpuMs: () => treeCpuMs(child.pid),
+    cpuMs: () => treeCpuSeconds(child.pid) * 1000,
     async close() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -117,30 +118,6 @@ export async function startDaemon({ natsUrl, host = 'bench1', vm = 'b1', nodeArg
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Fields after the command name of /proc/<pid>/stat (field 3 first), or null once it is gone. */
-function procStat(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** utime + stime (fields 14, 15; USER_HZ = 100) of `pid` and every live descendant, in ms. */
-export function treeCpuMs(pid) {
-  const parentOf = new Map();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const f = procStat(e);
-    if (f) parentOf.set(Number(e), { ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * 10 });
-  }
-  const inTree = (p) => { for (let q = p; q > 1; q = parentOf.get(q)?.ppid ?? 0) if (q === pid) return true; return false; };
-  let ms = 0;
-  for (const [p, { ms: m }] of parentOf) if (inTree(p)) ms += m;
-  return ms;
 }
 
 /** The seed-model guest on the daemon's VM, DATA_PORT opened; write() resolves once the device used it. */
