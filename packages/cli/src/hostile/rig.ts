@@ -6,13 +6,13 @@
 // promise the daemon makes to the other VMs is checked there and reported as one list of problems.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { connectGuest, type VtconDriver, type VtconPort } from '@vtcon/console/testing';
 import { ControlClient } from '../control/client.js';
 import { readHolderStatus } from '../cli/holder-status.js';
-import { BIN, tempDir, waitFor } from '../testing/binary.js';
+import { BIN, removeDir, tempDir, waitFor } from '../testing/binary.js';
 
 /** The rig's bounds: what "the daemon still serves everyone else" means in numbers. */
 export const LIMITS = { lsMs: 1000, stallMs: 1000, rssGrowthBytes: 32 * 1024 * 1024, settleMs: 5000 } as const;
@@ -189,9 +189,8 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     // SIGKILL: a clean shutdown is not what these tests check, and a hung daemon ignores SIGTERM.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
-    // The holder is gone; its engines notice and exit on their own, maybe still writing a log
-    // file here for a moment: retry on ENOTEMPTY instead of racing them.
-    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    // The holder is gone; its engines notice and exit on their own, maybe still writing here.
+    removeDir(dir);
   };
 
   try {

@@ -27,9 +27,13 @@ const tempDirs: string[] = [];
 // Registered when a test file imports this module, so it runs after that file's own afterAll hooks
 // (vitest runs them last-registered first): daemons are stopped before their dirs go.
 afterAll(() => {
-  // Retries: an engine whose holder was killed may still be writing its last log lines here.
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+  for (const d of tempDirs.splice(0)) removeDir(d);
 });
+
+/** rm -rf, retried: an engine whose holder was killed may still be writing its last log lines here. */
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+}
 
 /** A fresh directory under the OS temp dir, removed after the test file that made it. */
 export function tempDir(prefix = 'vtcon-test-'): string {
