@@ -26,8 +26,10 @@ export function renderHosts(hosts: ListedHost[], now = Date.now()): string {
 }
 
 export async function ls(url: FleetNats, json: boolean): Promise<void> {
-  const hosts = await withFleet(url, (f) => f.hosts());
-  if (json) return printJson({ hosts });
+  const { hosts, ignored } = await withFleet(url, async (f) => ({ hosts: await f.hosts(), ignored: f.ignored }));
+  // One bad entry is reported, not fatal: the other hosts still list.
+  for (const e of ignored) process.stderr.write(`vtcon: inventory entry ${e.key} ignored: ${e.why}\n`);
+  if (json) return printJson({ hosts, ignored });
   process.stdout.write(renderHosts(hosts) + '\n');
   const down = hosts.filter((h) => h.status === 'down');
   if (down.length > 0) process.stdout.write(c.dim(`down: no heartbeat for ${DOWN_AFTER} periods; their logs stay readable with \`vtcon --nats URL logs HOST/VM:PORT\``) + '\n');

@@ -7,7 +7,7 @@ import type { ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import type { FleetNats } from './cli-nats.js';
 import { connectionOptions } from './connect.js';
-import { hostStatus, readInventory, type HostRecord, type HostStatus } from './inventory.js';
+import { hostStatus, readInventory, type HostRecord, type HostStatus, type IgnoredEntry } from './inventory.js';
 import { ctlSubject, outSubject, type ControlOp } from './names.js';
 import { readOutput, type OutputChunk, type ReadOptions } from './output-reader.js';
 
@@ -36,10 +36,16 @@ export class FleetClient {
     }
   }
 
+  /** Inventory entries the last hosts() left out (malformed or under another host's key). */
+  ignored: IgnoredEntry[] = [];
+
   async hosts(): Promise<ListedHost[]> {
     try {
       const now = Date.now();
-      return (await readInventory(this.nc)).map((r) => ({ ...r, status: hostStatus(r, now) }));
+      const ignored: IgnoredEntry[] = [];
+      const hosts = (await readInventory(this.nc, (e) => ignored.push(e))).map((r) => ({ ...r, status: hostStatus(r, now) }));
+      this.ignored = ignored;
+      return hosts;
     } catch (err) {
       if (permissionDenied(err)) throw new CliError('NOT_ALLOWED', `not allowed to read the fleet inventory: ${(err as Error).message}`, { cause: err, hint: READER_HINT });
       if (/stream not found|bucket not found/i.test(String((err as Error).message))) return [];

@@ -3,36 +3,50 @@
 // stream), and readers call it down once its entry is older than DOWN_AFTER heartbeats. The bound
 // is therefore DOWN_AFTER × heartbeat after the last beat, plus the clock skew between hosts.
 import { Kvm, type KV } from '@nats-io/kv';
+import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { VmInfo, VmState } from '../daemon/fleet.js';
 import { INVENTORY_BUCKET, inventoryKey } from './names.js';
 
 export const DOWN_AFTER = 3;
 
-export interface InventoryPort {
-  name: string;
-  console: boolean;
-  guestOpen: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  backlog: number;
-  size: { cols: number; rows: number } | null;
+const VM_STATES = ['listening', 'connected', 'stopped'] as const satisfies readonly VmState[];
+
+const inventoryPortSchema = z.object({
+  name: z.string(),
+  console: z.boolean(),
+  guestOpen: z.boolean(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+  backlog: z.number(),
+  size: z.object({ cols: z.number(), rows: z.number() }).nullable(),
   /** Bytes of the port's log history already in the output stream. */
-  streamed: number;
-}
+  streamed: z.number(),
+});
 
-export interface InventoryVm { name: string; state: VmState; ports: InventoryPort[] }
+const inventoryVmSchema = z.object({ name: z.string(), state: z.enum(VM_STATES), ports: z.array(inventoryPortSchema) });
 
-export interface HostRecord {
-  host: string;
+/**
+ * One host's entry. Every reader checks it: an entry is written by another host (or anyone with
+ * write access to the bucket), and one malformed entry must not break the listing of the others.
+ */
+const hostRecordSchema = z.object({
+  host: z.string().min(1),
   /** Last heartbeat (ISO time of the writer's clock). */
-  at: string;
-  heartbeatMs: number;
+  at: z.iso.datetime(),
+  heartbeatMs: z.number().positive(),
   /** 'stopped' after a clean daemon stop; otherwise readers judge by `at`. */
-  state: 'up' | 'stopped';
-  pid: number;
-  vms: InventoryVm[];
-}
+  state: z.enum(['up', 'stopped']),
+  pid: z.number().int(),
+  vms: z.array(inventoryVmSchema),
+});
+
+export type InventoryPort = z.infer<typeof inventoryPortSchema>;
+export type InventoryVm = z.infer<typeof inventoryVmSchema>;
+export type HostRecord = z.infer<typeof hostRecordSchema>;
+
+/** An inventory entry readers skipped, and why. */
+export interface IgnoredEntry { key: string; why: string }
 
 export type HostStatus = 'up' | 'down' | 'stopped';
 
@@ -63,8 +77,28 @@ export async function putHost(kv: KV, r: HostRecord): Promise<void> {
   await kv.put(inventoryKey(r.host), JSON.stringify(r));
 }
 
-/** Every host's latest record, in host order. One watch of the bucket's last values. */
-export async function readInventory(nc: NatsConnection): Promise<HostRecord[]> {
+/**
+ * An entry's record, or why it is skipped: not JSON, not a host record, or under another host's
+ * key (an entry cannot stand in for the host it names).
+ */
+export function parseHostEntry(key: string, text: string): HostRecord | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return `not JSON (${(e as Error).message})`;
+  }
+  const r = hostRecordSchema.safeParse(json);
+  if (!r.success) return `not a host record: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')}`;
+  if (key !== inventoryKey(r.data.host)) return `names host "${r.data.host}" under key ${key}`;
+  return r.data;
+}
+
+/**
+ * Every host's latest record, in host order. One watch of the bucket's last values. Entries that
+ * parseHostEntry() refuses are left out and passed to `ignored`.
+ */
+export async function readInventory(nc: NatsConnection, ignored?: (e: IgnoredEntry) => void): Promise<HostRecord[]> {
   const kv = await new Kvm(nc).open(INVENTORY_BUCKET, { bindOnly: true });
   const out = new Map<string, HostRecord>();
   const status = await kv.status();
@@ -73,12 +107,9 @@ export async function readInventory(nc: NatsConnection): Promise<HostRecord[]> {
   try {
     for await (const e of w) {
       if (e.operation === 'PUT') {
-        try {
-          const r = JSON.parse(e.string()) as HostRecord;
-          out.set(r.host, r);
-        } catch {
-          // a malformed entry is one host's problem; the others still list
-        }
+        const r = parseHostEntry(e.key, e.string());
+        if (typeof r === 'string') ignored?.({ key: e.key, why: r });
+        else out.set(r.host, r);
       }
       if (e.delta === 0) break;
     }
