@@ -61,6 +61,7 @@ export class FleetClient {
       const m = await this.nc.request(subject, JSON.stringify(params), { timeout: timeoutMs });
       reply = m.json();
     } catch (err) {
+      if (err instanceof SyntaxError) throw new CliError('RUNTIME', `host ${host} answered ${op} with a reply that is not JSON`, { cause: err, hint: 'is something other than a vtcon daemon answering on ' + subject + '?' });
       if (permissionDenied(err)) throw new CliError('NOT_ALLOWED', `not allowed: ${op} on host ${host} (NATS denied ${subject})`, { cause: err, hint: 'ask for a NATS user with the operator permissions (see packages/cli/README.md, "Fleet")' });
       const e = err as Error;
       if (e.name === 'NoRespondersError' || /no responders/i.test(e.message) || (e.cause as Error | undefined)?.name === 'NoRespondersError') {
@@ -71,7 +72,8 @@ export class FleetClient {
       }
       throw err;
     }
-    if (reply.error) throw CliError.fromWire({ ...reply.error, message: `${host}: ${reply.error.message}` });
+    if (!isReply(reply)) throw new CliError('RUNTIME', `host ${host} answered ${op} with something that is not a control reply`, { hint: 'is something other than a vtcon daemon answering on ' + subject + '?' });
+    if (reply.error) throw CliError.fromWire({ ...reply.error, message: `${host}: ${String(reply.error.message)}` });
     return reply.result as T;
   }
 
@@ -82,6 +84,13 @@ export class FleetClient {
   async close(): Promise<void> {
     await this.nc.close();
   }
+}
+
+/** A control reply: {result} or {error: {code, message}} (control/protocol.ts). */
+function isReply(r: unknown): r is { result?: unknown; error?: ErrorBody } {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
+  const e = (r as { error?: unknown }).error;
+  return e === undefined || (typeof e === 'object' && e !== null && typeof (e as ErrorBody).code === 'string');
 }
 
 export async function withFleet<T>(to: FleetNats, fn: (f: FleetClient) => Promise<T>): Promise<T> {

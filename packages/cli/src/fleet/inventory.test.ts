@@ -4,12 +4,19 @@ import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../testing/binary.js';
 import { natsServer } from '../testing/nats.js';
+import type { VmInfo } from '../daemon/fleet.js';
 import { createInventory, hostRecord, parseHostEntry, putHost, readInventory, type IgnoredEntry } from './inventory.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
-const vm = { name: 'vm1', state: 'connected' as const, ports: [{ name: 'console', console: true, guestOpen: true, bytesIn: 5, bytesOut: 0, backlog: 0, size: null }] };
+const vm: VmInfo = {
+  name: 'vm1', state: 'connected', socket: '/run/vm1.sock', features: [], connectedSince: null,
+  ports: [{
+    name: 'console', id: 0, console: true, guestOpen: true, bytesIn: 5, bytesOut: 0, backlog: 0, dropped: 0, attachPath: '/run/vm1.console',
+    logFile: null, logError: null, size: null, readerSource: 'log', readers: [],
+  }],
+};
 
 describe('inventory entries', () => {
   it('parseHostEntry takes a daemon\'s own record and names what is wrong with others', () => {

@@ -1,5 +1,5 @@
 // Test support: run the built binary (dist/bin.js) in child processes, as a user would.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,15 +12,26 @@ export const WRAPPER = resolve(fileURLToPath(import.meta.url), '../../../../../v
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
+// No client config of the machine's user: fleet mode only where a test asks for it.
+const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, NO_COLOR: '1', VTCON_CLIENT_CONFIG: '/nonexistent/vtcon-client.yaml', ...env });
+
 export function runCli(args: string[], env: Record<string, string> = {}, input?: string): RunResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    // No client config of the machine's user: fleet mode only where a test asks for it.
-    env: { ...process.env, NO_COLOR: '1', VTCON_CLIENT_CONFIG: '/nonexistent/vtcon-client.yaml', ...env },
+    env: cliEnv(env),
     encoding: 'utf8',
     timeout: 20_000,
     ...(input !== undefined ? { input } : {}),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** runCli without blocking this process's event loop: for a test that answers the CLI itself (say, on NATS). */
+export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+    });
+  });
 }
 
 const tempDirs: string[] = [];
