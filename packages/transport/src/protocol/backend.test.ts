@@ -11,6 +11,8 @@ import { VhostUserFrontend } from './frontend.js';
 import { EchoDevice } from './echo-device.js';
 import { EchoTransfer } from './echo-harness.js';
 import { FrontendRequest, VHOST_USER_MAX_QUEUES } from './codes.js';
+import type { EngineLink, HeldConnectionInfo } from '../holder/engine-link.js';
+import * as native from '../native.js';
 
 const dirs: string[] = [];
 const backends: VhostUserBackend[] = [];
@@ -223,3 +225,46 @@ describe('vhost-user names at most 256 queues (SET_VRING_KICK index bits 0-7)', 
     fe.close();
   });
 });
+
+describe('held connections (served through a holder) come one at a time', () => {
+  it('two that arrive while a session tears down: the second waits for the first one\'s session, never two sessions on one device', async () => {
+    let onConnection: ((fd: number, info: HeldConnectionInfo) => void) | null = null;
+    const link = { hold: (_vm: string, _s: string, on: typeof onConnection) => { onConnection = on; return Promise.resolve(); }, dropped: () => undefined, unhold: () => undefined } as unknown as EngineLink;
+    let live = 0, maxLive = 0, served = 0;
+    const backend = new VhostUserBackend({
+      socketPath: '/nonexistent/held', held: { link, vm: 'vm' },
+      createDevice: () => {
+        const d = new EchoDevice();
+        const disconnected = d.disconnected.bind(d);
+        d.disconnected = () => { live--; disconnected(); };
+        served++; maxLive = Math.max(maxLive, ++live);
+        return d;
+      },
+    });
+    backends.push(backend);
+    await backend.start();
+    const peers = [0, 1, 2].map(() => native.socketPair('stream'));
+    onConnection!(peers[0]![1], { conn: 1, resumed: false, state: null });
+    await until(() => served === 1);
+    // Both arrive while session 1 is up; it then ends (its QEMU side closed).
+    onConnection!(peers[1]![1], { conn: 2, resumed: false, state: null });
+    onConnection!(peers[2]![1], { conn: 3, resumed: false, state: null });
+    native.close(peers[0]![0]);
+    await until(() => served >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect({ served, maxLive }).toEqual({ served: 2, maxLive: 1 });
+    native.close(peers[1]![0]);
+    await until(() => served === 3);
+    native.close(peers[2]![0]);
+    await until(() => live === 0);
+    expect(maxLive).toBe(1);
+  });
+});
+
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
