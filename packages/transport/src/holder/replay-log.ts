@@ -9,9 +9,13 @@
  * requests and one per request for the connection-wide ones, replaced in place so the first
  * set-up order (memory before addresses before kick before enable) is kept; GET_VRING_BASE stops a
  * ring and closes its kick, so it removes the ring's SET_VRING_KICK (the ring stays stopped until
- * QEMU sends a new one); SET_MEM_TABLE replaces the table and every ADD/REM_MEM_REG before it.
- * Pure reads (GET_CONFIG, GET_QUEUE_NUM, ...) are not kept. The holder only reads the request code
- * and, for vring requests, the index in the first payload bytes: nothing else is parsed here.
+ * QEMU sends a new one); SET_MEM_TABLE replaces the table and every ADD/REM_MEM_REG before it; a
+ * REM_MEM_REG and the kept ADD_MEM_REG of the same region cancel out (else a front-end cycling
+ * ADD/REM has the holder keep one more fd per cycle, up to maxEntries: the holder's fds are every
+ * VM's), and a REM_MEM_REG keeps no fd (the back-end closes it unused).
+ * Pure reads (GET_CONFIG, GET_QUEUE_NUM, ...) are not kept. The holder only reads the request code,
+ * for vring requests the index in the first payload bytes, and compares the region bytes of
+ * ADD/REM_MEM_REG: nothing else is parsed here.
  */
 import { FrontendRequest, VHOST_USER_HEADER_SIZE } from '../protocol/codes.js';
 import { safeClose } from '../socket/connection.js';
@@ -39,6 +43,17 @@ export function vringIndexOf(m: HeldRequest): number {
   return m.request === R.SET_VRING_KICK || m.request === R.SET_VRING_CALL || m.request === R.SET_VRING_ERR ? v & 0xff : v;
 }
 
+/**
+ * ADD/REM_MEM_REG name the same region: equal guest address, size and user address (spec
+ * REM_MEM_REG; the mmap offset is ignored), bytes 8..32 of the payload (after 8 bytes of padding).
+ */
+const REGION_ID = { from: VHOST_USER_HEADER_SIZE + 8, to: VHOST_USER_HEADER_SIZE + 32 };
+function sameRegion(a: HeldRequest, b: HeldRequest): boolean {
+  if (a.bytes.length < REGION_ID.to || b.bytes.length < REGION_ID.to) return false;
+  for (let i = REGION_ID.from; i < REGION_ID.to; i++) if (a.bytes[i] !== b.bytes[i]) return false;
+  return true;
+}
+
 interface Entry { key: string | null; m: HeldRequest }
 
 export class ReplayLog {
@@ -61,6 +76,11 @@ export class ReplayLog {
     if (r === R.GET_VRING_BASE) {
       this.remove(`${R.SET_VRING_KICK}:${vringIndexOf(m)}`);
       return close(m);
+    }
+    if (r === R.REM_MEM_REG) {
+      close(m);
+      const added = this.entries.findIndex((e) => e.m.request === R.ADD_MEM_REG && sameRegion(e.m, m));
+      if (added >= 0) { close(this.entries[added]!.m); this.entries.splice(added, 1); return; }
     }
     if (r === R.SET_MEM_TABLE) this.entries = this.entries.filter((e) => e.m.request !== R.ADD_MEM_REG && e.m.request !== R.REM_MEM_REG || (close(e.m), false));
     let key: string | null;
