@@ -97,6 +97,27 @@ describe('Holder', () => {
     expect(status()).toMatchObject({ engineState: 'up', restarts: 2, vms: [{ vm: 'vm', connected: true }] });
   });
 
+  it('a front-end that reset the device (RESET_DEVICE) and set it up again: the next engine gets the state after the reset, and the echo stream goes on', async () => {
+    const { engines, socket, status } = harness({ standby: true });
+    await until('the engine and its standby', () => status().engineState === 'up' && status().standbyReady && engines[0]?.backend !== null);
+    const fe = VhostUserFrontend.connect(socket);
+    cleanups.push(() => fe.close());
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    // A guest reboot: the device is reset, then set up again from scratch (QEMU's order).
+    await fe.request(FrontendRequest.RESET_DEVICE, { kind: 'none' }, { needReply: true });
+    await fe.setFeatures(fe.ackedFeatures);
+    for (const i of [0, 1]) await fe.setupQueue(i, 256, { reuse: true });
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const t = new EchoTransfer({ totalBytes: 1 << 20 });
+    let died = false;
+    t.onProgress = (n) => { if (!died && n >= 256 << 10) { died = true; engines[0]!.die(); } };
+    t.attach(fe);
+    const r = await Promise.race([t.done, new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
+    expect({ died, received: r?.receivedBytes ?? 'stalled after the take-over', exact: r?.receivedSha256 === r?.sentSha256 }).toEqual({ died: true, received: 1 << 20, exact: true });
+  });
+
   it('an engine that ends a session on purpose (a request it refuses) closes the front-end; QEMU gone ends the engine session', async () => {
     const { engines, socket, status } = harness();
     await until('the engine', () => status().engineState === 'up' && engines[0]?.backend !== null);

@@ -19,12 +19,15 @@ type Op =
   | { r: 'num' | 'base' | 'addr' | 'enable'; i: number; v: number }
   | { r: 'kick' | 'call'; i: number }
   | { r: 'getbase'; i: number }
-  | { r: 'getconfig' };
+  | { r: 'getconfig' }
+  | { r: 'reset' | 'resetowner' }
+  | { r: 'config'; off: number; size: number; v: number };
 
 const CODE: Record<Op['r'], number> = {
   feat: R.SET_FEATURES, proto: R.SET_PROTOCOL_FEATURES, status: R.SET_STATUS, owner: R.SET_OWNER, mem: R.SET_MEM_TABLE,
   add: R.ADD_MEM_REG, rem: R.REM_MEM_REG, num: R.SET_VRING_NUM, base: R.SET_VRING_BASE, addr: R.SET_VRING_ADDR,
   enable: R.SET_VRING_ENABLE, kick: R.SET_VRING_KICK, call: R.SET_VRING_CALL, getbase: R.GET_VRING_BASE, getconfig: R.GET_CONFIG,
+  reset: R.RESET_DEVICE, resetowner: R.RESET_OWNER, config: R.SET_CONFIG,
 };
 
 const idx = fc.integer({ min: 0, max: 3 });
@@ -37,13 +40,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ r: fc.constantFrom('kick' as const, 'call' as const), i: idx }),
   fc.record({ r: fc.constant('getbase' as const), i: idx }),
   fc.constant({ r: 'getconfig' as const }),
+  fc.constantFrom({ r: 'reset' as const }, { r: 'resetowner' as const }),
+  fc.record({ r: fc.constant('config' as const), off: fc.integer({ min: 0, max: 4 }), size: fc.integer({ min: 1, max: 4 }), v: fc.integer({ min: 1, max: 255 }) }),
 );
 
 interface Vring { num?: number; base?: number; addr?: number; enable?: number; kick: number | null; call: number | null }
-interface Model { feat?: number; proto?: number; status?: number; owner: boolean; mem?: number; regs: number[]; vrings: Vring[] }
+interface Model { feat?: number; proto?: number; status?: number; owner: boolean; mem?: number; regs: number[]; vrings: Vring[]; config: number[] }
 
 function apply(ops: readonly { op: Op; fd: number }[]): Model {
-  const m: Model = { owner: false, regs: [], vrings: Array.from({ length: 4 }, () => ({ kick: null, call: null })) };
+  const fresh = () => Array.from({ length: 4 }, (): Vring => ({ kick: null, call: null }));
+  const m: Model = { owner: false, regs: [], vrings: fresh(), config: Array<number>(8).fill(0) };
   for (const { op, fd } of ops) {
     switch (op.r) {
       case 'feat': case 'proto': case 'status': m[op.r] = op.v; break;
@@ -56,6 +62,10 @@ function apply(ops: readonly { op: Op; fd: number }[]): Model {
       case 'kick': case 'call': m.vrings[op.i]![op.r] = fd; break;
       case 'getbase': m.vrings[op.i]!.kick = null; break;
       case 'getconfig': break;
+      // RESET_DEVICE: rings, features and status forgotten (backend-status.ts); RESET_OWNER: rings stopped.
+      case 'reset': m.vrings = fresh(); delete m.feat; delete m.status; break;
+      case 'resetowner': for (const v of m.vrings) v.kick = null; break;
+      case 'config': m.config.fill(op.v, op.off, op.off + op.size); break;
     }
   }
   return m;
@@ -63,8 +73,9 @@ function apply(ops: readonly { op: Op; fd: number }[]): Model {
 
 function request(op: Op): { req: HeldRequest; fd: number } {
   const region = op.r === 'add' || op.r === 'rem';
-  const payload = new Uint8Array(region ? 40 : 8);
+  const payload = new Uint8Array(region ? 40 : op.r === 'config' ? 12 + op.size : 8);
   const dv = new DataView(payload.buffer);
+  if (op.r === 'config') { dv.setUint32(0, op.off, true); dv.setUint32(4, op.size, true); payload.fill(op.v, 12); }
   if ('i' in op) dv.setUint32(0, op.i, true);
   if (region) {
     // Region `id`: guest address, size, user address; REM's mmap offset differs (it is ignored).
