@@ -119,7 +119,7 @@ describe('protocol abuse that is refused or absorbed by the target VM alone', ()
           for (const [req, p] of [[R.SET_LOG_BASE, { kind: 'log', log: { mmapSize: 4096n, mmapOffset: 0n } }], [R.SET_LOG_FD, { kind: 'none' }], [R.SET_DEVICE_STATE_FD, { kind: 'deviceState', state: { direction: 0, phase: 0 } }]] as [number, Payload][]) {
             if ((await ask(h.fe, req, p, [fd])) === 'ok') problems.push(`request ${req} with an fd was accepted`);
           }
-          for (const [offset, size] of [[0xffffffff, 8], [0xfffffff8, 8], [0, 200]]) {
+          for (const [offset, size] of [[0xffffffff, 8], [0xfffffff8, 8], [0, 200]] as [number, number][]) {
             if ((await ask(h.fe, R.SET_CONFIG, { kind: 'config', config: { offset, size, flags: 0xffffffff, data: new Uint8Array(size) } })) === 'ok') problems.push(`SET_CONFIG [${offset}, +${size}) was accepted`);
             const got = await within(3000, 'GET_CONFIG', h.fe.request(R.GET_CONFIG, { kind: 'config', config: { offset, size, flags: 0, data: new Uint8Array(size) } }, { expectReply: true }))
               .then((m) => (m?.payload.kind === 'config' ? m.payload.config.size : -1), () => -1);
