@@ -4,12 +4,12 @@
 // the victim streams; the verdict checks the daemon, the victim, fds and RSS.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FrontendRequest as R, VhostUserFrontend, type Payload } from '@vtcon/transport';
+import { encodeMessage, FrontendRequest as R, VhostUserFrontend, type Payload } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
 import {
   CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_READY, within,
 } from './hostile-frontend.js';
-import { TARGET, rigPerTest, sleep, verdict, waitUntil, type Rig } from './rig.js';
+import { BYSTANDER, TARGET, rigPerTest, sleep, verdict, waitUntil, type Rig } from './rig.js';
 import { readHolderStatus } from '../cli/holder-status.js';
 
 const rigs = rigPerTest();
@@ -158,6 +158,46 @@ describe('protocol abuse that is refused or absorbed by the target VM alone', ()
         }
         h.close();
       } },
+      { name: 'fds on requests that take none (16 each, 100 times), and one eventfd as the kick of two queues', run: async () => {
+        const h = await portReady(rig);
+        const sixteen = Array.from({ length: 16 }, () => native.eventfdCreate());
+        try {
+          for (let i = 0; i < 100; i++) if ((await ask(h.fe, R.SET_OWNER, { kind: 'none' }, sixteen)) === 'ok') { problems.push('SET_OWNER with 16 fds was accepted'); break; }
+          await h.queue(PORT1_TRANSMITQ, { kick: sixteen[0]! });
+          await h.queue(CONTROL_TRANSMITQ, { kick: sixteen[0]! });
+          native.eventfdWrite(sixteen[0]!, 1);
+          await sleep(100);
+        } finally { h.close(); for (const fd of sixteen) native.close(fd); }
+      } },
+      { name: 'header flags with reserved bits and the reply bit on requests; a half-close after a request; a partial SET_MEM_TABLE with its fd, then gone', run: async () => {
+        for (const flags of [0x1 | 0x4, 0x1 | 0x8 | 0xff00, 0xffffff01]) {
+          const fd = native.connectUnix(rig.socketOf(TARGET));
+          native.sendMsg(fd, encodeMessage({ request: R.GET_FEATURES, flags, payload: { kind: 'none' } }));
+          if (flags === (0x1 | 0x4)) native.shutdown(fd, 'write');
+          await sleep(50);
+          native.close(fd);
+        }
+        const fd = native.connectUnix(rig.socketOf(TARGET));
+        const mem = sealedMemfd(MiB);
+        const table = encodeMessage({ request: R.SET_MEM_TABLE, flags: 0x1, payload: { kind: 'memTable', regions: [region(0n, BigInt(MiB), 0x7f0000000000n)] } });
+        native.sendMsg(fd, table.subarray(0, 20), [mem]);
+        native.close(mem);
+        const next = await HostileFrontend.connect(rig.socketOf(BYSTANDER)).then((b) => { b.close(); return null; }, (e: Error) => e.message);
+        if (next) problems.push(`another VM could not connect while the target's table was half sent: ${next}`);
+        await sleep(100);
+        native.close(fd);
+      } },
+      { name: 'a slowloris header and 50 parallel connections on the target while another VM sets up', run: async () => {
+        const slow = native.connectUnix(rig.socketOf(TARGET));
+        native.sendMsg(slow, new Uint8Array([1, 0, 0, 0, 1, 0]));
+        const parked = Array.from({ length: 50 }, () => native.connectUnix(rig.socketOf(TARGET)));
+        try {
+          const b = await HostileFrontend.connect(rig.socketOf(BYSTANDER));
+          for (const q of ALL) await b.queue(q);
+          b.close();
+        } catch (e) { problems.push(`another VM could not set up beside a slowloris target: ${(e as Error).message}`); }
+        finally { native.close(slow); for (const fd of parked) native.close(fd); }
+      } },
       { name: 'connect and close as fast as possible for 1 s', run: async () => {
         const until = Date.now() + 1000;
         while (Date.now() < until) {
@@ -166,6 +206,7 @@ describe('protocol abuse that is refused or absorbed by the target VM alone', ()
         }
       } },
     ];
+    const holderBefore = holderFds(rig);
     for (const p of probes) {
       try { await p.run(); } catch (e) { problems.push(`${p.name}: ${(e as Error).message}`); }
     }
@@ -174,6 +215,7 @@ describe('protocol abuse that is refused or absorbed by the target VM alone', ()
     const h = await portReady(rig);
     if (!(await transmitted(rig, h, 'a good front-end after the abuse\n'))) problems.push('the target VM does not serve a good front-end after the abuse');
     h.close();
+    if (!(await waitUntil(() => holderFds(rig) <= holderBefore))) problems.push(`holder fds ${holderBefore} before, ${holderFds(rig)} after`);
     await verdict(rig, 'protocol abuse', problems);
   });
 });
