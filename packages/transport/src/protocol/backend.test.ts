@@ -13,6 +13,7 @@ import { EchoTransfer } from './echo-harness.js';
 import { FrontendRequest, VHOST_USER_MAX_QUEUES } from './codes.js';
 import type { EngineLink, HeldConnectionInfo } from '../holder/engine-link.js';
 import * as native from '../native.js';
+import { MAX_REGION_BYTES, VhostUserMemoryTable } from '../memory/memory-table.js';
 
 const dirs: string[] = [];
 const backends: VhostUserBackend[] = [];
@@ -268,3 +269,42 @@ async function until(ok: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('a region larger than this runtime can view (Node.js 20: 4 GiB)', () => {
+  it('is refused before anything changes (REGION_TOO_LARGE): the table stays as it was and the queues start', async () => {
+    const { path } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    // Sparse and sealed like QEMU's RAM: MAX_REGION_BYTES + one page (past 2^53 where there is no such limit).
+    const size = MAX_REGION_BYTES + 4096;
+    const big = native.memfdCreate('vtcon-too-large');
+    native.ftruncate(big, Math.min(size, 2 ** 46));
+    native.addSeals(big, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const at = (len: number) => ({ kind: 'memRegion' as const, region: { guestPhysAddr: 1n << 40n, memorySize: BigInt(len), userAddr: 1n << 45n, mmapOffset: 0n } });
+    const refused = await fe.request(FrontendRequest.ADD_MEM_REG, at(size), { fds: [big], needReply: true }).then(() => 'accepted', (e: Error) => e.message);
+    native.close(big);
+    // The same guest range, 1 MiB: nothing of the refused region may be left to overlap it.
+    const small = native.memfdCreate('vtcon-small');
+    native.ftruncate(small, 1 << 20);
+    native.addSeals(small, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const taken = await fe.request(FrontendRequest.ADD_MEM_REG, at(1 << 20), { fds: [small], needReply: true }).then(() => 'accepted', (e: Error) => e.message);
+    native.close(small);
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const t = new EchoTransfer({ totalBytes: 64 << 10 });
+    t.attach(fe);
+    const r = await t.done;
+    expect({ refused: /REPLY_FAILED/.test(refused), taken, echoed: r.receivedSha256 === r.sentSha256 }).toEqual({ refused: true, taken: 'accepted', echoed: true });
+    fe.close();
+  });
+
+  it('the memory table refuses it with its reason, before any mapping', () => {
+    const table = new VhostUserMemoryTable(native, { maxRegionBytes: 1 << 20 });
+    const fd = native.memfdCreate('vtcon-too-large');
+    native.ftruncate(fd, 2 << 20);
+    native.addSeals(fd, native.F_SEAL_SHRINK);
+    expect(() => table.setTable([{ guestPhysAddr: 0n, memorySize: 2n << 20n, userAddr: 0n, mmapOffset: 0n }], [fd])).toThrow(expect.objectContaining({ reason: 'REGION_TOO_LARGE', scope: 'none' }));
+    expect(table.regionCount).toBe(0);
+    expect(() => native.fdInfo(fd)).toThrow(); // closed: the table owned it
+  });
+});
