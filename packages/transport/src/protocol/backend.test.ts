@@ -308,3 +308,33 @@ describe('a region larger than this runtime can view (Node.js 20: 4 GiB)', () =>
     expect(() => native.fdInfo(fd)).toThrow(); // closed: the table owned it
   });
 });
+
+describe('ADD_MEM_REG while the queues run (memory hot-plug)', () => {
+  it('a chain in the added region is served: the running queues restart on the new table', async () => {
+    const { path, devices } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    for (const i of [0, 1]) await fe.setupQueue(i, 64);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const rxBuf = fe.alloc(64);
+    const [rx, tx] = [fe.queues.get(0)!, fe.queues.get(1)!];
+    rx.driver.addChain([], [{ addr: rxBuf, len: 64 }], rxBuf);
+    rx.driver.kickPrepare();
+    native.eventfdWrite(rx.kickFd, 1);
+    // The hot-plugged region, written through our own mapping of its memfd.
+    const fd = native.memfdCreate('vtcon-hotplug');
+    native.ftruncate(fd, 1 << 20);
+    native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const sab = native.mmapShared(fd, 1 << 20, 0);
+    new Uint8Array(sab).set(Buffer.from('hot-plugged'));
+    await fe.request(FrontendRequest.ADD_MEM_REG, { kind: 'memRegion', region: { guestPhysAddr: 1n << 32n, memorySize: 1n << 20n, userAddr: 1n << 45n, mmapOffset: 0n } }, { fds: [fd], needReply: true });
+    native.close(fd);
+    tx.driver.addChain([{ addr: 2 ** 32, len: 11 }], [], null);
+    tx.driver.kickPrepare();
+    native.eventfdWrite(tx.kickFd, 1);
+    await until(() => devices[0]!.echoed === 1 || devices[0]!.broken !== null);
+    expect({ broken: devices[0]!.broken?.message ?? null, echoed: Buffer.from(fe.memory!.view(rxBuf, 11)).toString() }).toEqual({ broken: null, echoed: 'hot-plugged' });
+    native.releaseMapping(sab);
+    fe.close();
+  });
+});
