@@ -23,6 +23,13 @@ import { ReplayLog, type HeldRequest } from './replay-log.js';
 
 /** QEMU requests waiting for the engine (QEMU sends one at a time, mostly; a bound all the same). */
 const MAX_WAITING = 1024;
+/**
+ * fds those requests carry: room for a whole set-up sent without waiting (kick, call and err of
+ * 256 queues, 8 regions) while no engine answers. Without it, 1024 requests of 16 fds each,
+ * parked while the engine is down or slow, are 16k fds in the holder, whose fd limit is every
+ * VM's: the next accept or engine link would fail for all of them.
+ */
+const MAX_WAITING_FDS = 1024;
 
 interface InFlight { m: HeldRequest; flags: number; replay: boolean }
 
@@ -102,9 +109,11 @@ export class HeldConnection {
   private fromQemu(fm: FramedMessage): void {
     this.requests++;
     const m: HeldRequest = { request: fm.header.request, bytes: concat(fm), fds: fm.fds };
-    if (this.waiting.length + this.inFlight.filter((w) => !w.replay).length >= MAX_WAITING) {
+    let requests = 0, fds = m.fds.length;
+    for (const list of [this.waiting, this.inFlight]) for (const w of list) if (!w.replay) { requests++; fds += w.m.fds.length; }
+    if (requests >= MAX_WAITING || fds > MAX_WAITING_FDS) {
       closeFds(m);
-      this.end(new VhostUserError('SOCKET_ERROR', `front-end sent ${MAX_WAITING} requests the engine has not taken yet`));
+      this.end(new VhostUserError('SOCKET_ERROR', `front-end sent ${requests + 1} requests (${fds} fds) the engine has not answered yet (at most ${MAX_WAITING} and ${MAX_WAITING_FDS} fds)`));
       return;
     }
     this.waiting.push({ m, flags: fm.header.flags, replay: false });

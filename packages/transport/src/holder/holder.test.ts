@@ -5,10 +5,14 @@
  * reconnects, its requests in flight are answered once, and the echo stream stays exact.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Holder, type HolderStatus } from './holder.js';
+import { HeldConnection } from './held-connection.js';
+import { encodeMessage } from '../protocol/message.js';
+import { FrontendRequest } from '../protocol/codes.js';
+import type { VhostUserError } from '../errors.js';
 import { EngineLink } from './engine-link.js';
 import { VhostUserBackend } from '../protocol/backend.js';
 import { VhostUserFrontend } from '../protocol/frontend.js';
@@ -93,6 +97,27 @@ describe('Holder', () => {
     expect(status()).toMatchObject({ engineState: 'up', restarts: 2, vms: [{ vm: 'vm', connected: true }] });
   });
 
+  it('a front-end that reset the device (RESET_DEVICE) and set it up again: the next engine gets the state after the reset, and the echo stream goes on', async () => {
+    const { engines, socket, status } = harness({ standby: true });
+    await until('the engine and its standby', () => status().engineState === 'up' && status().standbyReady && engines[0]?.backend !== null);
+    const fe = VhostUserFrontend.connect(socket);
+    cleanups.push(() => fe.close());
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    // A guest reboot: the device is reset, then set up again from scratch (QEMU's order).
+    await fe.request(FrontendRequest.RESET_DEVICE, { kind: 'none' }, { needReply: true });
+    await fe.setFeatures(fe.ackedFeatures);
+    for (const i of [0, 1]) await fe.setupQueue(i, 256, { reuse: true });
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const t = new EchoTransfer({ totalBytes: 1 << 20 });
+    let died = false;
+    t.onProgress = (n) => { if (!died && n >= 256 << 10) { died = true; engines[0]!.die(); } };
+    t.attach(fe);
+    const r = await Promise.race([t.done, new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
+    expect({ died, received: r?.receivedBytes ?? 'stalled after the take-over', exact: r?.receivedSha256 === r?.sentSha256 }).toEqual({ died: true, received: 1 << 20, exact: true });
+  });
+
   it('an engine that ends a session on purpose (a request it refuses) closes the front-end; QEMU gone ends the engine session', async () => {
     const { engines, socket, status } = harness();
     await until('the engine', () => status().engineState === 'up' && engines[0]?.backend !== null);
@@ -131,5 +156,27 @@ describe('Holder', () => {
     await fe.negotiate({ memory: [1 << 20] });
     expect(engines).toHaveLength(1);
     expect(status().engineState).toBe('up');
+  });
+});
+
+describe('HeldConnection', () => {
+  it('requests parked for the engine are bounded by the fds they carry: a front-end sending 16 fds a request while no engine answers is ended, its fds closed', async () => {
+    const [qemu, held] = native.socketPair('stream');
+    cleanups.push(() => { try { native.close(qemu); } catch { /* closed */ } });
+    let ended: VhostUserError | null | undefined;
+    const c = new HeldConnection(1, 'vm', held, silentLogger, (_c, err) => { ended = err; });
+    cleanups.push(() => c.end());
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds() - 1; // the holder's end of the socket closes with the connection
+    const sixteen = Array.from({ length: 16 }, () => native.eventfdCreate());
+    cleanups.push(() => { for (const fd of sixteen) native.close(fd); });
+    // No engine attached (it died, or is down after a crash loop): every request waits, with its fds.
+    const bytes = encodeMessage({ request: FrontendRequest.SET_OWNER, flags: 0x1, payload: { kind: 'none' } });
+    for (let i = 0; i < 100 && ended === undefined; i++) {
+      native.sendMsg(qemu, bytes, sixteen);
+      if (i % 8 === 7) await new Promise((r) => setTimeout(r, 5));
+    }
+    await until('the holder to end the connection', () => ended !== undefined, 3000).catch(() => undefined);
+    expect({ ended: ended?.reason, heldFds: openFds() - before - sixteen.length }).toEqual({ ended: 'SOCKET_ERROR', heldFds: 0 });
   });
 });

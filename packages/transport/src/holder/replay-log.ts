@@ -9,9 +9,19 @@
  * requests and one per request for the connection-wide ones, replaced in place so the first
  * set-up order (memory before addresses before kick before enable) is kept; GET_VRING_BASE stops a
  * ring and closes its kick, so it removes the ring's SET_VRING_KICK (the ring stays stopped until
- * QEMU sends a new one); SET_MEM_TABLE replaces the table and every ADD/REM_MEM_REG before it.
- * Pure reads (GET_CONFIG, GET_QUEUE_NUM, ...) are not kept. The holder only reads the request code
- * and, for vring requests, the index in the first payload bytes: nothing else is parsed here.
+ * QEMU sends a new one); SET_MEM_TABLE replaces the table and every ADD/REM_MEM_REG before it; a
+ * REM_MEM_REG and the kept ADD_MEM_REG of the same region cancel out (else a front-end cycling
+ * ADD/REM has the holder keep one more fd per cycle, up to maxEntries: the holder's fds are every
+ * VM's), and a REM_MEM_REG keeps no fd (the back-end closes it unused). Resets are not kept but
+ * applied: RESET_DEVICE makes the back-end forget every ring, the features and the status
+ * (backend-status.ts), so it drops their entries; RESET_OWNER stops every ring, so it drops each
+ * ring's kick, as GET_VRING_BASE does. Kept as entries, a reset would be replayed after the
+ * set-up that followed it (that set-up replaced its entries in place, before the reset) and undo
+ * it under the next engine. SET_CONFIG is kept per written range (offset, size), the newest last:
+ * writes of different ranges may overlap, so their order counts.
+ * Pure reads (GET_CONFIG, GET_QUEUE_NUM, ...) are not kept. The holder only reads the request code,
+ * for vring requests the index in the first payload bytes, for SET_CONFIG its range, and compares
+ * the region bytes of ADD/REM_MEM_REG: nothing else is parsed here.
  */
 import { FrontendRequest, VHOST_USER_HEADER_SIZE } from '../protocol/codes.js';
 import { safeClose } from '../socket/connection.js';
@@ -29,7 +39,9 @@ const PER_CONNECTION = new Set<number>([
   R.SET_BACKEND_REQ_FD, R.SET_INFLIGHT_FD, R.SET_STATUS, R.GET_MAX_MEM_SLOTS,
 ]);
 /** Kept in arrival order, not squashed (bounded by maxEntries). */
-const APPENDED = new Set<number>([R.ADD_MEM_REG, R.REM_MEM_REG, R.SET_CONFIG, R.RESET_DEVICE, R.RESET_OWNER]);
+const APPENDED = new Set<number>([R.ADD_MEM_REG, R.REM_MEM_REG]);
+/** What RESET_DEVICE makes the back-end forget. */
+const RESET_BY_DEVICE_RESET = new Set<number>([...PER_VRING, R.SET_FEATURES, R.SET_STATUS]);
 
 /** The vring index a vring request names (first u32 of the payload; the low byte of a vring-fd u64). */
 export function vringIndexOf(m: HeldRequest): number {
@@ -37,6 +49,22 @@ export function vringIndexOf(m: HeldRequest): number {
   if (p.length < 4) return -1;
   const v = new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true);
   return m.request === R.SET_VRING_KICK || m.request === R.SET_VRING_CALL || m.request === R.SET_VRING_ERR ? v & 0xff : v;
+}
+
+/** SET_CONFIG's range: its offset and size, the first 8 payload bytes (as bytes: no arithmetic). */
+function configRangeOf(m: HeldRequest): string {
+  return Array.from(m.bytes.subarray(VHOST_USER_HEADER_SIZE, VHOST_USER_HEADER_SIZE + 8)).join(',');
+}
+
+/**
+ * ADD/REM_MEM_REG name the same region: equal guest address, size and user address (spec
+ * REM_MEM_REG; the mmap offset is ignored), bytes 8..32 of the payload (after 8 bytes of padding).
+ */
+const REGION_ID = { from: VHOST_USER_HEADER_SIZE + 8, to: VHOST_USER_HEADER_SIZE + 32 };
+function sameRegion(a: HeldRequest, b: HeldRequest): boolean {
+  if (a.bytes.length < REGION_ID.to || b.bytes.length < REGION_ID.to) return false;
+  for (let i = REGION_ID.from; i < REGION_ID.to; i++) if (a.bytes[i] !== b.bytes[i]) return false;
+  return true;
 }
 
 interface Entry { key: string | null; m: HeldRequest }
@@ -62,9 +90,18 @@ export class ReplayLog {
       this.remove(`${R.SET_VRING_KICK}:${vringIndexOf(m)}`);
       return close(m);
     }
-    if (r === R.SET_MEM_TABLE) this.entries = this.entries.filter((e) => e.m.request !== R.ADD_MEM_REG && e.m.request !== R.REM_MEM_REG || (close(e.m), false));
+    if (r === R.RESET_DEVICE) { this.drop((e) => RESET_BY_DEVICE_RESET.has(e.m.request)); return close(m); }
+    if (r === R.RESET_OWNER) { this.drop((e) => e.m.request === R.SET_VRING_KICK); return close(m); }
+    if (r === R.SET_CONFIG) this.remove(`${r}:${configRangeOf(m)}`); // the newest of a range goes last
+    if (r === R.REM_MEM_REG) {
+      close(m);
+      const added = this.entries.findIndex((e) => e.m.request === R.ADD_MEM_REG && sameRegion(e.m, m));
+      if (added >= 0) { close(this.entries[added]!.m); this.entries.splice(added, 1); return; }
+    }
+    if (r === R.SET_MEM_TABLE) this.drop((e) => e.m.request === R.ADD_MEM_REG || e.m.request === R.REM_MEM_REG);
     let key: string | null;
     if (PER_VRING.has(r)) key = `${r}:${vringIndexOf(m)}`;
+    else if (r === R.SET_CONFIG) key = `${r}:${configRangeOf(m)}`;
     else if (PER_CONNECTION.has(r)) key = `${r}`;
     else if (APPENDED.has(r)) key = null;
     else return close(m);
@@ -82,6 +119,11 @@ export class ReplayLog {
   /** Forget everything (the front-end is gone), closing every kept fd. */
   clear(): void {
     for (const e of this.entries.splice(0)) close(e.m);
+  }
+
+  /** Forget the entries `which` selects, closing their fds. */
+  private drop(which: (e: Entry) => boolean): void {
+    this.entries = this.entries.filter((e) => !which(e) || (close(e.m), false));
   }
 
   private remove(key: string): void {

@@ -13,6 +13,7 @@
  * Address spaces (spec "Memory access"): descriptor addresses are guest-physical → `memory`.
  * SET_VRING_ADDR carries front-end user addresses → `userToGuestPhys`.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { GuestMemory } from '@vtcon/ring';
 import { VhostUserError } from '../errors.js';
 import type { FdInfo } from '../native.js';
@@ -28,8 +29,16 @@ export interface RegionMapper {
   fdInfo(fd: number): FdInfo;
 }
 
+/**
+ * The largest region this runtime can view as one typed array: GuestMemory views each region
+ * whole (ring/guest-memory.ts). 4 GiB on Node.js 20; 2^53 - 1 from Node.js 22.
+ */
+export const MAX_REGION_BYTES = bufferConstants.MAX_LENGTH;
+
 export interface MemoryTableOptions extends MemoryFdPolicy {
   maxSlots?: number;
+  /** Default MAX_REGION_BYTES; tests lower it. */
+  maxRegionBytes?: number;
   /** A mapping that could not be released (MAPPING_RELEASE_FAILED): the file stays mapped until GC. */
   onReleaseError?: (e: VhostUserError) => void;
 }
@@ -65,10 +74,12 @@ export class VhostUserMemoryTable {
   private cached: GuestMemory | null = null;
   private readonly policy: MemoryFdPolicy;
   private readonly onReleaseError: (e: VhostUserError) => void;
+  private readonly maxRegionBytes: number;
 
   constructor(mapper: RegionMapper, opts: MemoryTableOptions = {}) {
     this.mapper = mapper;
     this.maxSlots = opts.maxSlots ?? 8;
+    this.maxRegionBytes = opts.maxRegionBytes ?? MAX_REGION_BYTES;
     this.policy = { trustUnsealedMemory: opts.trustUnsealedMemory === true };
     this.onReleaseError = opts.onReleaseError ?? (() => {});
   }
@@ -169,6 +180,11 @@ export class VhostUserMemoryTable {
     const userAddr = toNumber(d.userAddr, 'user address');
     const mmapOffset = toNumber(d.mmapOffset, 'mmap offset');
     if (size === 0) throw new VhostUserError('REGION_ZERO_SIZE', `region at gpa 0x${guestPhysAddr.toString(16)} has size 0`, { scope: 'none' });
+    // Refused here, before anything changes: mapped and taken, it made every later use of the
+    // table throw (a RangeError building GuestMemory) and the region could not be removed.
+    if (size > this.maxRegionBytes) {
+      throw new VhostUserError('REGION_TOO_LARGE', `region at gpa 0x${guestPhysAddr.toString(16)} is ${size} bytes; this Node.js (${process.versions.node}) views at most ${this.maxRegionBytes} as one region`, { scope: 'none' });
+    }
     for (const [v, what] of [[guestPhysAddr + size, 'guest'], [userAddr + size, 'user'], [mmapOffset + size, 'mmap']] as const) {
       if (!Number.isSafeInteger(v)) throw new VhostUserError('ADDRESS_TOO_LARGE', `${what} range end beyond 2^53`, { scope: 'none' });
     }

@@ -36,6 +36,7 @@ beforeAll(() => {
 afterAll(async () => { await backend.close(); await trusting.close(); rmSync(dir, { recursive: true, force: true }); });
 
 const NEED = 0x9;
+const O_PATH = 0o10000000;
 const msg = (request: number, payload: Payload, flags = NEED) => encodeMessage({ request, flags, payload });
 const region = (size: number) => ({ guestPhysAddr: 0n, memorySize: BigInt(size), userAddr: 0x10000000n, mmapOffset: 0n });
 const memTable = (size: number) => msg(R.SET_MEM_TABLE, { kind: 'memTable', regions: [region(size)] });
@@ -52,6 +53,13 @@ const wrongFds: { name: string; kind: string; open(): number }[] = [
   { name: 'a regular file', kind: 'file', open: () => openSync(join(dir, `file-${Math.random()}`), 'w+') },
   { name: '/dev/null', kind: 'char', open: () => openSync('/dev/null', 'r+') },
   { name: 'a memfd', kind: 'memfd', open: () => native.memfdCreate('not-an-eventfd') },
+  { name: 'a directory', kind: 'dir', open: () => openSync(dir, 'r') },
+  { name: 'a tty (/dev/ptmx)', kind: 'char', open: () => openSync('/dev/ptmx', 'r+') },
+  // An O_PATH fd of a real eventfd: its link says eventfd, but it can be neither read nor polled.
+  {
+    name: 'an O_PATH fd of an eventfd', kind: 'uninspectable',
+    open: () => { const e = native.eventfdCreate(); try { return openSync(`/proc/self/fd/${e}`, O_PATH); } finally { native.close(e); } },
+  },
 ];
 
 /** One refused request: non-zero ack, the reason logged, the connection answers the next request, nothing leaked. */
@@ -82,7 +90,13 @@ describe('kick/call/err fds must be eventfds', () => {
   }
 
   it('fdInfo tells each kind apart', () => {
-    for (const w of wrongFds) { const fd = w.open(); try { expect(native.fdInfo(fd).kind).toBe(w.kind); } finally { closeSync(fd); } }
+    for (const w of wrongFds) {
+      const fd = w.open();
+      try {
+        if (w.kind === 'uninspectable') expect(() => native.fdInfo(fd)).toThrow(/EBADF/);
+        else expect(native.fdInfo(fd).kind).toBe(w.kind);
+      } finally { closeSync(fd); }
+    }
     const e = native.eventfdCreate();
     expect(native.fdInfo(e)).toMatchObject({ kind: 'eventfd', readable: true, writable: true, nonBlocking: true, link: 'anon_inode:[eventfd]' });
     native.close(e);

@@ -11,6 +11,9 @@ import { VhostUserFrontend } from './frontend.js';
 import { EchoDevice } from './echo-device.js';
 import { EchoTransfer } from './echo-harness.js';
 import { FrontendRequest, VHOST_USER_MAX_QUEUES } from './codes.js';
+import type { EngineLink, HeldConnectionInfo } from '../holder/engine-link.js';
+import * as native from '../native.js';
+import { MAX_REGION_BYTES, VhostUserMemoryTable } from '../memory/memory-table.js';
 
 const dirs: string[] = [];
 const backends: VhostUserBackend[] = [];
@@ -220,6 +223,118 @@ describe('vhost-user names at most 256 queues (SET_VRING_KICK index bits 0-7)', 
     const fe = VhostUserFrontend.connect(path);
     await fe.negotiate({ memory: [1 << 20, 2 << 20] });
     await expect(fe.setupQueue(VHOST_USER_MAX_QUEUES, 64)).rejects.toMatchObject({ reason: 'QUEUE_INDEX_OUT_OF_RANGE', scope: 'none' });
+    fe.close();
+  });
+});
+
+describe('held connections (served through a holder) come one at a time', () => {
+  it('two that arrive while a session tears down: the second waits for the first one\'s session, never two sessions on one device', async () => {
+    let onConnection: ((fd: number, info: HeldConnectionInfo) => void) | null = null;
+    const link = { hold: (_vm: string, _s: string, on: typeof onConnection) => { onConnection = on; return Promise.resolve(); }, dropped: () => undefined, unhold: () => undefined } as unknown as EngineLink;
+    let live = 0, maxLive = 0, served = 0;
+    const backend = new VhostUserBackend({
+      socketPath: '/nonexistent/held', held: { link, vm: 'vm' },
+      createDevice: () => {
+        const d = new EchoDevice();
+        const disconnected = d.disconnected.bind(d);
+        d.disconnected = () => { live--; disconnected(); };
+        served++; maxLive = Math.max(maxLive, ++live);
+        return d;
+      },
+    });
+    backends.push(backend);
+    await backend.start();
+    const peers = [0, 1, 2].map(() => native.socketPair('stream'));
+    onConnection!(peers[0]![1], { conn: 1, resumed: false, state: null });
+    await until(() => served === 1);
+    // Both arrive while session 1 is up; it then ends (its QEMU side closed).
+    onConnection!(peers[1]![1], { conn: 2, resumed: false, state: null });
+    onConnection!(peers[2]![1], { conn: 3, resumed: false, state: null });
+    native.close(peers[0]![0]);
+    await until(() => served >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect({ served, maxLive }).toEqual({ served: 2, maxLive: 1 });
+    native.close(peers[1]![0]);
+    await until(() => served === 3);
+    native.close(peers[2]![0]);
+    await until(() => live === 0);
+    expect(maxLive).toBe(1);
+  });
+});
+
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('a region larger than this runtime can view (Node.js 20: 4 GiB)', () => {
+  it('is refused before anything changes (REGION_TOO_LARGE): the table stays as it was and the queues start', async () => {
+    const { path } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    // Sparse and sealed like QEMU's RAM: MAX_REGION_BYTES + one page (past 2^53 where there is no such limit).
+    const size = MAX_REGION_BYTES + 4096;
+    const big = native.memfdCreate('vtcon-too-large');
+    native.ftruncate(big, Math.min(size, 2 ** 46));
+    native.addSeals(big, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const at = (len: number) => ({ kind: 'memRegion' as const, region: { guestPhysAddr: 1n << 40n, memorySize: BigInt(len), userAddr: 1n << 45n, mmapOffset: 0n } });
+    const refused = await fe.request(FrontendRequest.ADD_MEM_REG, at(size), { fds: [big], needReply: true }).then(() => 'accepted', (e: Error) => e.message);
+    native.close(big);
+    // The same guest range, 1 MiB: nothing of the refused region may be left to overlap it.
+    const small = native.memfdCreate('vtcon-small');
+    native.ftruncate(small, 1 << 20);
+    native.addSeals(small, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const taken = await fe.request(FrontendRequest.ADD_MEM_REG, at(1 << 20), { fds: [small], needReply: true }).then(() => 'accepted', (e: Error) => e.message);
+    native.close(small);
+    for (const i of [0, 1]) await fe.setupQueue(i, 256);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const t = new EchoTransfer({ totalBytes: 64 << 10 });
+    t.attach(fe);
+    const r = await t.done;
+    expect({ refused: /REPLY_FAILED/.test(refused), taken, echoed: r.receivedSha256 === r.sentSha256 }).toEqual({ refused: true, taken: 'accepted', echoed: true });
+    fe.close();
+  });
+
+  it('the memory table refuses it with its reason, before any mapping', () => {
+    const table = new VhostUserMemoryTable(native, { maxRegionBytes: 1 << 20 });
+    const fd = native.memfdCreate('vtcon-too-large');
+    native.ftruncate(fd, 2 << 20);
+    native.addSeals(fd, native.F_SEAL_SHRINK);
+    expect(() => table.setTable([{ guestPhysAddr: 0n, memorySize: 2n << 20n, userAddr: 0n, mmapOffset: 0n }], [fd])).toThrow(expect.objectContaining({ reason: 'REGION_TOO_LARGE', scope: 'none' }));
+    expect(table.regionCount).toBe(0);
+    expect(() => native.fdInfo(fd)).toThrow(); // closed: the table owned it
+  });
+});
+
+describe('ADD_MEM_REG while the queues run (memory hot-plug)', () => {
+  it('a chain in the added region is served: the running queues restart on the new table', async () => {
+    const { path, devices } = setup();
+    const fe = VhostUserFrontend.connect(path);
+    await fe.negotiate({ memory: [1 << 20, 4 << 20] });
+    for (const i of [0, 1]) await fe.setupQueue(i, 64);
+    for (const i of [0, 1]) await fe.enableQueue(i, true);
+    const rxBuf = fe.alloc(64);
+    const [rx, tx] = [fe.queues.get(0)!, fe.queues.get(1)!];
+    rx.driver.addChain([], [{ addr: rxBuf, len: 64 }], rxBuf);
+    rx.driver.kickPrepare();
+    native.eventfdWrite(rx.kickFd, 1);
+    // The hot-plugged region, written through our own mapping of its memfd.
+    const fd = native.memfdCreate('vtcon-hotplug');
+    native.ftruncate(fd, 1 << 20);
+    native.addSeals(fd, native.F_SEAL_SHRINK | native.F_SEAL_GROW);
+    const sab = native.mmapShared(fd, 1 << 20, 0);
+    new Uint8Array(sab).set(Buffer.from('hot-plugged'));
+    await fe.request(FrontendRequest.ADD_MEM_REG, { kind: 'memRegion', region: { guestPhysAddr: 1n << 32n, memorySize: 1n << 20n, userAddr: 1n << 45n, mmapOffset: 0n } }, { fds: [fd], needReply: true });
+    native.close(fd);
+    tx.driver.addChain([{ addr: 2 ** 32, len: 11 }], [], null);
+    tx.driver.kickPrepare();
+    native.eventfdWrite(tx.kickFd, 1);
+    await until(() => devices[0]!.echoed === 1 || devices[0]!.broken !== null);
+    expect({ broken: devices[0]!.broken?.message ?? null, echoed: Buffer.from(fe.memory!.view(rxBuf, 11)).toString() }).toEqual({ broken: null, echoed: 'hot-plugged' });
+    native.releaseMapping(sab);
     fe.close();
   });
 });

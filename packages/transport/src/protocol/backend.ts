@@ -135,9 +135,13 @@ export class VhostUserBackend {
     this.serve(fd, null);
   }
 
-  /** A connection the holder keeps: after the previous session (if any) is torn down. */
+  /**
+   * A connection the holder keeps: after the previous session (if any) is torn down. A loop, not
+   * one wait: connections that arrive during one teardown all wake when it ends, and the first to
+   * run starts a session the others must wait for in turn (one device, one session at a time).
+   */
   private async serveHeld(fd: number, info: HeldConnectionInfo): Promise<void> {
-    if (this.session) await this.session.done;
+    while (this.session) await this.session.done;
     if (this.closing) { safeClose(fd); return; }
     this.serve(fd, info);
   }
