@@ -101,7 +101,8 @@ describe('hostile port and VM names', () => {
       await expect(client.call('port.add', { vm: 'vm1', port: bad }), JSON.stringify(bad)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     }
     expect(tree(d.dir)).toEqual(before);
-    expect(tree(join(d.dir, '..')).filter((p) => p.startsWith('escape'))).toEqual([]);
+    // One level up only: the parent is the shared temp dir, whose other entries come and go.
+    expect(readdirSync(join(d.dir, '..')).filter((p) => p.startsWith('escape'))).toEqual([]);
     // Valid names work, and a port the device refuses (no free id) leaves nothing behind.
     for (let i = 1; i < 8; i++) await client.call('port.add', { vm: 'vm1', port: `p${i}` });
     const full = tree(d.dir);
