@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DriverQueue, layOutQueue, splitQueueLayout, type BufferSegment } from '@vtcon/ring';
+import { DriverQueue, layOutQueue, splitQueueLayout, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, type BufferSegment } from '@vtcon/ring';
 import { FrontendRequest as R, VhostUserFrontend, type VhostUserProtocolFeatureName } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
 import { encodeControl } from '@vtcon/console/testing';
@@ -130,25 +130,24 @@ export class HostileFrontend {
   /**
    * By hand, behind the DriverQueue's back: one chain through every descriptor of queue `index`
    * (each `len` bytes at one buffer, device-writable or not), and every avail slot naming it, a
-   * whole ring of it published at once (avail.idx = size) and kicked. Legal per descriptor; the
-   * device walks size × size descriptors for one kick.
+   * whole ring of it published at once and kicked. Legal per descriptor; the device walks
+   * size × size descriptors for one kick.
    */
   amplify(index: number, o: { writable: boolean; len: number }): void {
     const q = this.queues.get(index)!;
     const buf = this.alloc(Math.max(o.len, 1));
-    const desc = new DataView(this.fe.memory!.view(q.descAddr, 16 * q.size).slice().buffer);
+    const desc = new DataView(new ArrayBuffer(16 * q.size));
     for (let i = 0; i < q.size; i++) {
       const last = i === q.size - 1;
       desc.setBigUint64(i * 16, BigInt(buf), true);
       desc.setUint32(i * 16 + 8, o.len, true);
-      desc.setUint16(i * 16 + 12, (last ? 0 : 1) | (o.writable ? 2 : 0), true);
+      desc.setUint16(i * 16 + 12, (last ? 0 : VIRTQ_DESC_F_NEXT) | (o.writable ? VIRTQ_DESC_F_WRITE : 0), true);
       desc.setUint16(i * 16 + 14, last ? 0 : i + 1, true);
     }
     this.write(q.descAddr, new Uint8Array(desc.buffer));
     this.write(q.availAddr + 4, new Uint8Array(2 * q.size)); // every slot: head 0
     const idx = this.fe.memory!.view(q.availAddr + 2, 2);
-    const lastIdx = idx[0]! | (idx[1]! << 8);
-    const next = (lastIdx + q.size) & 0xffff;
+    const next = ((idx[0]! | (idx[1]! << 8)) + q.size) & 0xffff;
     idx[0] = next & 0xff; idx[1] = next >> 8;
     q.ring();
   }
