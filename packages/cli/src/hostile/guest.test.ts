@@ -3,15 +3,17 @@
 // say things forever. Each attacks the TARGET VM while the victim streams; the verdict checks that
 // the daemon lives, `ls` answers in < 1 s, the victim's log is byte-exact with no stall, and
 // fds/RSS come back.
+import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { describe, it } from 'vitest';
 import {
-  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN, PORT_READY, within,
+  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN, PORT_READY, within, type HostileQueue,
 } from './hostile-frontend.js';
 import { TARGET, rigPerTest, sleep, verdict, waitUntil, type Rig } from './rig.js';
 
 const rigs = rigPerTest();
 const BIG = 32768;
+const MiB = 1 << 20;
 
 async function target(rig: Rig): Promise<HostileFrontend> {
   const h = await HostileFrontend.connect(rig.socketOf(TARGET));
@@ -73,6 +75,64 @@ describe('one chain through a whole ring, named by every avail slot (size × siz
     await sleep(2500);
     h.close();
     await verdict(rig, 'amplified port queues', problems);
+  });
+});
+
+/** A descriptor as 16 bytes (virtio 1.2 §2.7.5). */
+function desc(addr: number, len: number, flags: number, next = 0): Uint8Array {
+  const d = new DataView(new ArrayBuffer(16));
+  d.setBigUint64(0, BigInt(addr), true);
+  d.setUint32(8, len >>> 0, true);
+  d.setUint16(12, flags, true);
+  d.setUint16(14, next, true);
+  return new Uint8Array(d.buffer);
+}
+
+const u16 = (h: HostileFrontend, at: number) => { const v = h.fe.memory!.view(at, 2); return v[0]! | (v[1]! << 8); };
+const setU16 = (h: HostileFrontend, at: number, x: number) => { const v = h.fe.memory!.view(at, 2); v[0] = x & 0xff; v[1] = (x >> 8) & 0xff; };
+
+describe('malformed rings, each on a fresh connection, on both threads', () => {
+  // Each writes descriptor 0 and 1 and the avail ring by hand (a 64-entry ring, nothing published
+  // before) and publishes avail.idx; the device must break that queue without using anything.
+  const NEXT = 1, WRITE = 2, INDIRECT = 4;
+  const bad: { name: string; ring(h: HostileFrontend, q: HostileQueue, buf: number): number }[] = [
+    { name: 'a head ≥ the queue size', ring: (h, q) => { setU16(h, q.availAddr + 4, 200); return 1; } },
+    { name: 'avail.idx size + 1 ahead', ring: () => 65 },
+    { name: 'avail.idx gone backwards', ring: () => 0xffff },
+    { name: 'a descriptor loop (0 → 1 → 0)', ring: (h, q, buf) => { h.write(q.descAddr, desc(buf, 8, NEXT, 1)); h.write(q.descAddr + 16, desc(buf, 8, NEXT, 0)); return 1; } },
+    { name: 'INDIRECT, not negotiated', ring: (h, q, buf) => { h.write(q.descAddr, desc(buf, 16, INDIRECT)); return 1; } },
+    { name: 'a buffer past the end of memory', ring: (h, q) => { h.write(q.descAddr, desc(16 * MiB - 8, 64, 0)); return 1; } },
+    { name: 'len 0xFFFFFFFF', ring: (h, q, buf) => { h.write(q.descAddr, desc(buf, 0xffffffff, 0)); return 1; } },
+    { name: 'readable after writable', ring: (h, q, buf) => { h.write(q.descAddr, desc(buf, 8, WRITE | NEXT, 1)); h.write(q.descAddr + 16, desc(buf, 8, 0)); return 1; } },
+  ];
+
+  it(`${bad.length} corruptions on the control transmitq and on a port transmitq: that queue stops, nothing is used, the VM works after`, async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    for (const index of [CONTROL_TRANSMITQ, PORT1_TRANSMITQ]) {
+      for (const b of bad) {
+        const h = await target(rig);
+        const q = await h.queue(index);
+        const buf = h.alloc(4096);
+        setU16(h, q.availAddr + 2, b.ring(h, q, buf));
+        q.ring();
+        await sleep(100);
+        if (u16(h, q.usedAddr + 2) !== 0) problems.push(`queue ${index}, ${b.name}: the device used something`);
+        h.close();
+      }
+    }
+    // The target VM after all of it: a well-formed front-end's port bytes reach the port's log.
+    const h = await target(rig);
+    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
+    const at = h.alloc(4096);
+    h.write(at, Buffer.from('after the corruptions\n'));
+    h.post(PORT1_TRANSMITQ, [{ addr: at, len: 22 }]);
+    h.queues.get(PORT1_TRANSMITQ)!.kick();
+    if (!(await waitUntil(() => { try { return readFileSync(rig.logOf(TARGET, 'org.test.a'), 'utf8').includes('after the corruptions'); } catch { return false; } }))) {
+      problems.push('the target VM\'s port did not work after the corruptions');
+    }
+    h.close();
+    await verdict(rig, 'malformed rings', problems);
   });
 });
 

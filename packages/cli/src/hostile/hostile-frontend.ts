@@ -45,6 +45,8 @@ export interface HostileQueue {
   descAddr: number;
   /** Guest-physical address of the available ring (for a hand-written avail.idx and ring). */
   availAddr: number;
+  /** Guest-physical address of the used ring (what the device published, read by hand). */
+  usedAddr: number;
   size: number;
   /** Ring the kick eventfd without publishing anything (when it is ours). */
   ring(): void;
@@ -118,7 +120,7 @@ export class HostileFrontend {
     await set(R.SET_VRING_CALL, { kind: 'u64', value: c.value }, c.fds);
     await set(R.SET_VRING_ENABLE, { kind: 'vringState', state: { index, num: 1 } });
     const q: HostileQueue = {
-      index, driver, descAddr: addrs.descAddr, availAddr: addrs.availAddr, size,
+      index, driver, descAddr: addrs.descAddr, availAddr: addrs.availAddr, usedAddr: addrs.usedAddr, size,
       ring: () => { if (typeof kickFd === 'number' && spec.kick === undefined) native.eventfdWrite(kickFd, 1); },
       kick: () => { driver.kickPrepare(); q.ring(); },
       reclaim: () => { let n = 0; while (driver.getUsed() !== null) n++; return n; },
