@@ -18,16 +18,14 @@ export interface ReceiveResult {
   starved: boolean;
 }
 
-/** The popped chain, reused: a pass runs to its end before the thread starts another. */
-const chain = new RawChain();
-
 /**
  * While the source has bytes: pop a chain, write into its writable segments in order, push used
  * with the written length. Stops when the source is empty or the guest has no buffer; in the latter
  * case notifications are re-enabled so the guest's next post kicks us. A pass also ends after
  * maxChains chains or MAX_PASS_DESCRIPTORS descriptors (not starved: the caller runs another).
+ * `chain`: the popped chain, reusable across passes of one thread.
  */
-export function fillReceiveq(q: DeviceQueueLike, src: ByteSource, notify: () => void, maxChains = 256): ReceiveResult {
+export function fillReceiveq(q: DeviceQueueLike, src: ByteSource, notify: () => void, maxChains = 256, chain = new RawChain()): ReceiveResult {
   let bytes = 0;
   let chains = 0;
   let descriptors = 0;
