@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DriverQueue, layOutQueue, splitQueueLayout, type BufferSegment } from '@vtcon/ring';
+import { DriverQueue, layOutQueue, splitQueueLayout, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, type BufferSegment } from '@vtcon/ring';
 import { FrontendRequest as R, VhostUserFrontend, type VhostUserProtocolFeatureName } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
 import { encodeControl } from '@vtcon/console/testing';
@@ -43,6 +43,13 @@ export interface HostileQueue {
   driver: DriverQueue;
   /** Guest-physical address of the descriptor table (for hand-written descriptors). */
   descAddr: number;
+  /** Guest-physical address of the available ring (for a hand-written avail.idx and ring). */
+  availAddr: number;
+  /** Guest-physical address of the used ring (what the device published, read by hand). */
+  usedAddr: number;
+  size: number;
+  /** Ring the kick eventfd without publishing anything (when it is ours). */
+  ring(): void;
   /** Publish what was added and ring the kick eventfd (when it is ours). */
   kick(): void;
   /** Take back used chains (so the ring has room again); returns how many. */
@@ -113,12 +120,38 @@ export class HostileFrontend {
     await set(R.SET_VRING_CALL, { kind: 'u64', value: c.value }, c.fds);
     await set(R.SET_VRING_ENABLE, { kind: 'vringState', state: { index, num: 1 } });
     const q: HostileQueue = {
-      index, driver, descAddr: addrs.descAddr,
-      kick: () => { driver.kickPrepare(); if (typeof kickFd === 'number' && spec.kick === undefined) native.eventfdWrite(kickFd, 1); },
+      index, driver, descAddr: addrs.descAddr, availAddr: addrs.availAddr, usedAddr: addrs.usedAddr, size,
+      ring: () => { if (typeof kickFd === 'number' && spec.kick === undefined) native.eventfdWrite(kickFd, 1); },
+      kick: () => { driver.kickPrepare(); q.ring(); },
       reclaim: () => { let n = 0; while (driver.getUsed() !== null) n++; return n; },
     };
     this.queues.set(index, q);
     return q;
+  }
+
+  /**
+   * By hand, behind the DriverQueue's back: one chain through every descriptor of queue `index`
+   * (each `len` bytes at one buffer, device-writable or not), and every avail slot naming it, a
+   * whole ring of it published at once and kicked. Legal per descriptor; the device walks
+   * size × size descriptors for one kick.
+   */
+  amplify(index: number, o: { writable: boolean; len: number }): void {
+    const q = this.queues.get(index)!;
+    const buf = this.alloc(Math.max(o.len, 1));
+    const desc = new DataView(new ArrayBuffer(16 * q.size));
+    for (let i = 0; i < q.size; i++) {
+      const last = i === q.size - 1;
+      desc.setBigUint64(i * 16, BigInt(buf), true);
+      desc.setUint32(i * 16 + 8, o.len, true);
+      desc.setUint16(i * 16 + 12, (last ? 0 : VIRTQ_DESC_F_NEXT) | (o.writable ? VIRTQ_DESC_F_WRITE : 0), true);
+      desc.setUint16(i * 16 + 14, last ? 0 : i + 1, true);
+    }
+    this.write(q.descAddr, new Uint8Array(desc.buffer));
+    this.write(q.availAddr + 4, new Uint8Array(2 * q.size)); // every slot: head 0
+    const idx = this.fe.memory!.view(q.availAddr + 2, 2);
+    const next = ((idx[0]! | (idx[1]! << 8)) + q.size) & 0xffff;
+    idx[0] = next & 0xff; idx[1] = next >> 8;
+    q.ring();
   }
 
   /** One readable chain of `segments` on queue `index`; not published until kick(). */

@@ -5,9 +5,10 @@
  * on as a copy (what it means is control-handler.ts). A queue the device cannot use (BAD_RING, a
  * kick or call fd that fails) stops, is forgotten and is reported once; nothing else breaks.
  */
+import { RawChain } from '@vtcon/ring';
 import { CONTROL_EVENT_NAMES } from '../control/constants.js';
 import { encodeControl } from '../control/message.js';
-import { MAX_CONTROL_CHAIN_BYTES } from '../port/chain-bound.js';
+import { MAX_CONTROL_CHAIN_BYTES, MAX_PASS_DESCRIPTORS } from '../port/chain-bound.js';
 import type { QueueBinding } from '../port/queue.js';
 import { popReadableChains } from '../port/transmit.js';
 import type { GuestWarn } from './events.js';
@@ -37,6 +38,8 @@ export class ControlQueues {
   private tx: ControlQueue | null = null;
   private out: Uint8Array[] = [];
   private txScheduled = false;
+  private rxScheduled = false;
+  private readonly rxChain = new RawChain();
   /** Why a control queue stopped or a message was refused; null until then (stats().controlError). */
   error: string | null = null;
 
@@ -94,33 +97,41 @@ export class ControlQueues {
     this.flush();
   }
 
+  /**
+   * Control messages into the buffers the guest posted, MAX_CONTROL_BATCH chains or
+   * MAX_PASS_DESCRIPTORS descriptors a pass (the rest after the event loop's other work: a guest
+   * may post chains through its whole ring while thousands of messages wait).
+   */
   private flush(): void {
     const c = this.rx;
     if (!c || this.out.length === 0) return;
+    let more = false;
     try {
       const q = c.b.queue;
+      const chain = this.rxChain;
       let n = 0;
+      let descriptors = 0;
       while (this.out.length > 0) {
-        const chain = q.popAvailable();
-        if (chain === null) {
+        if (n >= MAX_CONTROL_BATCH || descriptors >= MAX_PASS_DESCRIPTORS) { more = true; break; }
+        if (!q.popAvailableInto(chain)) {
           if (q.enableNotification()) continue;
           break;
         }
         const msg = this.out.shift()!;
-        let off = 0;
-        for (const seg of chain.writable) {
-          if (off >= msg.length) break;
-          const k = Math.min(seg.length, msg.length - off);
-          seg.set(msg.subarray(off, off + k));
-          off += k;
-        }
-        if (off < msg.length) this.deps.guestWarn({ need: msg.length, got: off }, 'control buffer too small; message truncated');
-        q.pushUsed(chain.head, off);
+        const written = chain.fillWritable(msg);
+        if (written < msg.length) this.deps.guestWarn({ need: msg.length, got: written }, 'control buffer too small; message truncated');
+        q.pushUsed(chain.head, written);
         n++;
+        descriptors += chain.count;
       }
       if (n > 0 && q.needsNotification()) c.b.notify();
     } catch (e) {
       this.breakQueue(c, CONTROL_RECEIVEQ, e);
+      return;
+    }
+    if (more && !this.rxScheduled) {
+      this.rxScheduled = true;
+      setImmediate(() => { this.rxScheduled = false; this.flush(); });
     }
   }
 

@@ -24,6 +24,15 @@ export const MAX_CONTROL_CHAIN_BYTES = CONTROL_HEADER_SIZE + MAX_PORT_NAME_BYTES
  */
 export const MAX_PORT_CHAIN_BYTES = 4 << 20;
 
+/**
+ * One servicing pass of any queue ends once the chains it popped had this many descriptors, as at
+ * its chain limit (the caller runs the next pass after the thread's other work). A chain may run
+ * through the whole ring (32768 descriptors) and every avail slot may name it: without this bound
+ * one kick was a billion descriptors walked in passes of 256 chains, seconds each, while the
+ * queues sharing the thread (the main thread's control queues, a worker's shard) waited.
+ */
+export const MAX_PASS_DESCRIPTORS = 4096;
+
 /** Throw CHAIN_TOO_BIG (scope 'queue') if a chain's readable bytes exceed `max`. */
 export function checkChainBytes(readableBytes: number, max: number, head: number): void {
   if (readableBytes > max) {

@@ -12,7 +12,7 @@
  */
 import { RawChain } from '@vtcon/ring';
 import type { DeviceQueueLike } from './queue.js';
-import { checkChainBytes, MAX_PORT_CHAIN_BYTES } from './chain-bound.js';
+import { checkChainBytes, MAX_PASS_DESCRIPTORS, MAX_PORT_CHAIN_BYTES } from './chain-bound.js';
 
 /** Where a batch goes before its chains are published used: the port's log (AppendLog). */
 export interface TransmitJournal {
@@ -111,6 +111,7 @@ export function transmitPass(
  * without publishing. Re-enables notifications when the ring runs dry, re-polling if a chain
  * raced in (enableNotification()). A chain of more than maxChainBytes readable bytes ends the
  * batch like a malformed one (CHAIN_TOO_BIG), before anything is copied or allocated for it.
+ * The batch ends (`more`) after maxChains chains or MAX_PASS_DESCRIPTORS descriptors.
  * `chains`: chains already added in this pass (they count towards maxChains).
  */
 function popChains(
@@ -118,6 +119,7 @@ function popChains(
   chain: RawChain, logged: Uint8Array[] | null, chains: number,
 ): TransmitPassResult {
   let more = false;
+  let descriptors = 0;
   try {
     q.disableNotification();
     for (;;) {
@@ -130,7 +132,8 @@ function popChains(
       checkChainBytes(len, maxChainBytes, chain.head); // the chain's size is the guest's (chain-bound.ts)
       if (!target.take(chain, len, logged)) break; // held: the rest of it waits for room
       q.addUsed(chain.head, 0);
-      if (++chains >= maxChains) { more = true; break; }
+      descriptors += chain.count;
+      if (++chains >= maxChains || descriptors >= MAX_PASS_DESCRIPTORS) { more = true; break; }
     }
   } catch (error) {
     // A malformed chain: the chains before it were copied and added used; they count.

@@ -320,7 +320,7 @@ export class ShardService {
       } else {
         const src = this.pending.get(key(q.dev, q.port));
         if (!src || src.empty) return;
-        const r = fillReceiveq(q.queue ?? this.openReceiveq(q), src, q.notify, this.batch);
+        const r = fillReceiveq(q.queue ?? this.openReceiveq(q), src, q.notify, this.batch, this.scratch.chain);
         if (r.chains > 0) {
           this.post({ t: 'wrote', dev: q.dev, port: q.port, bytes: r.bytes, chains: r.chains });
           // Host→guest bytes on this port: the guest's answer (an echo) is interactive; its

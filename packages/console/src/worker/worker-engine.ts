@@ -12,8 +12,7 @@ import type { FromWorker, RegionInit } from './protocol.js';
 import type { Shard, ShardPool } from './shard.js';
 import { RECORD_COMPLETE } from './byte-ring.js';
 import type { PortLogOptions } from '../sink/append-log.js';
-
-interface Unacked { chunks: Uint8Array[]; bytes: number }
+import { Backlog } from '../port/backlog.js';
 
 type WorkerReply = Extract<FromWorker, { t: 'stopped' | 'logged' }>;
 
@@ -43,7 +42,11 @@ let joinBuffer: Uint8Array | null = null;
 
 export class WorkerEngine implements PortQueueEngine {
   private readonly used = new Map<number, { memory: GuestMemory; usedAddr: number }>();
-  private readonly unacked = new Map<number, Unacked>();
+  /** Host→guest bytes sent to the worker and not yet written into guest buffers (resent after a restart). */
+  private readonly unacked = new Map<number, Backlog>();
+  /** Ports with a pumpReceive due (see there). */
+  private readonly pumping = new Set<number>();
+  private closed = false;
   /** Credit held back while a sink pauses the port (returned on resumeTransmit). */
   private readonly uncredited = new Map<number, number>();
   /** Credit owed but batched: returned once it reaches a quarter of the window. */
@@ -124,16 +127,28 @@ export class WorkerEngine implements PortQueueEngine {
     });
   }
 
+  /**
+   * Once per port per turn of the main thread (a microtask): an attach client's frames arrive
+   * thousands to a socket read, each a pump; a message to the worker for each of them kept both
+   * threads busy for seconds and queued as many messages.
+   */
   pumpReceive(port: number): void {
+    if (this.pumping.has(port) || this.closed) return;
+    this.pumping.add(port);
+    queueMicrotask(() => { this.pumping.delete(port); if (!this.closed) this.sendOutgoing(port); });
+  }
+
+  /** The port's host→guest bytes to its worker (kept until written, for a restart's resend). */
+  private sendOutgoing(port: number): void {
     const n = this.host.outgoingBytes(port);
     if (n === 0) return;
     const bytes = new Uint8Array(n);
     const got = this.host.takeOutgoing(port, bytes);
     if (got === 0) return;
     const chunk = bytes.subarray(0, got);
-    const u = this.unacked.get(port) ?? { chunks: [], bytes: 0 };
-    u.chunks.push(chunk); u.bytes += got;
-    this.unacked.set(port, u);
+    let u = this.unacked.get(port);
+    if (!u) { u = new Backlog(Number.MAX_SAFE_INTEGER); this.unacked.set(port, u); }
+    u.push(chunk);
     this.host.inFlight(port, got);
     this.pool.post(this.pool.shardFor(this.dev, port), { t: 'send', dev: this.dev, port, bytes: chunk.slice() });
   }
@@ -170,6 +185,7 @@ export class WorkerEngine implements PortQueueEngine {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.indexes].map((i) => this.stop(i)));
     // Close (fsync) the logs after the queues stopped: nothing is appended after this.
     await Promise.allSettled([...this.logPorts].map((p) => this.setLog(p, null)));
@@ -292,10 +308,7 @@ export class WorkerEngine implements PortQueueEngine {
   resend(s: Shard): void {
     for (const [port, u] of this.unacked) {
       if (this.pool.shardFor(this.dev, port) !== s || u.bytes === 0) continue;
-      const all = new Uint8Array(u.bytes);
-      let off = 0;
-      for (const c of u.chunks) { all.set(c, off); off += c.length; }
-      this.pool.post(s, { t: 'send', dev: this.dev, port, bytes: all });
+      this.pool.post(s, { t: 'send', dev: this.dev, port, bytes: u.peekAll() });
     }
   }
 
@@ -321,15 +334,7 @@ export class WorkerEngine implements PortQueueEngine {
   onMessage(s: Shard, m: FromWorker): void {
     switch (m.t) {
       case 'wrote': {
-        const u = this.unacked.get(m.port);
-        if (u) {
-          let n = m.bytes;
-          while (n > 0 && u.chunks.length > 0) {
-            const c = u.chunks[0]!;
-            if (c.length <= n) { n -= c.length; u.chunks.shift(); } else { u.chunks[0] = c.subarray(n); n = 0; }
-          }
-          u.bytes -= m.bytes;
-        }
+        this.unacked.get(m.port)?.skip(m.bytes);
         this.host.inFlight(m.port, -m.bytes);
         this.host.wrote(m.port, m.bytes, m.chains);
         break;
