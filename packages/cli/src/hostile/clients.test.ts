@@ -1,0 +1,59 @@
+// Hostile local clients: the programs that connect to the daemon's control socket and attach
+// sockets (scripts, conserver, a buggy client). However many connections they open and however
+// they behave, the VMs' consoles, the daemon and QEMU's reconnect path go on.
+import { createConnection, type Socket } from 'node:net';
+import { describe, it } from 'vitest';
+import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ } from './hostile-frontend.js';
+import { BYSTANDER, TARGET, VICTIM, VICTIM_PORT, rigPerTest, sleep, verdict, type Rig } from './rig.js';
+
+const rigs = rigPerTest();
+const PORTS = [[VICTIM, 'console'], [VICTIM, VICTIM_PORT], [TARGET, 'console'], [TARGET, 'org.test.a'], [BYSTANDER, 'console']] as const;
+
+/** A connected socket, or null when the connect failed. */
+function open(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(null));
+  });
+}
+
+/** Opens `n` connections to `path` that say nothing and read nothing; closed by the rig's cleanup. */
+async function flood(path: string, n: number): Promise<Socket[]> {
+  const socks: Socket[] = [];
+  rigs.defer(() => { for (const s of socks) s.destroy(); });
+  for (let i = 0; i < n; i++) {
+    const s = await open(path);
+    if (!s) continue;
+    s.on('error', () => undefined);
+    s.pause();
+    socks.push(s);
+  }
+  return socks;
+}
+
+const attachPath = async (rig: Rig, vm: string, port: string) => (await rig.api<{ path: string }>('attach.info', { vm, port })).path;
+
+describe('a client flood past the fd limit', () => {
+  it('700 idle control connections and 100 raw clients on every attach socket: the daemon keeps fds for the VMs (a VM reconnects), `ls` gets in', async () => {
+    const rig = await rigs.start({ nofile: 512 });
+    const problems: string[] = [];
+    const paths = await Promise.all(PORTS.map(([vm, port]) => attachPath(rig, vm, port)));
+    const held: Socket[] = [];
+    held.push(...await flood(rig.control, 700));
+    for (const p of paths) held.push(...await flood(p, 100));
+    await sleep(500);
+    const fds = rig.sample().fds;
+    if (fds > 400) problems.push(`the daemon holds ${fds} fds of its 512 after the flood`);
+    try {
+      const h = await HostileFrontend.connect(rig.socketOf(TARGET));
+      rigs.defer(() => h.close());
+      for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
+      h.close();
+    } catch (e) { problems.push(`the target VM could not connect during the flood: ${(e as Error).message}`); }
+    const ls = await rig.api('ls', {}, 1000).then(() => null, (e: Error) => e.message);
+    if (ls) problems.push(`ls during the flood: ${ls}`);
+    for (const s of held) s.destroy();
+    await verdict(rig, 'client flood', problems);
+  });
+});
