@@ -7,7 +7,7 @@ import { API_VERSION, type ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import type { Handlers } from '../control/server.js';
 import { type Fleet, type FleetStats } from './fleet.js';
-import { lastLinesOf, readLogHistory } from './log-files.js';
+import { filterSince, lastLinesOf, MAX_HISTORY_REPLY, readLogTail } from './log-files.js';
 
 export interface DaemonContext {
   fleet: Fleet;
@@ -115,9 +115,11 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         if (files) {
           const info = fleet.port(vm, port);
           if (!info.logFile) return { data: '', logFile: null };
-          let text = await readLogHistory(info.logFile, sinceMs);
+          // Bounded: `omitted` bytes of older history are left out (the CLI then reads the files).
+          const { tail, omitted } = await readLogTail(info.logFile, MAX_HISTORY_REPLY);
+          let text = sinceMs === undefined ? tail : filterSince(tail, sinceMs);
           if (lines !== undefined) text = lastLinesOf(text, lines);
-          return { data: text.toString('base64'), logFile: info.logFile };
+          return { data: text.toString('base64'), logFile: info.logFile, omitted };
         }
         const bytes = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
         return { data: Buffer.from(bytes).toString('base64'), logFile: fleet.port(vm, port).logFile };

@@ -1,6 +1,7 @@
 // Hostile local clients: the programs that connect to the daemon's control socket and attach
 // sockets (scripts, conserver, a buggy client). However many connections they open and however
 // they behave, the VMs' consoles, the daemon and QEMU's reconnect path go on.
+import { appendFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { describe, it } from 'vitest';
 import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ } from './hostile-frontend.js';
@@ -55,5 +56,23 @@ describe('a client flood past the fd limit', () => {
     if (ls) problems.push(`ls during the flood: ${ls}`);
     for (const s of held) s.destroy();
     await verdict(rig, 'client flood', problems);
+  });
+});
+
+describe('a `logs --all` on a port with a big history', () => {
+  it('160 MiB of log files: the reply is bounded (the older bytes are counted, not sent), the daemon neither blocks nor grows', async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    const MiB = 1 << 20;
+    const piece = Buffer.alloc(4 * MiB, 0x41);
+    // Written off the event loop: the victim streams from this process.
+    for (let i = 0; i < 40; i++) await appendFile(rig.logOf(TARGET, 'org.test.a'), piece);
+    const r = await rig.api<{ data: string; omitted?: number }>('logs', { vm: TARGET, port: 'org.test.a', files: true }, 10_000)
+      .catch((e: Error) => { problems.push(`logs --all: ${e.message}`); return null; });
+    if (r) {
+      const bytes = Buffer.from(r.data, 'base64').length;
+      if (bytes > 4 * MiB || bytes + (r.omitted ?? 0) !== 160 * MiB) problems.push(`reply of ${bytes} bytes, ${r.omitted} omitted, for 160 MiB of history`);
+    }
+    await verdict(rig, 'logs --all, 160 MiB', problems);
   });
 });
