@@ -8,7 +8,9 @@
 // read its `logs -f`) gets a SLOW_CONSUMER error line, its streams stop and the connection ends,
 // instead of the daemon buffering for it without limit. At most MAX_CONNECTIONS connections are
 // open (each is an fd of the daemon's, which the VMs' reconnects need too; an idle one makes room
-// for a new one) and MAX_STREAMS streams over all of them (each costs work per event).
+// for a new one) and MAX_STREAMS streams over all of them (each costs work per event); one
+// connection's pipelined requests run MAX_INFLIGHT at a time.
+import { setMaxListeners } from 'node:events';
 import { chmodSync, lstatSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
@@ -25,12 +27,17 @@ const SLOW_CONSUMER_GRACE_MS = 5000;
 export const MAX_CONNECTIONS = 128;
 /** Streams (logs.follow, stats.watch) open at once over all connections: each costs work per event. */
 export const MAX_STREAMS = 256;
+/** Requests of one connection in progress at once (a `send` waiting for delivery is in progress). */
+export const MAX_INFLIGHT = 16;
+/** Pipelined requests of one connection waiting behind those; past it the connection ends. */
+export const MAX_QUEUED_REQUESTS = 1024;
 
 export interface ControlServerOptions {
   maxQueuedBytes?: number;
   maxLineBytes?: number;
   maxConnections?: number;
   maxStreams?: number;
+  maxInflight?: number;
 }
 
 /** What one connection is doing: idle ones (nothing in flight, no stream) may be evicted. */
@@ -42,6 +49,8 @@ interface Conn {
   lastActive: number;
   /** Last words, then the connection ends (`now`: its fd is closed at once, no grace to read them). */
   endWith(error: ErrorBody, now?: boolean): void;
+  /** Aborted when the connection ends: requests still in progress stop waiting. */
+  gone: AbortController;
 }
 
 export interface StreamSink {
@@ -51,7 +60,8 @@ export interface StreamSink {
   onClose(fn: () => void): void;
 }
 
-export type UnaryHandler = (params: Record<string, unknown>) => unknown;
+/** `signal` is aborted when the client's connection ends (a handler that waits stops waiting). */
+export type UnaryHandler = (params: Record<string, unknown>, ctx?: { signal: AbortSignal }) => unknown;
 export type StreamHandler = (params: Record<string, unknown>, sink: StreamSink) => unknown;
 
 export interface Handlers {
@@ -71,12 +81,14 @@ export class ControlServer {
   private readonly maxLine: number;
   private readonly maxConns: number;
   private readonly maxStreams: number;
+  private readonly maxInflight: number;
 
   constructor(private readonly path: string, private readonly handlers: Handlers, private readonly opts: ControlServerOptions = {}) {
     this.maxQueued = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
     this.maxConns = opts.maxConnections ?? MAX_CONNECTIONS;
     this.maxStreams = opts.maxStreams ?? MAX_STREAMS;
+    this.maxInflight = opts.maxInflight ?? MAX_INFLIGHT;
   }
 
   async listen(): Promise<void> {
@@ -155,13 +167,15 @@ export class ControlServer {
       if (ending) return;
       ending = true;
       this.conns.delete(conn);
+      conn.gone.abort();
       for (const fn of closers.splice(0)) fn();
       socket.pause();
       socket.end(JSON.stringify({ id: 0, error }) + '\n');
       if (now) socket.destroy();
       else setTimeout(() => socket.destroy(), SLOW_CONSUMER_GRACE_MS).unref();
     };
-    const conn: Conn = { socket, inflight: 0, streams: 0, lastActive: Date.now(), endWith };
+    const conn: Conn = { socket, inflight: 0, streams: 0, lastActive: Date.now(), endWith, gone: new AbortController() };
+    setMaxListeners(this.maxInflight + 1, conn.gone.signal); // one per request in progress
     this.conns.add(conn);
     const send = (reply: Reply) => {
       if (socket.destroyed || ending) return;
@@ -176,25 +190,39 @@ export class ControlServer {
       }
       socket.write(JSON.stringify(reply) + '\n');
     };
+    // Pipelined requests run at most maxInflight at a time and at most MAX_QUEUED_REQUESTS wait
+    // behind them: a client cannot start unbounded work. The socket is still read meanwhile, so
+    // a client that goes away is seen at once, and its requests still waiting are dropped.
+    const queued: string[] = [];
+    const next = () => {
+      while (!ending && queued.length > 0 && conn.inflight < this.maxInflight) {
+        conn.lastActive = Date.now();
+        conn.inflight += 1;
+        void this.dispatch(queued.shift()!, send, closers, conn).finally(() => {
+          conn.inflight -= 1;
+          next();
+        });
+      }
+    };
     socket.on('data', (chunk: Buffer) => {
       if (ending) return;
-      let lines: string[];
       try {
-        lines = splitter.push(chunk);
+        for (const line of splitter.push(chunk)) queued.push(line);
       } catch (err) {
         endWith(this.handlers.toError(err));
         return;
       }
-      for (const line of lines) {
-        if (ending) return;
-        conn.lastActive = Date.now();
-        conn.inflight += 1;
-        void this.dispatch(line, send, closers, conn).finally(() => { conn.inflight -= 1; });
+      if (queued.length > MAX_QUEUED_REQUESTS) {
+        queued.length = 0;
+        endWith({ code: 'UNAVAILABLE', reason: 'TOO_MANY_REQUESTS', message: `more than ${MAX_QUEUED_REQUESTS} requests waited behind ${this.maxInflight} in progress; the connection is closed` });
+        return;
       }
+      next();
     });
     const cleanup = () => {
       this.sockets.delete(socket);
       this.conns.delete(conn);
+      conn.gone.abort();
       for (const fn of closers.splice(0)) fn();
     };
     socket.on('close', cleanup);
@@ -217,7 +245,7 @@ export class ControlServer {
     const stream = Object.hasOwn(this.handlers.stream, req.method) ? this.handlers.stream[req.method] : undefined;
     try {
       if (unary) {
-        send({ id: req.id, result: (await unary(params)) ?? null });
+        send({ id: req.id, result: (await unary(params, { signal: conn.gone.signal })) ?? null });
       } else if (stream) {
         if (this.streams >= this.maxStreams) {
           throw new CliError('TOO_MANY_STREAMS', `${this.maxStreams} streams are open; end one (or its connection) first`);

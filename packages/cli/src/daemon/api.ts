@@ -7,6 +7,7 @@ import { API_VERSION, type ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import type { Handlers } from '../control/server.js';
 import { type Fleet, type FleetStats } from './fleet.js';
+import { DeliveryWaits } from './delivery-waits.js';
 import { filterSince, lastLinesOf, MAX_HISTORY_REPLY, readLogTail } from './log-files.js';
 
 export interface DaemonContext {
@@ -58,6 +59,7 @@ function statsSnapshot(fleet: Fleet): FleetStats {
 
 export function makeHandlers(ctx: DaemonContext): Handlers {
   const { fleet } = ctx;
+  const deliveries = new DeliveryWaits((vm, port) => fleet.port(vm, port).bytesOut);
   const vmConfig = (name: string) => {
     const vm = ctx.config().vms.find((v) => v.name === name);
     if (!vm) throw new CliError('VM_NOT_FOUND', `no VM named "${name}"`);
@@ -68,7 +70,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
     unary: {
       ping: () => ({ version: API_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt }),
       ls: () => ({ vms: fleet.list() }),
-      send: async (p) => {
+      send: async (p, ctx) => {
         const { vm, port, data, wait, timeoutMs } = parse(target.extend({
           data: z.base64(), wait: z.boolean().default(false), timeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
         }), p);
@@ -79,12 +81,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         const before = fleet.port(vm, port);
         const accepted = fleet.send(vm, port, bytes);
         const goal = before.bytesOut + before.backlog + accepted;
-        const deadline = Date.now() + timeoutMs;
-        let out = fleet.port(vm, port).bytesOut;
-        while (out < goal && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 5));
-          out = fleet.port(vm, port).bytesOut;
-        }
+        const out = await deliveries.wait(vm, port, goal, timeoutMs, ctx?.signal);
         return { accepted, bytes: bytes.length, delivered: out >= goal, pending: Math.max(0, Math.min(accepted, goal - out)) };
       },
       break: (p) => {

@@ -4,7 +4,9 @@
 import { appendFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { describe, it } from 'vitest';
-import { CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ } from './hostile-frontend.js';
+import {
+  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN, PORT_READY,
+} from './hostile-frontend.js';
 import { BYSTANDER, TARGET, VICTIM, VICTIM_PORT, rigPerTest, sleep, verdict, type Rig } from './rig.js';
 
 const rigs = rigPerTest();
@@ -74,5 +76,43 @@ describe('a `logs --all` on a port with a big history', () => {
       if (bytes > 4 * MiB || bytes + (r.omitted ?? 0) !== 160 * MiB) problems.push(`reply of ${bytes} bytes, ${r.omitted} omitted, for 160 MiB of history`);
     }
     await verdict(rig, 'logs --all, 160 MiB', problems);
+  });
+});
+
+describe('pipelined `send --wait` requests to a guest that reads nothing', () => {
+  it('1000 on one connection, then gone; 20000 on another: work in progress is bounded, the waits end with their client, the flood is refused', async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    // The target guest opens port 1 and never posts a receive buffer: no send is ever delivered.
+    const h = await HostileFrontend.connect(rig.socketOf(TARGET));
+    rigs.defer(() => h.close());
+    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
+    h.postControlBuffers(32);
+    h.sendControl(0xffffffff, DEVICE_READY, 1);
+    await sleep(100);
+    h.sendControl(1, PORT_READY, 1);
+    await sleep(100);
+    h.sendControl(1, PORT_OPEN, 1);
+    await sleep(200);
+    const sends = (n: number) => Array.from({ length: n }, (_, id) => JSON.stringify({
+      id, method: 'send', params: { vm: TARGET, port: 'org.test.a', data: 'eA==', wait: true, timeoutMs: 3_600_000 },
+    }) + '\n').join('');
+    const pipeline = async (n: number) => {
+      const s = (await open(rig.control))!;
+      rigs.defer(() => s.destroy());
+      let out = '';
+      s.setEncoding('utf8').on('data', (d: string) => (out += d));
+      s.on('error', () => undefined);
+      s.write(sends(n));
+      return { s, out: () => out };
+    };
+    const waiting = await pipeline(1000);
+    await sleep(1500);
+    waiting.s.destroy(); // its 16 waits in progress end with it
+    const flood = await pipeline(20_000);
+    await Promise.race([new Promise((r) => flood.s.once('close', r)), sleep(5000)]);
+    if (!/TOO_MANY_REQUESTS/.test(flood.out())) problems.push(`20000 pipelined waits: ${flood.out().slice(0, 200) || 'no answer'}`);
+    h.close();
+    await verdict(rig, 'pipelined send --wait', problems);
   });
 });
