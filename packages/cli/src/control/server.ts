@@ -15,7 +15,7 @@ import { chmodSync, lstatSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { makePrivateDir } from '../config/paths.js';
-import { MAX_LINE_BYTES, NdjsonSplitter } from './ndjson.js';
+import { MAX_JSON_DEPTH, MAX_LINE_BYTES, NdjsonSplitter, nestsDeeperThan } from './ndjson.js';
 import { CliError } from '../errors.js';
 import type { ErrorBody, Reply, Request } from './protocol.js';
 
@@ -232,6 +232,7 @@ export class ControlServer {
   private async dispatch(line: string, send: (r: Reply) => void, closers: (() => void)[], conn: Conn): Promise<void> {
     let req: Request;
     try {
+      if (nestsDeeperThan(line)) throw new CliError('BAD_REQUEST', `a request nests deeper than ${MAX_JSON_DEPTH} levels`);
       req = JSON.parse(line) as Request;
       if (typeof req !== 'object' || req === null || typeof req.method !== 'string' || (typeof req.id !== 'number' && typeof req.id !== 'string')) {
         throw new CliError('BAD_REQUEST', 'a request is {"id": number|string, "method": string, "params"?: object}');

@@ -116,3 +116,66 @@ describe('pipelined `send --wait` requests to a guest that reads nothing', () =>
     await verdict(rig, 'pipelined send --wait', problems);
   });
 });
+
+/** Writes `bytes` on a fresh connection to `path` and collects what comes back until it closes or `ms` pass. */
+async function exchange(path: string, bytes: Buffer | string, ms = 1000, halfClose = false): Promise<{ out: string; closed: boolean }> {
+  const s = (await open(path))!;
+  rigs.defer(() => s.destroy());
+  let out = '';
+  let closed = false;
+  s.setEncoding('latin1').on('data', (d: string) => { if (out.length < 4096) out += d; });
+  s.on('error', () => undefined);
+  s.on('close', () => (closed = true));
+  s.write(bytes);
+  if (halfClose) s.end();
+  const deadline = Date.now() + ms;
+  while (!closed && Date.now() < deadline) await sleep(20);
+  s.destroy();
+  return { out, closed };
+}
+
+const frame = (type: number, len: number, payload = Buffer.alloc(0)) => {
+  const b = Buffer.alloc(5);
+  b[0] = type;
+  b.writeUInt32BE(len >>> 0, 1);
+  return Buffer.concat([b, payload]);
+};
+const hello = (o: object) => `VTCON-ATTACH ${JSON.stringify(o)}\n`;
+
+describe('malformed attach and control API input (each is refused for its own connection only)', () => {
+  it('handshakes, offsets, frames, JSON: each gets its refusal, nothing else moves', async () => {
+    const rig = await rigs.start();
+    const problems: string[] = [];
+    const attach = await attachPath(rig, TARGET, 'org.test.a');
+    const refused = /^VTCON-ERR /;
+    const probes: { what: string; path: string; send: Buffer | string; expect: (r: { out: string; closed: boolean }) => boolean; halfClose?: boolean }[] = [
+      { what: 'a handshake that is not JSON', path: attach, send: 'VTCON-ATTACH {nope\n', expect: (r) => refused.test(r.out) },
+      { what: 'a 100 KiB handshake line without LF', path: attach, send: `VTCON-ATTACH {"role":"${'w'.repeat(100 * 1024)}`, expect: (r) => refused.test(r.out) },
+      ...[-1, 'NaN', 2 ** 64, 1.5].map((from) => ({ what: `from ${String(from)}`, path: attach, send: `VTCON-ATTACH {"role":"spectator","from":${String(from)}}\n`, expect: (r: { out: string }) => refused.test(r.out) })),
+      { what: 'from past the end (starts at the end)', path: attach, send: hello({ role: 'spectator', from: 2 ** 50 }), expect: (r) => /^VTCON-OK .*"offset":\d+/.test(r.out) && !r.closed },
+      { what: 'a frame of declared length 4 GiB', path: attach, send: Buffer.concat([Buffer.from(hello({ role: 'writer' })), frame(0, 0xffffffff)]), expect: (r) => r.closed },
+      { what: 'an unknown frame type', path: attach, send: Buffer.concat([Buffer.from(hello({ role: 'writer' })), frame(7, 1, Buffer.from('x'))]), expect: (r) => r.closed },
+      ...[[0, 24], [80, 0], [-1, 24], [65536, 24]].map(([cols, rows]) => ({
+        what: `a resize to ${cols}x${rows}`, path: attach,
+        send: Buffer.concat([Buffer.from(hello({ role: 'writer' })), frame(1, JSON.stringify({ cols, rows }).length, Buffer.from(JSON.stringify({ cols, rows })))]), expect: (r: { closed: boolean }) => r.closed,
+      })),
+      {
+        what: '2000 valid resizes in one write', path: attach,
+        send: Buffer.concat([Buffer.from(hello({ role: 'writer' })), ...Array.from({ length: 2000 }, (_, i) => { const j = Buffer.from(JSON.stringify({ cols: 1 + (i % 65535), rows: 65535 })); return frame(1, j.length, j); })]),
+        expect: (r) => /^VTCON-OK /.test(r.out) && !r.closed,
+      },
+      { what: 'a half-closed writer (SHUT_WR) still reads', path: attach, send: hello({ role: 'writer' }), halfClose: true, expect: (r) => /^VTCON-OK /.test(r.out) },
+      {
+        what: '3 lines of 400k nested JSON arrays', path: rig.control, send: `${'['.repeat(400_000)}${']'.repeat(400_000)}\n`.repeat(3),
+        expect: (r) => (r.out.match(/"code":"BAD_REQUEST"/g) ?? []).length === 3,
+      },
+      { what: 'an unknown method', path: rig.control, send: '{"id":1,"method":"__proto__"}\n{"id":1,"method":"constructor"}\n', expect: (r) => (r.out.match(/"code":"UNKNOWN_METHOD"/g) ?? []).length === 2 },
+      { what: 'one id reused, then a half-close', path: rig.control, send: '{"id":1,"method":"ping"}\n{"id":1,"method":"ping"}\n', halfClose: true, expect: (r) => (r.out.match(/"id":1,"result"/g) ?? []).length === 2 },
+    ];
+    for (const p of probes) {
+      const r = await exchange(p.path, p.send, 600, p.halfClose);
+      if (!p.expect(r)) problems.push(`${p.what}: ${r.closed ? 'closed' : 'open'}, got ${JSON.stringify(r.out.slice(0, 120))}`);
+    }
+    await verdict(rig, 'malformed client input', problems);
+  });
+});
