@@ -39,6 +39,9 @@ async function start(opts: ConstructorParameters<typeof ControlServer>[2] = {}, 
       },
       // Open until its client goes: a busy connection.
       hold: () => ({ held: true }),
+      refused: () => {
+        throw new CliError('PORT_NOT_FOUND', 'no such port');
+      },
       // 64 KiB events as fast as the event loop turns, like `logs -f` on a guest that floods.
       flood: (_p, sink) => {
         const chunk = 'x'.repeat(64 * 1024);
@@ -115,6 +118,11 @@ describe('ControlServer', () => {
   it('refuses a stream past maxStreams (TOO_MANY_STREAMS) and takes one again once a stream ended', async () => {
     const path = await start({ maxStreams: 2 });
     const a = await rawConn(path);
+    // Refused streams hold no place: four of them first, then three that open.
+    a.s.write([5, 6, 7, 8].map((id) => JSON.stringify({ id, method: 'refused' }) + '\n').join(''));
+    await waitFor(() => a.out.trim().split('\n').length === 4, 'four refusals');
+    expect(a.out).toMatch(/PORT_NOT_FOUND/);
+    a.out = '';
     a.s.write([1, 2, 3].map((id) => JSON.stringify({ id, method: 'hold' }) + '\n').join(''));
     await waitFor(() => a.out.trim().split('\n').length === 3, 'three replies');
     const replies = a.out.trim().split('\n').map((l) => JSON.parse(l) as { id: number; error?: { reason: string } });

@@ -83,7 +83,7 @@ export class ControlServer {
   private readonly maxStreams: number;
   private readonly maxInflight: number;
 
-  constructor(private readonly path: string, private readonly handlers: Handlers, private readonly opts: ControlServerOptions = {}) {
+  constructor(private readonly path: string, private readonly handlers: Handlers, opts: ControlServerOptions = {}) {
     this.maxQueued = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
     this.maxConns = opts.maxConnections ?? MAX_CONNECTIONS;
@@ -260,6 +260,7 @@ export class ControlServer {
           closed = true;
           this.streams -= 1;
           conn.streams -= 1;
+          closers.splice(closers.indexOf(finish), 1);
           for (const fn of onClose.splice(0)) fn();
         };
         closers.push(finish);
@@ -274,7 +275,13 @@ export class ControlServer {
           },
           onClose: (fn) => onClose.push(fn),
         };
-        const first = await stream(params, sink);
+        let first: unknown;
+        try {
+          first = await stream(params, sink);
+        } catch (err) {
+          finish(); // refused (bad params, no such port): it holds no stream
+          throw err;
+        }
         if (!closed) send({ id: req.id, result: first ?? { stream: true } });
       } else {
         throw new CliError('UNKNOWN_METHOD', `unknown method "${req.method}" (see API.md)`);
