@@ -1,5 +1,5 @@
 // The CLI as a user drives it: the built binary against a running `vtcon serve`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,6 +269,24 @@ describe('daemon signals', () => {
       runCli(['send', 'vm1:console', 'echo from-the-file'], d.env);
       await waitFor(() => runCli(['logs', '--all', 'vm1:console'], d.env).stdout.includes('from-the-file\r\n'), 'the line in the log file');
       expect(runCli(['logs', '--all', '-n', '1', 'vm1:console'], d.env).stdout).toBe('vm1:~# ');
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('logs --all prints a history longer than one daemon reply (4 MiB) whole, reading the files itself', async () => {
+    const d = await serve((dir) => vmYaml(dir, 'vm1', [{ name: 'console', console: true }]));
+    try {
+      runCli(['send', 'vm1:console', 'echo in-the-live-file'], d.env);
+      await waitFor(() => runCli(['logs', '--all', 'vm1:console'], d.env).stdout.includes('in-the-live-file\r\n'), 'the line in the log file');
+      const logFile = /log file: (.*)/.exec(runCli(['logs', '--all', '--verbose', 'vm1:console'], d.env).stderr)![1]!;
+      const older = `oldest-line\n${'x'.repeat(6 * 1024 * 1024)}\n`;
+      writeFileSync(`${logFile}.1`, older);
+      const r = spawnSync(process.execPath, [BIN, 'logs', '--all', 'vm1:console'], {
+        env: { ...process.env, NO_COLOR: '1', VTCON_CLIENT_CONFIG: '/nonexistent/vtcon-client.yaml', ...d.env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 20_000,
+      });
+      expect(r.stdout.startsWith(older)).toBe(true);
+      expect(r.stdout.endsWith(readFileSync(logFile, 'utf8'))).toBe(true);
     } finally {
       await d.stop();
     }

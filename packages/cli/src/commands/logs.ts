@@ -28,6 +28,21 @@ async function followAttach(path: string, lines: number, write: (b: Uint8Array) 
   });
 }
 
+/**
+ * The whole history when the daemon's reply left `omitted` older bytes out (it bounds a reply):
+ * read from the log files here, on the daemon's host, as its user; the reply's tail if they cannot be read.
+ */
+async function historyOf(logFile: string, omitted: number, sinceMs: number | undefined, lines: number | undefined, tail: Buffer): Promise<Buffer> {
+  const { lastLinesOf, readLogHistory } = await import('../daemon/log-files.js');
+  try {
+    const text = await readLogHistory(logFile, sinceMs);
+    return lines === undefined ? text : lastLinesOf(text, lines);
+  } catch (err) {
+    process.stderr.write(`vtcon: ${omitted} older bytes left out: ${logFile} cannot be read here (${(err as Error).message})\n`);
+    return tail;
+  }
+}
+
 /** Prefixes each line start with the local receive time (for -f --timestamps). */
 function timestamper(): (chunk: Buffer) => string {
   let atLineStart = true;
@@ -71,9 +86,9 @@ Examples:
         const stamp = opts.timestamps ? timestamper() : null;
         const params = { vm: t.vm, port: t.port, ...(sinceMs !== undefined ? { sinceMs } : {}), ...(opts.lines !== undefined ? { lines: opts.lines } : {}) };
         if (!opts.follow) {
-          const r = await cl.call<{ data: string; logFile: string | null }>('logs', { ...params, files: Boolean(opts.all) });
+          const r = await cl.call<{ data: string; logFile: string | null; omitted?: number }>('logs', { ...params, files: Boolean(opts.all) });
           if (opts.verbose && r.logFile) process.stderr.write(`log file: ${r.logFile}\n`);
-          process.stdout.write(Buffer.from(r.data, 'base64'));
+          process.stdout.write(r.omitted && r.logFile ? await historyOf(r.logFile, r.omitted, sinceMs, opts.lines, Buffer.from(r.data, 'base64')) : Buffer.from(r.data, 'base64'));
           return;
         }
         const write = (b: Buffer) => process.stdout.write(stamp ? stamp(b) : b);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NdjsonSplitter } from './ndjson.js';
+import { NdjsonSplitter, nestsDeeperThan } from './ndjson.js';
 
 /** Feeds `wire` to a fresh splitter in pieces of the given sizes (cycled). */
 function split(wire: Buffer, cuts: number[], maxLine?: number): string[] {
@@ -58,5 +58,29 @@ describe('NdjsonSplitter', () => {
     );
     // Exactly maxLine bytes is still a line.
     expect(new NdjsonSplitter(4).push(Buffer.from('abcd\n'))).toEqual(['abcd']);
+  });
+});
+
+/** Nesting depth of a parsed JSON value (the reference for nestsDeeperThan). */
+function depthOf(v: unknown): number {
+  if (v === null || typeof v !== 'object') return 0;
+  const kids = Array.isArray(v) ? v : Object.values(v);
+  return 1 + kids.reduce<number>((m, k) => Math.max(m, depthOf(k)), 0);
+}
+
+describe('nestsDeeperThan', () => {
+  it('agrees with the parsed depth, strings with brackets, quotes and escapes included', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', '[', ']', '{', '}', '"', '\\', 'é') });
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(text, tie('node'), { maxKeys: 3 })),
+    })).node;
+    fc.assert(fc.property(value, fc.integer({ min: 0, max: 6 }), (v, max) => {
+      expect(nestsDeeperThan(JSON.stringify(v), max)).toBe(depthOf(v) > max);
+    }));
+  });
+
+  it('refuses a 1 MiB line of brackets before parsing it', () => {
+    expect(nestsDeeperThan('['.repeat(500_000) + ']'.repeat(500_000))).toBe(true);
+    expect(nestsDeeperThan(JSON.stringify({ id: 1, method: 'send', params: { vm: 'a', port: 'b', data: '[[[[' } }))).toBe(false);
   });
 });

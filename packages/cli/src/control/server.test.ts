@@ -37,6 +37,11 @@ async function start(opts: ConstructorParameters<typeof ControlServer>[2] = {}, 
         sink.onClose(() => clearInterval(t));
         return { started: true };
       },
+      // Open until its client goes: a busy connection.
+      hold: () => ({ held: true }),
+      refused: () => {
+        throw new CliError('PORT_NOT_FOUND', 'no such port');
+      },
       // 64 KiB events as fast as the event loop turns, like `logs -f` on a guest that floods.
       flood: (_p, sink) => {
         const chunk = 'x'.repeat(64 * 1024);
@@ -75,7 +80,61 @@ function rawExchange(path: string, line: string): Promise<string> {
   });
 }
 
+/** A connected raw socket and everything it reads; `closed` once the server ends it. */
+async function rawConn(path: string) {
+  const s = createConnection(path);
+  await new Promise<void>((resolve) => s.once('connect', resolve));
+  const c = { s, out: '', closed: false };
+  s.setEncoding('utf8').on('data', (d: string) => (c.out += d));
+  s.on('close', () => (c.closed = true));
+  s.on('error', () => undefined);
+  return c;
+}
+
 describe('ControlServer', () => {
+  it('at maxConnections the idlest connection makes room (TOO_MANY_CONNECTIONS); with every one busy a new one is refused', async () => {
+    const path = await start({ maxConnections: 3 });
+    const idle = [await rawConn(path), await rawConn(path)];
+    idle[1]!.s.write('{"id":1,'); // a slowloris: still on its first line, as idle as a silent one
+    const busy = await rawConn(path);
+    busy.s.write(JSON.stringify({ id: 1, method: 'hold' }) + '\n');
+    await waitFor(() => busy.out.includes('held'), 'the busy stream');
+    // Two newcomers past the cap: each closes one idle connection, the oldest first.
+    for (const n of [0, 1]) {
+      expect(await rawExchange(path, JSON.stringify({ id: 7, method: 'echo', params: { n } }) + '\n')).toBe(JSON.stringify({ id: 7, result: { n } }));
+      await waitFor(() => idle[n]!.closed, `idle connection ${n} closed`);
+      expect(JSON.parse(idle[n]!.out.trim())).toMatchObject({ id: 0, error: { code: 'UNAVAILABLE', reason: 'TOO_MANY_CONNECTIONS' } });
+    }
+    const more = [await rawConn(path), await rawConn(path)];
+    for (const m of more) m.s.write(JSON.stringify({ id: 2, method: 'hold' }) + '\n');
+    await waitFor(() => more.every((m) => m.out.includes('held')), 'two more busy streams');
+    const refused = await rawConn(path);
+    await waitFor(() => refused.closed, 'the refused connection closed');
+    expect(JSON.parse(refused.out.trim())).toMatchObject({ id: 0, error: { reason: 'TOO_MANY_CONNECTIONS' } });
+    expect(busy.closed || more.some((m) => m.closed)).toBe(false);
+    for (const c of [busy, ...more]) c.s.destroy();
+  });
+
+  it('refuses a stream past maxStreams (TOO_MANY_STREAMS) and takes one again once a stream ended', async () => {
+    const path = await start({ maxStreams: 2 });
+    const a = await rawConn(path);
+    // Refused streams hold no place: four of them first, then three that open.
+    a.s.write([5, 6, 7, 8].map((id) => JSON.stringify({ id, method: 'refused' }) + '\n').join(''));
+    await waitFor(() => a.out.trim().split('\n').length === 4, 'four refusals');
+    expect(a.out).toMatch(/PORT_NOT_FOUND/);
+    a.out = '';
+    a.s.write([1, 2, 3].map((id) => JSON.stringify({ id, method: 'hold' }) + '\n').join(''));
+    await waitFor(() => a.out.trim().split('\n').length === 3, 'three replies');
+    const replies = a.out.trim().split('\n').map((l) => JSON.parse(l) as { id: number; error?: { reason: string } });
+    expect(replies.filter((r) => r.error).map((r) => r.error!.reason)).toEqual(['TOO_MANY_STREAMS']);
+    a.s.destroy();
+    await waitFor(() => a.closed, 'the first connection closed');
+    // Its streams end when the server sees the close: asked again until then.
+    let again = '';
+    for (let i = 0; i < 100 && !again.includes('held'); i++) again = await rawExchange(path, JSON.stringify({ id: 4, method: 'hold' }) + '\n');
+    expect(again).toBe(JSON.stringify({ id: 4, result: { held: true } }));
+  });
+
   it('creates the socket mode 0600', async () => {
     const path = await start();
     expect(statSync(path).mode & 0o777).toBe(0o600);

@@ -7,7 +7,8 @@ import { API_VERSION, type ErrorBody } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import type { Handlers } from '../control/server.js';
 import { type Fleet, type FleetStats } from './fleet.js';
-import { lastLinesOf, readLogHistory } from './log-files.js';
+import { DeliveryWaits } from './delivery-waits.js';
+import { filterSince, lastLinesOf, MAX_HISTORY_REPLY, readLogTail } from './log-files.js';
 
 export interface DaemonContext {
   fleet: Fleet;
@@ -58,6 +59,7 @@ function statsSnapshot(fleet: Fleet): FleetStats {
 
 export function makeHandlers(ctx: DaemonContext): Handlers {
   const { fleet } = ctx;
+  const deliveries = new DeliveryWaits((vm, port) => fleet.port(vm, port).bytesOut);
   const vmConfig = (name: string) => {
     const vm = ctx.config().vms.find((v) => v.name === name);
     if (!vm) throw new CliError('VM_NOT_FOUND', `no VM named "${name}"`);
@@ -68,7 +70,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
     unary: {
       ping: () => ({ version: API_VERSION, pid: process.pid, uptimeMs: Date.now() - ctx.startedAt }),
       ls: () => ({ vms: fleet.list() }),
-      send: async (p) => {
+      send: async (p, ctx) => {
         const { vm, port, data, wait, timeoutMs } = parse(target.extend({
           data: z.base64(), wait: z.boolean().default(false), timeoutMs: z.number().int().min(0).max(3_600_000).default(10_000),
         }), p);
@@ -79,12 +81,7 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         const before = fleet.port(vm, port);
         const accepted = fleet.send(vm, port, bytes);
         const goal = before.bytesOut + before.backlog + accepted;
-        const deadline = Date.now() + timeoutMs;
-        let out = fleet.port(vm, port).bytesOut;
-        while (out < goal && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 5));
-          out = fleet.port(vm, port).bytesOut;
-        }
+        const out = await deliveries.wait(vm, port, goal, timeoutMs, ctx?.signal);
         return { accepted, bytes: bytes.length, delivered: out >= goal, pending: Math.max(0, Math.min(accepted, goal - out)) };
       },
       break: (p) => {
@@ -115,9 +112,11 @@ export function makeHandlers(ctx: DaemonContext): Handlers {
         if (files) {
           const info = fleet.port(vm, port);
           if (!info.logFile) return { data: '', logFile: null };
-          let text = await readLogHistory(info.logFile, sinceMs);
+          // Bounded: `omitted` bytes of older history are left out (the CLI then reads the files).
+          const { tail, omitted } = await readLogTail(info.logFile, MAX_HISTORY_REPLY);
+          let text = sinceMs === undefined ? tail : filterSince(tail, sinceMs);
           if (lines !== undefined) text = lastLinesOf(text, lines);
-          return { data: text.toString('base64'), logFile: info.logFile };
+          return { data: text.toString('base64'), logFile: info.logFile, omitted };
         }
         const bytes = fleet.scrollback(vm, port, { ...(sinceMs !== undefined ? { sinceMs } : {}), ...(lines !== undefined ? { lastLines: lines } : {}) });
         return { data: Buffer.from(bytes).toString('base64'), logFile: fleet.port(vm, port).logFile };

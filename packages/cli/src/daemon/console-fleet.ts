@@ -14,7 +14,7 @@ import { attachSocketPath, makePrivateDir } from '../config/paths.js';
 import type { Config, PortConfig, VmConfig } from '../config/schema.js';
 import { findVm, type AttachedClient, type Fleet, type PortInfo, type Unsubscribe, type VmInfo } from './fleet.js';
 import type {
-  AttachClientInfo, AttachServer, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogStream, PortLogOptions, PortSink, PortStats, Scrollback,
+  AttachClientInfo, AttachServer, ClientSlots, ConsoleDevice, ConsoleWorkerPool, EngineHost, LogStream, PortLogOptions, PortSink, PortStats, Scrollback,
 } from '@vtcon/console';
 import type { EngineLink, VhostUserBackend } from '@vtcon/transport';
 import { lastLinesOf } from './log-files.js';
@@ -79,6 +79,8 @@ export class ConsoleFleet implements Fleet {
   private readonly vms = new Map<string, ConsoleVm>();
   /** Port queues are serviced on daemon.workers piscina threads; control queues stay here. */
   private readonly pool: ConsoleWorkerPool;
+  /** The fd budget shared by every port's attach socket (client-slots.ts); the control API has its own cap. */
+  readonly clientSlots: ClientSlots;
 
   constructor(
     private readonly stack: Stack,
@@ -90,6 +92,7 @@ export class ConsoleFleet implements Fleet {
     private readonly held: EngineLink | null = null,
   ) {
     this.pool = new stack.console.ConsoleWorkerPool({ threads: config.daemon.workers, logger: logger.child({ component: 'workers' }) });
+    this.clientSlots = stack.console.ClientSlots.fromFdLimit();
   }
 
   /** Worker shards (for stats). */
@@ -200,6 +203,7 @@ export class ConsoleFleet implements Fleet {
     return c.AttachServer.listen({
       path: attachPath,
       scrollback,
+      slots: this.clientSlots,
       ...(log ? { log, replayMaxBytes: vm.sinks.scrollbackBytes } : {}),
       onInput: (bytes) => input.push(bytes),
       onResize: ({ cols, rows }) => {

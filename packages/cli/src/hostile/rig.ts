@@ -27,6 +27,8 @@ export interface RigOptions {
   logFile?: string;
   /** Run the daemon under this umask (default: the test runner's). */
   umask?: number;
+  /** Run the daemon with this RLIMIT_NOFILE (soft and hard; default: the test runner's). */
+  nofile?: number;
   /** The TARGET VM's sinks.logDir (default <dir>/logs, like the others). */
   targetLogDir?: (dir: string) => string;
 }
@@ -172,9 +174,13 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     + vmYaml(dir, BYSTANDER, ['console']));
   const args = [BIN, 'serve', '--config', configPath];
   const env = { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: join(dir, 'state') };
-  const child = opts.umask === undefined
+  const limits = [
+    ...(opts.umask === undefined ? [] : [`umask ${opts.umask.toString(8)}`]),
+    ...(opts.nofile === undefined ? [] : [`ulimit -n ${opts.nofile}`]),
+  ];
+  const child = limits.length === 0
     ? spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn('/bin/sh', ['-c', `umask ${opts.umask.toString(8)}; exec "$0" "$@"`, process.execPath, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    : spawn('/bin/sh', ['-c', `${limits.join('; ')}; exec "$0" "$@"`, process.execPath, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 65536) stderr += d; });
   const exited = new Promise<number | null>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : null))));

@@ -3,6 +3,7 @@
 // appends to the log and then hands the same bytes to the server, in that order, as the device
 // does (log before the main thread sees the bytes).
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -169,6 +170,26 @@ describe('AttachServer following the port log', () => {
     const want = lines(40, 100);
     await until(() => Buffer.concat(more).length >= want.length, 'the second session');
     expect(Buffer.concat([...got, ...more]).equals(Buffer.concat([lines(20, 20), want]))).toBe(true);
+  });
+});
+
+describe('LogStreamReader close', () => {
+  it('closed while its first read opens the file: no fd is left open for the GC to find', async () => {
+    const path = join(dir, 'p.log');
+    const log = AppendLog.open({ path, maxBytes: 1 << 20, keep: 1 });
+    log.append([Buffer.from('hello\n')], Date.now());
+    const stream = await LogStream.open(path);
+    stream.advance(6);
+    const openOnIt = () => readdirSync('/proc/self/fd').filter((f) => { try { return readlinkSync(`/proc/self/fd/${f}`) === path; } catch { return false; } }).length;
+    const before = openOnIt();
+    for (let i = 0; i < 20; i++) {
+      const r = new LogStreamReader(stream, 0);
+      const reading = r.read(Buffer.alloc(64));
+      await r.close(); // a client gone while its feed's first read is under way
+      await reading;
+    }
+    expect(openOnIt()).toBe(before);
+    log.close();
   });
 });
 

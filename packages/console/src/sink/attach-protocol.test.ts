@@ -47,6 +47,9 @@ describe('attach protocol', () => {
     expect(() => new FrameDecoder().push(huge)).toThrowError(expect.objectContaining({ reason: 'ATTACH_PROTOCOL' }));
     expect(() => new FrameDecoder().push(encodeFrame(1, enc('{"cols":0,"rows":5}')))).toThrowError(/1..65535/);
     expect(() => new FrameDecoder().push(encodeFrame(1, enc('nope')))).toThrowError(/not JSON/);
+    // 64 KiB of brackets as a resize: refused by its length, never handed to JSON.parse.
+    const brackets = enc('['.repeat(32 * 1024) + ']'.repeat(32 * 1024));
+    expect(() => new FrameDecoder().push(encodeFrame(1, brackets))).toThrowError(/resize frame length 65536 > 256/);
     expect(() => encodeFrame(0, new Uint8Array(MAX_FRAME_PAYLOAD + 1))).toThrowError(/payload/);
   });
 

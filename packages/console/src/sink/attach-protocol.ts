@@ -15,7 +15,7 @@
  * with them:
  *     u8 type | u32 big-endian payload length | payload
  *     type 0 FRAME_DATA    payload = input bytes for the guest
- *     type 1 FRAME_RESIZE  payload = UTF-8 JSON {"cols":C,"rows":R}, integers 1..65535
+ *     type 1 FRAME_RESIZE  payload = UTF-8 JSON {"cols":C,"rows":R}, integers 1..65535, ≤ MAX_RESIZE_PAYLOAD bytes
  * Frames are limited to MAX_FRAME_PAYLOAD bytes; anything else is a protocol error that
  * disconnects that client only.
  */
@@ -29,6 +29,11 @@ export const ATTACH_ERR = 'VTCON-ERR ';
 export const MAX_HANDSHAKE_LINE = 4096;
 /** Largest frame payload; a paste larger than this is split by the client. */
 export const MAX_FRAME_PAYLOAD = 64 * 1024;
+/**
+ * Largest resize payload: {"cols":65535,"rows":65535} with room for spaces. Refused before
+ * JSON.parse, which costs ~2 µs per nesting level: 64 KiB of brackets would block the thread.
+ */
+export const MAX_RESIZE_PAYLOAD = 256;
 export const FRAME_DATA = 0;
 export const FRAME_RESIZE = 1;
 const FRAME_HEADER = 5;
@@ -170,6 +175,7 @@ export class FrameDecoder {
       const len = new DataView(this.buf.buffer, this.buf.byteOffset + off + 1, 4).getUint32(0);
       if (type !== FRAME_DATA && type !== FRAME_RESIZE) throw protocolError(`unknown frame type ${type}`);
       if (len > MAX_FRAME_PAYLOAD) throw protocolError(`frame length ${len} > ${MAX_FRAME_PAYLOAD}`);
+      if (type === FRAME_RESIZE && len > MAX_RESIZE_PAYLOAD) throw protocolError(`resize frame length ${len} > ${MAX_RESIZE_PAYLOAD}`);
       if (this.buf.length - off - FRAME_HEADER < len) break;
       const payload = this.buf.subarray(off + FRAME_HEADER, off + FRAME_HEADER + len);
       off += FRAME_HEADER + len;

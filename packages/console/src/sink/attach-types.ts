@@ -57,6 +57,8 @@ export interface AttachServerOptions {
   clientQueueLimit?: number;
   /** Default 64; further connections are closed at once (counted). */
   maxClients?: number;
+  /** A budget shared with the daemon's other client sockets; a client it refuses is closed at once (counted in tooManyClients). */
+  slots?: { take(fds: number): boolean; give(fds: number): void };
   /** How long a silent new client may stay unclassified; default 200 ms. */
   handshakeGraceMs?: number;
 }

@@ -8,6 +8,7 @@ import { AttachServer, type AttachClientInfo, type AttachServerOptions } from '.
 import { connectAttach } from './attach-client.js';
 import { encodeFrame } from './attach-protocol.js';
 import { Scrollback } from './scrollback.js';
+import { ClientSlots } from './client-slots.js';
 import { until as waitUntil } from '../test-support/until.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -308,6 +309,40 @@ describe('AttachServer (vtcon handshake)', () => {
     await until(() => srv.who().length === 1, 'bad dropped');
     expect(srv.stats.protocolErrors).toBe(2);
     expect(srv.who()[0]!.name).toBe('good');
+  });
+
+  it('a refused handshake whose peer never closes its end is closed after a grace (the fd is not held)', async () => {
+    const srv = await serve({ handshakeGraceMs: 1000 });
+    const socket = connect({ path: srv.path, allowHalfOpen: true });
+    sockets.push(socket);
+    let text = '';
+    socket.on('data', (b: Buffer) => (text += b.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('VTCON-ATTACH {"role":"boss"}\n');
+    // It keeps writing: a write fails (EPIPE) only once the server closed its socket.
+    const t = setInterval(() => socket.write('x'), 50);
+    await closed;
+    clearInterval(t);
+    expect(text).toMatch(/^VTCON-ERR .*ATTACH_PROTOCOL/);
+  });
+
+  it('a budget shared by two servers (ClientSlots): past it a client is closed at once and counted; its slot comes back when a client closes', async () => {
+    const slots = new ClientSlots(2);
+    const a = await serve({ slots });
+    const b = await AttachServer.listen({ path: join(dir, 'other.sock'), handshakeGraceMs: 40, onInput: () => undefined, slots });
+    servers.push(b);
+    const first = await rawClient(a.path);
+    await rawClient(b.path);
+    await until(() => a.who().length === 1 && b.who().length === 1, 'two attached');
+    const third = await rawClient(a.path);
+    await new Promise((r) => third.socket.once('close', r));
+    expect(a.stats.tooManyClients).toBe(1);
+    expect(slots.refused).toBe(1);
+    first.socket.destroy();
+    await until(() => slots.inUse === 1, 'the slot given back');
+    await rawClient(b.path);
+    await until(() => b.who().length === 2, 'a new client on the other server');
   });
 
   it('a handshake that arrives after the grace period upgrades the client instead of typing it into the guest', async () => {

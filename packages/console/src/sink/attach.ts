@@ -58,10 +58,13 @@ export type {
   AttachClientInfo, AttachClientProtocol, AttachDetachReason, AttachServerOptions, AttachStats,
 } from './attach-types.js';
 
+/** How long a refused client may take to read the VTCON-ERR line before its socket is closed. */
+const REFUSED_GRACE_MS = 1000;
+
 export class AttachServer extends EventEmitter implements PortSink {
   readonly path: string;
   private readonly server: Server;
-  private readonly opts: Required<Omit<AttachServerOptions, 'scrollback' | 'onResize' | 'log'>> & Pick<AttachServerOptions, 'scrollback' | 'onResize'>;
+  private readonly opts: Required<Omit<AttachServerOptions, 'scrollback' | 'onResize' | 'log' | 'slots'>> & Pick<AttachServerOptions, 'scrollback' | 'onResize' | 'slots'>;
   /** Log mode (see attach-feed.ts) when set; else clients are fed from memory. */
   private readonly log: LogStream | null;
   private wakeScheduled = false;
@@ -186,11 +189,17 @@ export class AttachServer extends EventEmitter implements PortSink {
   }
 
   private accept(socket: Socket): void {
-    if (this.closed || this.clients.size >= this.opts.maxClients) {
+    // The daemon-wide budget is asked last: a slot is only taken by a client that is kept.
+    // Log mode: a client reads the log through its own fd besides its socket.
+    const fds = this.log ? 2 : 1;
+    if (this.closed || this.clients.size >= this.opts.maxClients || (this.opts.slots && !this.opts.slots.take(fds))) {
       this.counters.tooManyClients += this.closed ? 0 : 1;
       socket.destroy();
       return;
     }
+    // The slot is the fd's: given back when the socket is closed, not when the client is forgotten
+    // (a refused client may hold its half-closed socket a while).
+    if (this.opts.slots) socket.once('close', () => this.opts.slots!.give(fds));
     const id = this.nextId++;
     const c = newClient(id, socket, this.log?.end ?? 0);
     this.clients.add(c);
@@ -376,6 +385,8 @@ export class AttachServer extends EventEmitter implements PortSink {
     this.counters.protocolErrors += 1;
     if (c.timer) clearTimeout(c.timer);
     c.socket.end(encodeAttachError({ reason: 'ATTACH_PROTOCOL', message }));
+    // A peer that never closes its end would keep the fd: it gets a moment to read the reason.
+    setTimeout(() => c.socket.destroy(), REFUSED_GRACE_MS).unref();
     this.gone(c, 'PROTOCOL_ERROR');
   }
 

@@ -29,5 +29,6 @@ export {
 export type {
   AttachErrorReply, AttachFrame, AttachReply, AttachRequest, AttachRequestRole, AttachRole, ResizeRequest,
 } from './attach-protocol.js';
+export { ClientSlots, CLIENT_FD_SHARE, softFdLimit } from './client-slots.js';
 export { connectAttach } from './attach-client.js';
 export type { AttachConnection } from './attach-client.js';

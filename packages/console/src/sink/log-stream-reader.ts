@@ -107,6 +107,10 @@ export class LogStreamReader {
       await this.stream.refresh();
       return skipped;
     }
+    if (this.closed) {
+      await fh.close(); // closed while the open was under way: the fd would wait for the GC
+      return skipped;
+    }
     this.fh = fh;
     this.ino = span.ino;
     this.fileStart = span.start;
