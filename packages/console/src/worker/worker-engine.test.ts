@@ -83,6 +83,11 @@ describe('worker servicing', () => {
       await p.write(data);
       await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) === data.length);
       expect(sha(Buffer.concat(rx.get(p.id) ?? []))).toBe(sha(data));
+      const back: Uint8Array[] = [];
+      p.on('data', (b) => back.push(b));
+      dev.send(p.id, data);
+      await until(() => back.reduce((n, b) => n + b.length, 0) >= data.length);
+      expect(sha(Buffer.concat(back))).toBe(sha(data));
     }
     await drv.detach();
   });
