@@ -94,9 +94,9 @@ export class MemoryRegion {
   readonly buffer: SharedArrayBuffer | ArrayBuffer;
   readonly offset: number;
   readonly userAddr: number | undefined;
-  /** The whole region as bytes; `bytes[0]` is guest-physical `guestPhysAddr`. */
+  /** The whole view as bytes; `bytes[0]` is guest-physical `guestPhysAddr`. */
   readonly bytes: Uint8Array;
-  /** The whole region as a DataView, for unaligned little-endian reads (indirect tables). */
+  /** The whole view as a DataView, for unaligned little-endian reads (indirect tables). */
   readonly data: DataView;
   /**
    * The region as 32-bit words when its buffer offset is 4-aligned (else
