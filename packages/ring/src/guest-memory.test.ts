@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GuestMemory } from './guest-memory.js';
 
@@ -44,5 +45,23 @@ describe('GuestMemory', () => {
           { guestPhysAddr: 0xfff, size: 0x10, buffer: b },
         ]),
     ).toThrow(expect.objectContaining({ reason: 'INVALID_REGION' }));
+  });
+  it('findRegion finds a region exactly when one holds the whole range (any number of regions, any order)', () => {
+    const layout = fc.array(fc.tuple(fc.integer({ min: 0, max: 0x3000 }), fc.integer({ min: 1, max: 0x3000 })), { minLength: 1, maxLength: 12 });
+    // Anywhere, or near a region's start or end (where an off-by-one would show).
+    const probe = fc.tuple(fc.nat(), fc.boolean(), fc.integer({ min: -8, max: 8 }), fc.integer({ min: 0, max: 12 * 0x6000 }), fc.integer({ min: 0, max: 0x4000 }));
+    fc.assert(fc.property(layout, fc.array(probe, { minLength: 1, maxLength: 40 }), (gaps, probes) => {
+      let at = 0;
+      const inits = gaps.map(([gap, size]) => { const r = { guestPhysAddr: at + gap, size, buffer: new ArrayBuffer(size) }; at += gap + size; return r; });
+      const m = new GuestMemory([...inits].reverse());
+      for (const [i, atEnd, delta, anywhere, len0] of probes) {
+        const r = inits[i % inits.length]!;
+        const near = i % 3 !== 0;
+        const addr = near ? Math.max(0, (atEnd ? r.guestPhysAddr + r.size : r.guestPhysAddr) + delta) : anywhere;
+        const len = near && atEnd ? Math.max(0, -delta) + (len0 % 2) : len0;
+        const holder = inits.find((r) => addr >= r.guestPhysAddr && addr + len <= r.guestPhysAddr + r.size);
+        expect(m.findRegion(addr, len)?.buffer ?? null).toBe(holder?.buffer ?? null);
+      }
+    }));
   });
 });

@@ -5,7 +5,7 @@
  * separate subpath "@vtcon/ring/testing".
  */
 export { VirtqueueError, isVirtqueueError, type VirtqueueErrorReason } from './errors.js';
-export { GuestMemory, MemoryRegion, type MemoryRegionInit } from './guest-memory.js';
+export { GuestMemory, MemoryRegion, WINDOW_OVERLAP, WINDOW_STRIDE, type MemoryRegionInit } from './guest-memory.js';
 export {
   splitQueueLayout,
   layOutQueue,

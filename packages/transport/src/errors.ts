@@ -23,7 +23,7 @@ export type VhostUserErrorReason =
   | 'MEM_TABLE_TOO_MANY' // more regions than VHOST_USER_MAX_MEM_REGIONS / max slots
   | 'REGION_OVERLAP' // two regions overlap in guest-physical or user address space
   | 'REGION_ZERO_SIZE' // a region of size 0
-  | 'REGION_TOO_LARGE' // a region larger than this runtime can view as one typed array (Node.js 20: 4 GiB)
+  | 'REGION_TOO_LARGE' // a region over MAX_REGION_BYTES (1 TiB): it bounds the views GuestMemory builds
   | 'REGION_NOT_FOUND' // REM_MEM_REG names no mapped region
   | 'ADDRESS_TOO_LARGE' // a u64 address/size beyond 2^53 (JS numbers) or wrapping
   | 'MMAP_OUT_OF_FILE' // mmap_offset + size past the end of the fd

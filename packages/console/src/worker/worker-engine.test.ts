@@ -25,8 +25,8 @@ let pool: ConsoleWorkerPool;
 const until = (cond: () => boolean, ms = 10_000): Promise<void> => waitUntil(cond, ms);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-async function vm(name: string, ports = 2, on: ConsoleWorkerPool = pool, sinks: PortSink[] = []) {
-  const loop = new Loopback({ eventfds: native, memoryBytes: 8 << 20 });
+async function vm(name: string, ports = 2, on: ConsoleWorkerPool = pool, sinks: PortSink[] = [], memoryBytes = 8 << 20) {
+  const loop = new Loopback({ eventfds: native, memoryBytes });
   const dev = new ConsoleDevice({
     ports: Array.from({ length: ports }, (_, i) => ({ name: `${name}.${i}`, console: i === 0 })),
     bindQueue: loop.bindQueue,
@@ -72,6 +72,23 @@ describe('worker servicing', () => {
       expect(dev.port(p.id)).toMatchObject({ bytesOut: out.length, backlogBytes: 0 });
     }
     expect(pool.stats().every((s) => s.queues > 0)).toBe(true);
+    await drv.detach();
+  });
+
+  it('a guest whose RAM is one region larger than a typed array views (6 GiB): the workers get the region, not its windows', async () => {
+    const { loop, dev, drv, rx } = await vm('big', 2, pool, [], 6 * 2 ** 30); // lazy: only the pages used are touched
+    expect(loop.memory.regions.length).toBeGreaterThan(1); // viewed through windows here
+    for (const p of drv.ports) {
+      const data = randomBytes(64 * 1024);
+      await p.write(data);
+      await until(() => (rx.get(p.id) ?? []).reduce((n, b) => n + b.length, 0) === data.length);
+      expect(sha(Buffer.concat(rx.get(p.id) ?? []))).toBe(sha(data));
+      const back: Uint8Array[] = [];
+      p.on('data', (b) => back.push(b));
+      dev.send(p.id, data);
+      await until(() => back.reduce((n, b) => n + b.length, 0) >= data.length);
+      expect(sha(Buffer.concat(back))).toBe(sha(data));
+    }
     await drv.detach();
   });
 

@@ -77,7 +77,8 @@ export class WorkerEngine implements PortQueueEngine {
         memory,
         // A new GuestMemory is a new memory table, whatever its layout: workers key mappings by this.
         gen: nextMemGen++,
-        regions: memory.regions.map((r) => {
+        // The regions as given, not GuestMemory's windows of a long one (those overlap).
+        regions: memory.inits.map((r) => {
           if (!(r.buffer instanceof SharedArrayBuffer)) throw new ConsoleError('BAD_OPTIONS', 'worker servicing needs guest memory in SharedArrayBuffers');
           return { guestPhysAddr: r.guestPhysAddr, size: r.size, buffer: r.buffer, offset: r.offset };
         }),

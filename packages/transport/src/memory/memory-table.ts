@@ -13,7 +13,6 @@
  * Address spaces (spec "Memory access"): descriptor addresses are guest-physical → `memory`.
  * SET_VRING_ADDR carries front-end user addresses → `userToGuestPhys`.
  */
-import { constants as bufferConstants } from 'node:buffer';
 import { GuestMemory } from '@vtcon/ring';
 import { VhostUserError } from '../errors.js';
 import type { FdInfo } from '../native.js';
@@ -30,10 +29,11 @@ export interface RegionMapper {
 }
 
 /**
- * The largest region this runtime can view as one typed array: GuestMemory views each region
- * whole (ring/guest-memory.ts). 4 GiB on Node.js 20; 2^53 - 1 from Node.js 22.
+ * The largest region taken: 1 TiB. GuestMemory views a region longer than one typed array (4 GiB
+ * on Node.js 20) through 1 GiB windows (ring/guest-memory.ts); this bounds what a peer makes us
+ * build on the main thread and in each worker (1024 windows, a few ms) for one region.
  */
-export const MAX_REGION_BYTES = bufferConstants.MAX_LENGTH;
+export const MAX_REGION_BYTES = 2 ** 40;
 
 export interface MemoryTableOptions extends MemoryFdPolicy {
   maxSlots?: number;
@@ -180,10 +180,9 @@ export class VhostUserMemoryTable {
     const userAddr = toNumber(d.userAddr, 'user address');
     const mmapOffset = toNumber(d.mmapOffset, 'mmap offset');
     if (size === 0) throw new VhostUserError('REGION_ZERO_SIZE', `region at gpa 0x${guestPhysAddr.toString(16)} has size 0`, { scope: 'none' });
-    // Refused here, before anything changes: mapped and taken, it made every later use of the
-    // table throw (a RangeError building GuestMemory) and the region could not be removed.
+    // Refused here, before anything is mapped or changes.
     if (size > this.maxRegionBytes) {
-      throw new VhostUserError('REGION_TOO_LARGE', `region at gpa 0x${guestPhysAddr.toString(16)} is ${size} bytes; this Node.js (${process.versions.node}) views at most ${this.maxRegionBytes} as one region`, { scope: 'none' });
+      throw new VhostUserError('REGION_TOO_LARGE', `region at gpa 0x${guestPhysAddr.toString(16)} is ${size} bytes; at most ${this.maxRegionBytes} are taken`, { scope: 'none' });
     }
     for (const [v, what] of [[guestPhysAddr + size, 'guest'], [userAddr + size, 'user'], [mmapOffset + size, 'mmap']] as const) {
       if (!Number.isSafeInteger(v)) throw new VhostUserError('ADDRESS_TOO_LARGE', `${what} range end beyond 2^53`, { scope: 'none' });
