@@ -86,6 +86,27 @@ export function encodeAttachRequest(req: AttachRequest): Uint8Array {
   return Buffer.from(`${ATTACH_HELLO}${JSON.stringify(req)}\n`, 'utf8');
 }
 
+/** What a pending client's first bytes say: raw, not yet known, a handshake (and what follows it), or refused. */
+export type Handshake =
+  | { kind: 'raw' }
+  | { kind: 'wait' }
+  | { kind: 'refuse'; message: string }
+  | { kind: 'vtcon'; request: AttachRequest; rest: Buffer };
+
+/** Reads a pending client's bytes so far (`pending`): a handshake line or a raw client. */
+export function readHandshake(pending: Buffer): Handshake {
+  const head = pending.subarray(0, ATTACH_HELLO.length).toString('latin1');
+  if (!ATTACH_HELLO.startsWith(head) && !head.startsWith(ATTACH_HELLO)) return { kind: 'raw' };
+  if (head.length < ATTACH_HELLO.length) return { kind: 'wait' }; // could still become a handshake
+  const lf = pending.indexOf(0x0a);
+  if (lf < 0) return pending.length > MAX_HANDSHAKE_LINE ? { kind: 'refuse', message: 'handshake line too long' } : { kind: 'wait' };
+  try {
+    return { kind: 'vtcon', request: parseAttachRequest(pending.subarray(ATTACH_HELLO.length, lf).toString('utf8')), rest: pending.subarray(lf + 1) };
+  } catch (e) {
+    return { kind: 'refuse', message: (e as Error).message };
+  }
+}
+
 /** Parses the JSON after ATTACH_HELLO (line without LF). Throws ConsoleError('ATTACH_PROTOCOL'). */
 export function parseAttachRequest(json: string): AttachRequest {
   let v: unknown;

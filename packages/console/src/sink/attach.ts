@@ -42,8 +42,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { PortSink } from './sink.js';
 import { ConsoleError } from '../errors.js';
 import {
-  ATTACH_HELLO, ATTACH_PROTOCOL_VERSION, FrameDecoder, MAX_HANDSHAKE_LINE, encodeAttachError, encodeAttachReply,
-  parseAttachRequest, type AttachRequest, type AttachRole,
+  ATTACH_HELLO, ATTACH_PROTOCOL_VERSION, FrameDecoder, encodeAttachError, encodeAttachReply, readHandshake,
+  type AttachRequest, type AttachRole,
 } from './attach-protocol.js';
 import { newClient, PausedHangupWatch, snapshot, type Client } from './attach-clients.js';
 import { ClientFeed } from './attach-feed.js';
@@ -216,28 +216,14 @@ export class AttachServer extends EventEmitter implements PortSink {
     if (c.state === 'gone') return;
     if (c.state === 'pending') {
       c.pendingIn = c.pendingIn.length === 0 ? b : Buffer.concat([c.pendingIn, b]);
-      const head = c.pendingIn.subarray(0, ATTACH_HELLO.length).toString('latin1');
-      if (!ATTACH_HELLO.startsWith(head) && !head.startsWith(ATTACH_HELLO)) {
-        this.attachRaw(c);
-        return;
+      const h = readHandshake(c.pendingIn);
+      if (h.kind === 'raw') this.attachRaw(c);
+      else if (h.kind === 'refuse') this.refuse(c, h.message);
+      else if (h.kind === 'vtcon') {
+        c.pendingIn = Buffer.alloc(0);
+        this.attachVtcon(c, h.request);
+        if (h.rest.length > 0) this.onData(c, h.rest);
       }
-      if (head.length < ATTACH_HELLO.length) return; // could still become a handshake
-      const lf = c.pendingIn.indexOf(0x0a);
-      if (lf < 0) {
-        if (c.pendingIn.length > MAX_HANDSHAKE_LINE) this.refuse(c, 'handshake line too long');
-        return;
-      }
-      let req: AttachRequest;
-      try {
-        req = parseAttachRequest(c.pendingIn.subarray(ATTACH_HELLO.length, lf).toString('utf8'));
-      } catch (e) {
-        this.refuse(c, (e as Error).message);
-        return;
-      }
-      const rest = c.pendingIn.subarray(lf + 1);
-      c.pendingIn = Buffer.alloc(0);
-      this.attachVtcon(c, req);
-      if (rest.length > 0) this.onData(c, rest);
       return;
     }
     if (c.decoder) {
