@@ -3,50 +3,84 @@
 // stream), and readers call it down once its entry is older than DOWN_AFTER heartbeats. The bound
 // is therefore DOWN_AFTER × heartbeat after the last beat, plus the clock skew between hosts.
 import { Kvm, type KV } from '@nats-io/kv';
-import { z } from 'zod';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { VmInfo, VmState } from '../daemon/fleet.js';
 import { INVENTORY_BUCKET, inventoryKey } from './names.js';
 
 export const DOWN_AFTER = 3;
 
-const VM_STATES = ['listening', 'connected', 'stopped'] as const satisfies readonly VmState[];
-
-const inventoryPortSchema = z.object({
-  name: z.string(),
-  console: z.boolean(),
-  guestOpen: z.boolean(),
-  bytesIn: z.number(),
-  bytesOut: z.number(),
-  backlog: z.number(),
-  size: z.object({ cols: z.number(), rows: z.number() }).nullable(),
+export interface InventoryPort {
+  name: string;
+  console: boolean;
+  guestOpen: boolean;
+  bytesIn: number;
+  bytesOut: number;
+  backlog: number;
+  size: { cols: number; rows: number } | null;
   /** Bytes of the port's log history already in the output stream. */
-  streamed: z.number(),
-});
+  streamed: number;
+}
 
-const inventoryVmSchema = z.object({ name: z.string(), state: z.enum(VM_STATES), ports: z.array(inventoryPortSchema) });
+export interface InventoryVm { name: string; state: VmState; ports: InventoryPort[] }
 
-/**
- * One host's entry. Every reader checks it: an entry is written by another host (or anyone with
- * write access to the bucket), and one malformed entry must not break the listing of the others.
- */
-const hostRecordSchema = z.object({
-  host: z.string().min(1),
+export interface HostRecord {
+  host: string;
   /** Last heartbeat (ISO time of the writer's clock). */
-  at: z.iso.datetime(),
-  heartbeatMs: z.number().positive(),
+  at: string;
+  heartbeatMs: number;
   /** 'stopped' after a clean daemon stop; otherwise readers judge by `at`. */
-  state: z.enum(['up', 'stopped']),
-  pid: z.number().int(),
-  vms: z.array(inventoryVmSchema),
-});
-
-export type InventoryPort = z.infer<typeof inventoryPortSchema>;
-export type InventoryVm = z.infer<typeof inventoryVmSchema>;
-export type HostRecord = z.infer<typeof hostRecordSchema>;
+  state: 'up' | 'stopped';
+  pid: number;
+  vms: InventoryVm[];
+}
 
 /** An inventory entry readers skipped, and why. */
 export interface IgnoredEntry { key: string; why: string }
+
+// Every reader checks each entry: it is written by another host (or anyone with write access to
+// the bucket), and one malformed entry must not break the listing of the others. Checked by hand,
+// not with the config's zod: the client commands load without the daemon's modules.
+const VM_STATES: readonly string[] = ['listening', 'connected', 'stopped'] satisfies VmState[];
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** `path: what is wrong` for the first problem of a port, VM or host record, or null. */
+function portProblem(p: unknown): string | null {
+  if (!isObject(p)) return ': not an object';
+  if (typeof p.name !== 'string') return '.name: not a string';
+  if (typeof p.console !== 'boolean' || typeof p.guestOpen !== 'boolean') return '.console/.guestOpen: not booleans';
+  for (const k of ['bytesIn', 'bytesOut', 'backlog', 'streamed']) if (!isCount(p[k])) return `.${k}: not a count`;
+  if (p.size !== null && !(isObject(p.size) && isCount(p.size.cols) && isCount(p.size.rows))) return '.size: not null or {cols, rows}';
+  return null;
+}
+
+function vmProblem(vm: unknown): string | null {
+  if (!isObject(vm)) return ': not an object';
+  if (typeof vm.name !== 'string') return '.name: not a string';
+  if (typeof vm.state !== 'string' || !VM_STATES.includes(vm.state)) return `.state: not one of ${VM_STATES.join(', ')}`;
+  if (!Array.isArray(vm.ports)) return '.ports: not a list';
+  for (const [i, p] of vm.ports.entries()) {
+    const why = portProblem(p);
+    if (why !== null) return `.ports.${i}${why}`;
+  }
+  return null;
+}
+
+function hostRecordProblem(r: unknown): string | null {
+  if (!isObject(r)) return '(entry): not an object';
+  if (typeof r.host !== 'string' || r.host === '') return 'host: not a non-empty string';
+  if (typeof r.at !== 'string' || !ISO_TIME.test(r.at) || Number.isNaN(Date.parse(r.at))) return 'at: not an ISO time (UTC)';
+  if (!isCount(r.heartbeatMs) || r.heartbeatMs === 0) return 'heartbeatMs: not a positive number';
+  if (r.state !== 'up' && r.state !== 'stopped') return 'state: not "up" or "stopped"';
+  if (!Number.isInteger(r.pid)) return 'pid: not an integer';
+  if (!Array.isArray(r.vms)) return 'vms: not a list';
+  for (const [i, vm] of r.vms.entries()) {
+    const why = vmProblem(vm);
+    if (why !== null) return `vms.${i}${why}`;
+  }
+  return null;
+}
 
 export type HostStatus = 'up' | 'down' | 'stopped';
 
@@ -88,10 +122,11 @@ export function parseHostEntry(key: string, text: string): HostRecord | string {
   } catch (e) {
     return `not JSON (${(e as Error).message})`;
   }
-  const r = hostRecordSchema.safeParse(json);
-  if (!r.success) return `not a host record: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(entry)'}: ${i.message}`).join('; ')}`;
-  if (key !== inventoryKey(r.data.host)) return `names host "${r.data.host}" under key ${key}`;
-  return r.data;
+  const why = hostRecordProblem(json);
+  if (why !== null) return `not a host record: ${why}`;
+  const r = json as HostRecord;
+  if (key !== inventoryKey(r.host)) return `names host "${r.host}" under key ${key}`;
+  return r;
 }
 
 /**
