@@ -99,11 +99,16 @@ describe('ControlServer', () => {
     const busy = await rawConn(path);
     busy.s.write(JSON.stringify({ id: 1, method: 'hold' }) + '\n');
     await waitFor(() => busy.out.includes('held'), 'the busy stream');
-    // Two newcomers past the cap: each closes one idle connection, the oldest first.
+    // Two newcomers past the cap: each closes one idle connection, the oldest first. They stay
+    // connected, so each is past the cap whatever order the server sees connects and closes in.
     for (const n of [0, 1]) {
-      expect(await rawExchange(path, JSON.stringify({ id: 7, method: 'echo', params: { n } }) + '\n')).toBe(JSON.stringify({ id: 7, result: { n } }));
+      const c = await rawConn(path);
+      c.s.write(JSON.stringify({ id: 7, method: 'echo', params: { n } }) + '\n');
+      await waitFor(() => c.out.includes('\n'), `newcomer ${n}'s answer`);
+      expect(c.out.trim()).toBe(JSON.stringify({ id: 7, result: { n } }));
       await waitFor(() => idle[n]!.closed, `idle connection ${n} closed`);
       expect(JSON.parse(idle[n]!.out.trim())).toMatchObject({ id: 0, error: { code: 'UNAVAILABLE', reason: 'TOO_MANY_CONNECTIONS' } });
+      idle.push(c); // idle from now on: the next connections past the cap close these two
     }
     const more = [await rawConn(path), await rawConn(path)];
     for (const m of more) m.s.write(JSON.stringify({ id: 2, method: 'hold' }) + '\n');
