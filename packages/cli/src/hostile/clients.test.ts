@@ -5,7 +5,7 @@ import { appendFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { describe, it } from 'vitest';
 import {
-  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN, PORT_READY,
+  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN,
 } from './hostile-frontend.js';
 import { BYSTANDER, TARGET, VICTIM, VICTIM_PORT, rigPerTest, sleep, verdict, type Rig } from './rig.js';
 
@@ -86,12 +86,7 @@ describe('pipelined `send --wait` requests to a guest that reads nothing', () =>
     // The target guest opens port 1 and never posts a receive buffer: no send is ever delivered.
     const h = await HostileFrontend.connect(rig.socketOf(TARGET));
     rigs.defer(() => h.close());
-    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
-    h.postControlBuffers(32);
-    h.sendControl(0xffffffff, DEVICE_READY, 1);
-    await sleep(100);
-    h.sendControl(1, PORT_READY, 1);
-    await sleep(100);
+    await h.portReady();
     h.sendControl(1, PORT_OPEN, 1);
     await sleep(200);
     const sends = (n: number) => Array.from({ length: n }, (_, id) => JSON.stringify({

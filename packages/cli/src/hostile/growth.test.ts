@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { connectGuest } from '@vtcon/console/testing';
 import {
-  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, DEVICE_READY, HostileFrontend, PORT1_RECEIVEQ, PORT1_TRANSMITQ, PORT_OPEN, PORT_READY, within,
+  CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, HostileFrontend, PORT_OPEN, within,
 } from './hostile-frontend.js';
 import { TARGET, mib, rigPerTest, sleep, verdict, type Rig } from './rig.js';
 
@@ -23,12 +23,7 @@ async function target(rig: Rig): Promise<HostileFrontend> {
 /** The TARGET guest through PORT_READY of port 1 (control queues, port 1's queues, DEVICE_READY). */
 async function portReady(rig: Rig): Promise<HostileFrontend> {
   const h = await target(rig);
-  for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
-  h.postControlBuffers(32);
-  h.sendControl(0xffffffff, DEVICE_READY, 1);
-  await sleep(100);
-  h.sendControl(1, PORT_READY, 1);
-  await sleep(100);
+  await h.portReady();
   return h;
 }
 

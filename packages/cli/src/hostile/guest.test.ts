@@ -144,13 +144,7 @@ describe('host→guest input in tiny pieces, released by the guest at once', () 
     const rig = await rigs.start();
     const problems: string[] = [];
     const h = await target(rig);
-    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await h.queue(q);
-    h.postControlBuffers(32);
-    h.sendControl(0xffffffff, DEVICE_READY, 1);
-    await sleep(100);
-    h.sendControl(1, PORT_READY, 1);
-    if (openFirst) h.sendControl(1, PORT_OPEN, 1);
-    await sleep(100);
+    await h.portReady({ open: openFirst });
     const info = await rig.api<{ path: string }>('attach.info', { vm: TARGET, port: 'org.test.a' });
     const s = createConnection(info.path);
     rigs.defer(() => s.destroy());

@@ -178,6 +178,20 @@ export class HostileFrontend {
     q.kick();
   }
 
+  /**
+   * The guest driver's bring-up of port 1, as the seed does it: control queues and port 1's queues,
+   * control buffers, DEVICE_READY, then PORT_READY for port 1 (and PORT_OPEN with `open`).
+   */
+  async portReady({ open = false } = {}): Promise<void> {
+    for (const q of [CONTROL_RECEIVEQ, CONTROL_TRANSMITQ, PORT1_RECEIVEQ, PORT1_TRANSMITQ]) await this.queue(q);
+    this.postControlBuffers(32);
+    this.sendControl(0xffffffff, DEVICE_READY, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    this.sendControl(1, PORT_READY, 1);
+    if (open) this.sendControl(1, PORT_OPEN, 1);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
   /** A ring of 64 scratch slots of 4 KiB, for message bytes (reused round-robin). */
   private scratch(len: number): number {
     if (this.bufTop === 0) this.bufTop = this.alloc(64 * 4096);
