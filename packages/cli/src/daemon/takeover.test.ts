@@ -4,14 +4,13 @@
 // port while it also sends vhost-user requests, and the engine SIGKILLed 10 times at random
 // points. The guest never reconnects; every request gets its one answer; every log equals what
 // the guest wrote, byte for byte (nothing lost, nothing twice); the holder's fds are flat.
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrontendHandle, VtconDriver } from '@vtcon/console/testing';
 import { VhostUserFrontend, type HolderStatus } from '@vtcon/transport';
 import * as native from '@vtcon/transport/native';
-import { BIN, spawnServe, tempDir, vmYaml, waitFor } from '../testing/binary.js';
+import { runCliAsync, spawnServe, tempDir, vmYaml, waitFor } from '../testing/binary.js';
 import { readHolderStatus } from '../cli/holder-status.js';
 import { guestPort } from '../testing/guest-port.js';
 
@@ -23,13 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KILLS = 10;
 
 /** The CLI in a child, without blocking this process (its guest must go on meanwhile). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCliAsync(args, {}, 60_000);
 
 /**
  * `vtcon serve` (a holder and its engine) with one VM `vm1` in a fresh folder; `env` is set for

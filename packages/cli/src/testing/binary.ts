@@ -26,9 +26,9 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
 }
 
 /** runCli without blocking this process's event loop: for a test that answers the CLI itself (say, on NATS). */
-export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+export function runCliAsync(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: cliEnv(env), encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
     });
   });
